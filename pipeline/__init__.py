@@ -1,0 +1,1 @@
+"""Stance classification pipeline: prepare, train and evaluate classifiers of quoted statements."""

@@ -1,0 +1,50 @@
+"""Building the scikit-learn pipeline from the `features` and `model` config groups."""
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from sklearn.base import BaseEstimator
+from sklearn.pipeline import Pipeline
+
+from pipeline.text_input import StatementText
+
+
+def as_tuples(estimator: BaseEstimator) -> BaseEstimator:
+    """YAML has no tuples, but scikit-learn insists that `ngram_range` is one."""
+    lists = {
+        name: tuple(value)
+        for name, value in estimator.get_params(deep=True).items()
+        if name.rsplit("__", 1)[-1] == "ngram_range" and isinstance(value, list)
+    }
+    return estimator.set_params(**lists)
+
+
+def build_features(features: DictConfig) -> BaseEstimator:
+    return as_tuples(instantiate(features.vectorizer, _convert_="all"))
+
+
+def build_estimator(model: DictConfig) -> BaseEstimator:
+    return instantiate(model.estimator, _convert_="all")
+
+
+def build_classifier(
+    features: DictConfig, model: DictConfig, text_column: str = "text", target_column: str | None = None
+) -> Pipeline:
+    """text selection -> vectorizer(s) from `features` -> classifier from `model`."""
+    return Pipeline(
+        [
+            ("text", StatementText(text_column=text_column, target_column=target_column)),
+            ("features", build_features(features)),
+            ("classifier", build_estimator(model)),
+        ]
+    )
+
+
+def linear_coefficients(classifier: Pipeline):
+    """The (classes x features) weights of a linear classifier, or None for a model that has none.
+
+    A calibrated LinearSVC keeps its weights inside the calibrated wrapper.
+    """
+    estimator = classifier.named_steps["classifier"]
+    if hasattr(estimator, "calibrated_classifiers_") and len(estimator.calibrated_classifiers_) == 1:
+        estimator = estimator.calibrated_classifiers_[0].estimator
+    return getattr(estimator, "coef_", None)

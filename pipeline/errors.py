@@ -1,0 +1,33 @@
+"""User-facing errors: problems the user must fix, reported as a message and an exit code, never a traceback."""
+
+import functools
+import logging
+import sys
+
+log = logging.getLogger(__name__)
+
+# Exit code for input the user must fix (bad data, bad config values); 1 stays for unexpected failures.
+USER_ERROR_EXIT_CODE = 2
+
+
+class UserInputError(Exception):
+    """Input the user must fix. The message names the file, row or field and what was expected."""
+
+
+class DataValidationError(UserInputError):
+    """The labelled statements break one or more rules; the message lists every problem found."""
+
+
+def exit_on_user_error(task):
+    """Turn a UserInputError raised by a stage into a clear message on stderr and exit code 2."""
+
+    @functools.wraps(task)
+    def wrapper(*args, **kwargs):
+        try:
+            return task(*args, **kwargs)
+        except UserInputError as error:
+            log.error("%s", error)
+            print(f"error: {error}", file=sys.stderr)
+            raise SystemExit(USER_ERROR_EXIT_CODE) from None
+
+    return wrapper

@@ -1,0 +1,103 @@
+"""Stage 3: score the trained classifier on the test split, beside a majority-class baseline; register it."""
+
+import logging
+from pathlib import Path
+
+import hydra
+import skops.io
+from omegaconf import DictConfig
+
+from pipeline import reports, tracking
+from pipeline.errors import UserInputError, exit_on_user_error
+from pipeline.files import atomic_path, read_json, write_json, write_text
+from pipeline.metrics import classification_metrics, majority_baseline_metrics
+from pipeline.stage_io import read_split
+from pipeline.text_input import SKOPS_TRUSTED_TYPES
+from pipeline.validation import LABEL
+
+log = logging.getLogger(__name__)
+
+HEADLINE_METRICS = ("macro_f1", "f_avg", "accuracy")
+
+
+def load_classifier(path: str):
+    if not Path(path).is_file():
+        raise UserInputError(f"{path}: missing; run the train stage first (dvc repro, or python -m pipeline.train)")
+    return skops.io.load(path, trusted=SKOPS_TRUSTED_TYPES)
+
+
+def evaluate(cfg: DictConfig, classifier, train, test) -> dict:
+    """Test metrics, baseline metrics and the artifacts that explain them, as plain values."""
+    labels, stance_labels = list(cfg.data.labels), list(cfg.data.stance_labels)
+    predictions = classifier.predict(test)
+    probabilities = classifier.predict_proba(test) if hasattr(classifier, "predict_proba") else None
+    return {
+        "metrics": classification_metrics(test[LABEL], predictions, labels, stance_labels),
+        "baseline": majority_baseline_metrics(train[LABEL], test[LABEL], labels, stance_labels),
+        "predictions": test[["id", LABEL]].assign(predicted=predictions),
+        "misclassified": reports.misclassified_statements(test, predictions, probabilities, classifier.classes_),
+        "report": reports.text_report(test[LABEL], predictions, labels),
+        "top_features": reports.top_features_per_class(classifier, cfg.evaluate.top_features),
+        "figures": {
+            "confusion_matrix.png": reports.confusion_matrix_figure(test[LABEL], predictions, labels),
+            "confusion_matrix_normalized.png": reports.confusion_matrix_figure(
+                test[LABEL], predictions, labels, normalize="true"
+            ),
+        },
+    }
+
+
+def write_reports(results: dict, reports_dir: Path) -> None:
+    """The files dvc.yaml declares: metrics for `dvc metrics`, predictions for `dvc plots`, the rest to read."""
+    # Headline scores only, so that `dvc metrics show` and `dvc exp show` stay readable; per-class beside them.
+    headline = {name: results["metrics"][name] for name in HEADLINE_METRICS}
+    per_class = {name: value for name, value in results["metrics"].items() if "/" in name}
+    write_json(reports_dir / "metrics.json", {"test": headline, "baseline": results["baseline"]})
+    write_json(reports_dir / "per_class_metrics.json", per_class)
+    with atomic_path(reports_dir / "test_predictions.csv") as temporary:
+        results["predictions"].to_csv(temporary, index=False)
+    write_text(reports_dir / "classification_report.txt", results["report"])
+    write_json(reports_dir / "top_features.json", results["top_features"] or {})
+    for name, figure in results["figures"].items():
+        with atomic_path(reports_dir / name) as temporary:
+            figure.savefig(temporary, format="png")
+
+
+def log_results(results: dict) -> None:
+    tracking.log_metrics(results["metrics"], prefix="test_")
+    tracking.log_metrics(results["baseline"], prefix="baseline_")
+    tracking.log_text(results["report"], "classification_report.txt")
+    tracking.log_table(results["misclassified"], "misclassified_test_statements.json")
+    if results["top_features"]:
+        tracking.log_dict(results["top_features"], "top_features.json")
+    for name, figure in results["figures"].items():
+        tracking.log_figure(figure, name)
+
+
+@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    train, test = read_split(cfg.paths.processed, "train"), read_split(cfg.paths.processed, "test")
+    classifier = load_classifier(cfg.paths.model)
+    results = evaluate(cfg, classifier, train, test)
+    metrics, baseline = results["metrics"], results["baseline"]
+    log.info(
+        "test: macro-F1 %.3f  F_avg %.3f  accuracy %.3f   (majority baseline: macro-F1 %.3f)",
+        metrics["macro_f1"],
+        metrics["f_avg"],
+        metrics["accuracy"],
+        baseline["macro_f1"],
+    )
+    reports_dir = Path(cfg.paths.reports)
+    write_reports(results, reports_dir)
+
+    training = read_json(cfg.paths.train_run)
+    with tracking.resumed_run(cfg.mlflow, training["run_id"]):
+        log_results(results)
+        registered_uri = tracking.register_model(training["model_uri"], cfg.mlflow.registered_model)
+    write_json(reports_dir / "registered_model.json", {"uri": registered_uri, "run_id": training["run_id"]})
+    log.info("registered %s", registered_uri)
+
+
+if __name__ == "__main__":
+    main()

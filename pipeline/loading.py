@@ -1,0 +1,81 @@
+"""Reading labelled statements from a local file or a dataset hub, through `datasets.load_dataset`."""
+
+import logging
+from pathlib import Path
+
+import datasets
+import pandas as pd
+
+from pipeline.errors import UserInputError
+
+log = logging.getLogger(__name__)
+datasets.disable_progress_bars()  # one line in the log says how many rows were read
+
+# File suffix -> the `datasets` packaged builder that reads it.
+BUILDERS_BY_SUFFIX = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".parquet": "parquet",
+}
+TEXT_SUFFIXES = {".csv", ".tsv", ".json", ".jsonl"}
+
+
+def is_local_file(location: str) -> bool:
+    """A location with a data-file suffix, or naming an existing file, is a local file.
+
+    Anything else goes to `datasets.load_dataset` as it is: a hub dataset name, or a local dataset folder.
+    """
+    return Path(location).suffix.lower() in BUILDERS_BY_SUFFIX or Path(location).is_file()
+
+
+def check_utf8(path: Path) -> None:
+    """Fail with the line and byte of the first undecodable byte, which `datasets` would only report vaguely."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise UserInputError(
+            f"{path}: line {line}, byte {error.start}: bytes {raw[error.start : error.end]!r} are not valid UTF-8; "
+            "save the file as UTF-8"
+        ) from None
+
+
+def load_local_file(path: Path) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    if suffix not in BUILDERS_BY_SUFFIX:
+        raise UserInputError(
+            f"{path}: unsupported file type {suffix!r}; expected one of {', '.join(sorted(BUILDERS_BY_SUFFIX))}"
+        )
+    if not path.is_file():
+        raise UserInputError(f"{path}: no such file (set data.path to a CSV, JSON Lines or Parquet file)")
+    if path.stat().st_size == 0:
+        raise UserInputError(f"{path}: the file is empty; expected a header row and labelled statements")
+    if suffix in TEXT_SUFFIXES:
+        check_utf8(path)
+    options = {"delimiter": "\t"} if suffix == ".tsv" else {}
+    try:
+        dataset = datasets.load_dataset(BUILDERS_BY_SUFFIX[suffix], data_files=str(path), split="train", **options)
+    except Exception as error:  # datasets wraps parser errors in several exception types
+        cause = error.__cause__ or error
+        raise UserInputError(f"{path}: could not be parsed as {suffix[1:]}: {cause}") from None
+    return dataset.to_pandas()
+
+
+def load_hub_dataset(name: str, split: str) -> pd.DataFrame:
+    try:
+        dataset = datasets.load_dataset(name, split=split)
+    except Exception as error:  # offline, unknown name, or unknown split
+        raise UserInputError(
+            f"data.path={name!r} is neither a local file nor a loadable dataset ({type(error).__name__}: {error})"
+        ) from None
+    return dataset.to_pandas()
+
+
+def load_statements(location: str, split: str = "train") -> pd.DataFrame:
+    """Load a table of statements: a local CSV / TSV / JSON Lines / Parquet file, or a hub dataset name."""
+    frame = load_local_file(Path(location)) if is_local_file(location) else load_hub_dataset(location, split)
+    log.info("loaded %d rows and columns %s from %s", len(frame), list(frame.columns), location)
+    return frame

@@ -1,0 +1,53 @@
+"""Splitting statements into train, validation and test sets: stratified by label, groups kept whole."""
+
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+
+from pipeline.errors import UserInputError
+from pipeline.validation import GROUP, LABEL
+
+SPLIT_NAMES = ("train", "validation", "test")
+
+
+def hold_out_stratified(frame: pd.DataFrame, size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    kept, held_out = train_test_split(frame, test_size=size, stratify=frame[LABEL], random_state=seed)
+    return kept.sort_index(), held_out.sort_index()
+
+
+def hold_out_groups(frame: pd.DataFrame, size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hold out about `size` of the rows as whole groups, balancing labels across folds.
+
+    StratifiedGroupKFold only makes equal folds, so one fold of round(1 / size) is held out.
+    """
+    folds = max(2, round(1 / size))
+    if frame[GROUP].nunique() < folds:
+        raise UserInputError(
+            f"only {frame[GROUP].nunique()} distinct groups (data.group_column) for a {size:.0%} hold-out; "
+            f"need at least {folds}, or set data.group_column=null"
+        )
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    kept_rows, held_out_rows = next(splitter.split(frame, frame[LABEL], groups=frame[GROUP]))
+    return frame.iloc[kept_rows].sort_index(), frame.iloc[held_out_rows].sort_index()
+
+
+def split_statements(
+    frame: pd.DataFrame, validation_size: float, test_size: float, seed: int
+) -> dict[str, pd.DataFrame]:
+    """Split into train / validation / test; with a `group` column no group spans two splits."""
+    if not (0 < test_size < 1 and 0 < validation_size < 1 and test_size + validation_size < 1):
+        raise UserInputError(
+            f"split.test_size={test_size} and split.validation_size={validation_size}: "
+            "expected two fractions between 0 and 1 whose sum is below 1"
+        )
+    too_rare = frame[LABEL].value_counts()
+    too_rare = too_rare[too_rare < len(SPLIT_NAMES)]
+    if not too_rare.empty:
+        raise UserInputError(
+            f"label(s) {dict(too_rare)} have fewer than {len(SPLIT_NAMES)} statements; "
+            "every label needs at least one statement in each split"
+        )
+    hold_out = hold_out_groups if GROUP in frame else hold_out_stratified
+    rest, test = hold_out(frame, test_size, seed)
+    # The validation share is of the whole data set, so rescale it to the rows left after the test hold-out.
+    train, validation = hold_out(rest, validation_size / (1 - test_size), seed)
+    return {"train": train, "validation": validation, "test": test}

@@ -1,0 +1,30 @@
+"""The files the stages hand to each other, as declared in dvc.yaml."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.errors import UserInputError
+from pipeline.files import atomic_path
+from pipeline.splitting import SPLIT_NAMES
+
+
+def split_path(processed_dir: str, split: str) -> Path:
+    return Path(processed_dir) / f"{split}.parquet"
+
+
+def write_splits(splits: dict[str, pd.DataFrame], processed_dir: str) -> None:
+    for split, frame in splits.items():
+        with atomic_path(split_path(processed_dir, split)) as temporary:
+            frame.to_parquet(temporary, index=True)
+
+
+def read_split(processed_dir: str, split: str) -> pd.DataFrame:
+    path = split_path(processed_dir, split)
+    if not path.is_file():
+        raise UserInputError(f"{path}: missing; run the prepare stage first (dvc repro, or python -m pipeline.prepare)")
+    return pd.read_parquet(path)
+
+
+def read_splits(processed_dir: str) -> dict[str, pd.DataFrame]:
+    return {split: read_split(processed_dir, split) for split in SPLIT_NAMES}

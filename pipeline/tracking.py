@@ -1,0 +1,178 @@
+"""Everything that talks to MLflow: runs, params, metrics, artifacts, the model and its registration.
+
+The other modules return plain values; the stages hand them to the functions here.
+"""
+
+import hashlib
+import logging
+import os
+import subprocess
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+
+import mlflow
+import mlflow.sklearn
+import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
+from omegaconf import DictConfig, OmegaConf
+
+from pipeline.text_input import SKOPS_TRUSTED_TYPES
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+MODEL_NAME_IN_RUN = "model"
+
+
+def resolve_tracking_uri(configured: str | None) -> str:
+    """Config wins, then MLFLOW_TRACKING_URI, then the local store in the working directory."""
+    return configured or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def use_experiment(mlflow_cfg: DictConfig) -> str:
+    mlflow.set_tracking_uri(resolve_tracking_uri(mlflow_cfg.tracking_uri))
+    return mlflow.set_experiment(mlflow_cfg.experiment).experiment_id
+
+
+def git_commit() -> str:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
+def file_digest(path: str) -> str:
+    if not Path(path).is_file():
+        return "not-a-local-file"
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+
+def flatten(config: DictConfig) -> dict[str, str]:
+    """Nested config -> {"model.estimator.C": "4.0", ...}, the form MLflow's params table shows."""
+    flat: dict[str, str] = {}
+
+    def walk(node, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}.{key}" if prefix else str(key))
+        elif isinstance(node, list) and any(isinstance(item, dict | list) for item in node):
+            for index, value in enumerate(node):
+                walk(value, f"{prefix}.{index}")
+        else:
+            flat[prefix] = str(node)
+
+    walk(OmegaConf.to_container(config, resolve=True), "")
+    return flat
+
+
+def run_name(cfg: DictConfig) -> str:
+    return f"{cfg.model.name} · {cfg.features.name} · {cfg.model.key_params}"
+
+
+def pip_requirements() -> list[str]:
+    """Explicit requirements: inferring them costs MLflow several seconds per model."""
+    packages = ["mlflow", "scikit-learn", "skops", "pandas", "numpy", "scipy", "omegaconf"]
+    return [f"{package}=={version(package)}" for package in packages]
+
+
+def model_signature(target_column: str | None) -> ModelSignature:
+    inputs = [ColSpec("string", "text")]
+    if target_column:
+        inputs.append(ColSpec("string", target_column, required=False))
+    return ModelSignature(inputs=Schema(inputs), outputs=Schema([ColSpec("string")]))
+
+
+@contextmanager
+def training_run(cfg: DictConfig, data_path: str, nested: bool = False):
+    """Start a run named after model and features, tagged with the git commit and the data's hash."""
+    use_experiment(cfg.mlflow)
+    tags = {
+        "model": cfg.model.name,
+        "features": cfg.features.name,
+        "git_commit": git_commit(),
+        "data_path": data_path,
+        "data_md5": file_digest(data_path),
+    }
+    with mlflow.start_run(run_name=run_name(cfg), tags=tags, nested=nested) as run:
+        yield run
+
+
+def log_config(cfg: DictConfig) -> None:
+    params = flatten(cfg)
+    # MLflow takes at most 100 params per batch.
+    items = list(params.items())
+    for start in range(0, len(items), 100):
+        mlflow.log_params(dict(items[start : start + 100]))
+    mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+
+
+def log_dataset(frame: pd.DataFrame, source: str, name: str, context: str) -> None:
+    dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets="label")
+    mlflow.log_input(dataset, context=context)
+
+
+def log_metrics(metrics: dict[str, float], prefix: str = "") -> None:
+    mlflow.log_metrics({f"{prefix}{name}": value for name, value in metrics.items()})
+
+
+def log_model(classifier, example: pd.DataFrame, target_column: str | None) -> str:
+    info = mlflow.sklearn.log_model(
+        classifier,
+        name=MODEL_NAME_IN_RUN,
+        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
+        skops_trusted_types=SKOPS_TRUSTED_TYPES,
+        signature=model_signature(target_column),
+        input_example=example,
+        pip_requirements=pip_requirements(),
+        code_paths=[str(Path(__file__).parent)],
+    )
+    return info.model_uri
+
+
+@contextmanager
+def resumed_run(mlflow_cfg: DictConfig, run_id: str):
+    mlflow.set_tracking_uri(resolve_tracking_uri(mlflow_cfg.tracking_uri))
+    with mlflow.start_run(run_id=run_id) as run:
+        yield run
+
+
+def log_figure(figure, artifact_file: str) -> None:
+    mlflow.log_figure(figure, artifact_file)
+
+
+def log_table(frame: pd.DataFrame, artifact_file: str) -> None:
+    mlflow.log_table(frame, artifact_file=artifact_file)
+
+
+def log_text(text: str, artifact_file: str) -> None:
+    mlflow.log_text(text, artifact_file)
+
+
+def log_dict(payload: dict, artifact_file: str) -> None:
+    mlflow.log_dict(payload, artifact_file)
+
+
+def register_model(model_uri: str, name: str) -> str:
+    """Register the run's model; returns the registry URI of the new version."""
+    registered = mlflow.register_model(model_uri, name)
+    return f"models:/{name}/{registered.version}"
+
+
+def load_sklearn_model(model_uri: str):
+    return mlflow.sklearn.load_model(model_uri)
+
+
+def local_store_hint(tracking_uri: str) -> str:
+    """How to open the MLflow UI on this store."""
+    return f"mlflow ui --backend-store-uri {tracking_uri}"

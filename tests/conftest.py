@@ -1,0 +1,55 @@
+"""Shared fixtures: the tiny labelled fixture, composed configs, and an isolated MLflow store."""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE_CSV = REPO / "tests" / "fixtures" / "statements.csv"
+
+
+# Set before any test module imports `datasets`, which reads them once at import time: no test reaches
+# the network or writes into the user's caches, MLflow store or git identity.
+HF_CACHE = Path(tempfile.mkdtemp(prefix="stance-tests-hf-"))
+os.environ.update(
+    {
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HOME": str(HF_CACHE),
+        "HF_DATASETS_CACHE": str(HF_CACHE / "datasets"),
+        "GIT_AUTHOR_NAME": "Stance Tests",
+        "GIT_COMMITTER_NAME": "Stance Tests",
+        "GIT_AUTHOR_EMAIL": "tests@example.org",
+        "GIT_COMMITTER_EMAIL": "tests@example.org",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
+)
+os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
+def compose_config(overrides: list[str] | None = None):
+    with initialize_config_dir(str(REPO / "conf"), version_base=None):
+        return compose(config_name="config", overrides=overrides or [])
+
+
+@pytest.fixture
+def statements() -> pd.DataFrame:
+    return pd.read_csv(FIXTURE_CSV)
+
+
+@pytest.fixture
+def fixture_csv(tmp_path) -> Path:
+    """A private copy of the fixture, so a test may change it."""
+    return Path(shutil.copy(FIXTURE_CSV, tmp_path / "statements.csv"))
+
+
+@pytest.fixture
+def tracking_uri(tmp_path, monkeypatch) -> str:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri

@@ -1,0 +1,161 @@
+"""`dvc repro` in a temporary copy of the repository, checked through MLflow and the model registry."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+LEFT_BEHIND = shutil.ignore_patterns(
+    ".venv",
+    ".git",
+    "mlflow.db",
+    "mlruns",
+    "outputs",
+    "multirun",
+    "processed",
+    "models",
+    "reports",
+    "cache",
+    "tmp",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    "*.egg-info",
+    "parts",
+)
+
+
+def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A fresh copy of the repository, committed, with the pipeline reproduced once."""
+    copy = tmp_path_factory.mktemp("e2e") / "project"
+    shutil.copytree(REPO, copy, ignore=LEFT_BEHIND)
+    run(["git", "init", "-q"], copy)
+    run(["git", "add", "-A"], copy)
+    run(["git", "commit", "-q", "-m", "copy"], copy)
+    run([sys.executable, "-m", "pipeline.compose_params"], copy)
+    run(["dvc", "repro"], copy)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def client(project):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+
+
+def only_run(client):
+    experiment = client.get_experiment_by_name("stance-intervention-statements")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1
+    return runs[0]
+
+
+def test_stage_outputs_exist(project):
+    for path in [
+        "data/processed/train.parquet",
+        "data/processed/test.parquet",
+        "models/classifier.skops",
+        "reports/metrics.json",
+        "reports/confusion_matrix.png",
+        "reports/test_predictions.csv",
+    ]:
+        assert (project / path).is_file(), path
+    metrics = json.loads((project / "reports/metrics.json").read_text())
+    assert metrics["test"]["macro_f1"] > metrics["baseline"]["macro_f1"]
+
+
+def test_the_mlflow_run_holds_config_metrics_tags_inputs_and_artifacts(client):
+    run = only_run(client)
+    assert run.info.run_name.startswith("logreg · word_char")
+    assert run.data.params["model.name"] == "logreg"
+    assert run.data.params["features.name"] == "word_char"
+    for metric in [
+        "val_macro_f1",
+        "test_macro_f1",
+        "test_f_avg",
+        "test_accuracy",
+        "baseline_macro_f1",
+        "test_f1/neutral",
+    ]:
+        assert metric in run.data.metrics, metric
+    assert len(run.data.tags["data_md5"]) == 32
+    assert run.data.tags["git_commit"] != "unknown"
+    contexts = {tag.value for dataset in run.inputs.dataset_inputs for tag in dataset.tags}
+    assert {"training", "validation"} <= contexts
+    assert all(dataset.dataset.digest for dataset in run.inputs.dataset_inputs)
+    artifacts = {artifact.path for artifact in client.list_artifacts(run.info.run_id)}
+    assert {
+        "config.yaml",
+        "confusion_matrix.png",
+        "confusion_matrix_normalized.png",
+        "classification_report.txt",
+        "misclassified_test_statements.json",
+        "top_features.json",
+    } <= artifacts
+
+
+def test_the_registered_model_predicts_like_the_pipeline(project, client):
+    import mlflow
+    import skops.io
+
+    from pipeline.text_input import SKOPS_TRUSTED_TYPES
+
+    version = client.get_model_version("stance-classifier", "1")
+    assert version.run_id == only_run(client).info.run_id
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    loaded = mlflow.pyfunc.load_model("models:/stance-classifier/1")
+    test = pd.read_parquet(project / "data/processed/test.parquet")
+    local = skops.io.load(project / "models/classifier.skops", trusted=SKOPS_TRUSTED_TYPES)
+    predictions = loaded.predict(test[["id", "text"]])
+    assert len(predictions) == len(test)
+    np.testing.assert_array_equal(np.asarray(predictions), local.predict(test))
+    as_sklearn = mlflow.sklearn.load_model("models:/stance-classifier/1")
+    np.testing.assert_array_equal(as_sklearn.predict(list(test["text"])), local.predict(test))
+
+
+def test_a_second_repro_does_nothing(project):
+    output = run(["dvc", "repro"], project).stdout
+    assert "Running stage" not in output
+    assert "Data and pipelines are up to date" in output
+
+
+def test_a_model_parameter_change_reruns_only_train_and_evaluate(project):
+    params_file = project / "params.yaml"
+    params = yaml.safe_load(params_file.read_text())
+    params["model"]["estimator"]["C"] = 0.25
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    output = run(["dvc", "repro"], project).stdout
+    assert "Running stage 'train'" in output and "Running stage 'evaluate'" in output
+    assert "Running stage 'prepare'" not in output
+
+
+def test_dvc_experiments_compose_hydra_overrides(project):
+    run(["dvc", "exp", "run", "-S", "model=linear_svm", "--name", "svm"], project)
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
+    experiments = [exp for commit in shown for exp in (commit.get("experiments") or [])]
+    svm = [exp for exp in experiments if exp.get("name") == "svm"]
+    assert svm, shown
+    revision = svm[0]["revs"][0]["data"]
+    assert revision["params"]["params.yaml"]["data"]["model"]["name"] == "linear_svm"
+    assert "test" in revision["metrics"]["reports/metrics.json"]["data"]
