@@ -42,6 +42,7 @@ def test_each_combination_fits_and_predicts_one_label_per_row(statements, featur
     # The saved form (skops, as logged to MLflow) loads with the declared trusted types and predicts the same.
     restored = skops.io.loads(skops.io.dumps(classifier), trusted=SKOPS_TRUSTED_TYPES)
     np.testing.assert_array_equal(restored.predict(train), as_frame)
+    np.testing.assert_array_equal(classifier.predict(train), as_frame)  # saving left the fitted model intact
 
 
 @pytest.mark.parametrize("model", MODELS)
