@@ -8,6 +8,7 @@ import skops.io
 from omegaconf import DictConfig
 
 from pipeline import reports, tracking
+from pipeline.champion import ChampionDecision, decide
 from pipeline.errors import UserInputError, exit_on_user_error
 from pipeline.files import atomic_path, read_json, write_json, write_text
 from pipeline.metrics import classification_metrics, majority_baseline_metrics
@@ -74,6 +75,29 @@ def log_results(results: dict) -> None:
         tracking.log_figure(figure, name)
 
 
+def gate_champion(cfg: DictConfig, version: str, metrics: dict[str, float], test) -> ChampionDecision:
+    """Re-score the current champion on this test split, then move the alias only if the new model beats it."""
+    name, alias, metric = cfg.mlflow.registered_model, cfg.champion.alias, cfg.champion.metric
+    champion = tracking.load_aliased_model(name, alias)
+    champion_score = None
+    if champion is not None:
+        champion_predictions = champion.predict(test)
+        champion_score = classification_metrics(
+            test[LABEL], champion_predictions, list(cfg.data.labels), list(cfg.data.stance_labels)
+        )[metric]
+    decision = decide(metrics[metric], champion_score, cfg.champion.min_improvement)
+    if decision.promote:
+        tracking.set_alias(name, alias, version)
+    gate_scores = {"champion_gate/candidate_" + metric: decision.candidate_score}
+    if champion_score is not None:
+        gate_scores["champion_gate/champion_" + metric] = champion_score
+    tracking.log_metrics(gate_scores)
+    tracking.set_tags(
+        {"champion_decision": "promoted" if decision.promote else "kept", "champion_reason": decision.reason}
+    )
+    return decision
+
+
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
@@ -92,11 +116,22 @@ def main(cfg: DictConfig) -> None:
     write_reports(results, reports_dir)
 
     training = read_json(cfg.paths.train_run)
+    name = cfg.mlflow.registered_model
     with tracking.resumed_run(cfg.mlflow, training["run_id"]):
         log_results(results)
-        registered_uri = tracking.register_model(training["model_uri"], cfg.mlflow.registered_model)
-    write_json(reports_dir / "registered_model.json", {"uri": registered_uri, "run_id": training["run_id"]})
-    log.info("registered %s", registered_uri)
+        version = tracking.register_model(training["model_uri"], name)
+        decision = gate_champion(cfg, version, metrics, test)
+    log.info("registered models:/%s/%s; champion: %s (%s)", name, version, decision.promote, decision.reason)
+    write_json(
+        reports_dir / "registered_model.json",
+        {
+            "uri": f"models:/{name}/{version}",
+            "run_id": training["run_id"],
+            "champion_uri": f"models:/{name}@{cfg.champion.alias}",
+            "promoted": decision.promote,
+            "decision": decision.reason,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -12,17 +12,15 @@ def summary(reports_dir: Path = REPORTS) -> str:
     metrics = read_json(reports_dir / "metrics.json")
     registered = read_json(reports_dir / "registered_model.json")
     test, baseline = metrics["test"], metrics["baseline"]
+    outcome = "promoted" if registered["promoted"] else "not promoted"
     return "\n".join(
         [
             "",
-            "Test set:  macro-F1 {:.3f}   F_avg {:.3f}   accuracy {:.3f}".format(
-                test["macro_f1"], test["f_avg"], test["accuracy"]
-            ),
-            "Majority-class baseline:  macro-F1 {:.3f}   accuracy {:.3f}".format(
-                baseline["macro_f1"], baseline["accuracy"]
-            ),
+            f"Test set:  macro-F1 {test['macro_f1']:.3f}   F_avg {test['f_avg']:.3f}   accuracy {test['accuracy']:.3f}",
+            f"Majority-class baseline:  macro-F1 {baseline['macro_f1']:.3f}   accuracy {baseline['accuracy']:.3f}",
             f"Registered model:  {registered['uri']}   (MLflow run {registered['run_id']})",
-            'Load it:  mlflow.sklearn.load_model("{}").predict(["..."])'.format(registered["uri"]),
+            f"Champion:  {registered['champion_uri']}   this model {outcome}: {registered['decision']}",
+            f'Load it:  mlflow.pyfunc.load_model("{registered["champion_uri"]}")   (MLFLOW_TRACKING_URI=sqlite:///mlflow.db)',
             "Browse runs:  .venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db   then open http://127.0.0.1:5000",
             f"Reports:  {reports_dir}/ (metrics.json, confusion_matrix.png, classification_report.txt)",
         ]

@@ -164,9 +164,25 @@ def log_dict(payload: dict, artifact_file: str) -> None:
 
 
 def register_model(model_uri: str, name: str) -> str:
-    """Register the run's model; returns the registry URI of the new version."""
-    registered = mlflow.register_model(model_uri, name)
-    return f"models:/{name}/{registered.version}"
+    """Register the run's model; returns its version."""
+    return mlflow.register_model(model_uri, name).version
+
+
+def load_aliased_model(name: str, alias: str):
+    """The scikit-learn model behind `models:/name@alias`, or None when no version holds the alias."""
+    try:
+        mlflow.MlflowClient().get_model_version_by_alias(name, alias)
+    except mlflow.exceptions.MlflowException:
+        return None
+    return mlflow.sklearn.load_model(f"models:/{name}@{alias}")
+
+
+def set_alias(name: str, alias: str, version: str) -> None:
+    mlflow.MlflowClient().set_registered_model_alias(name, alias, version)
+
+
+def set_tags(tags: dict[str, str]) -> None:
+    mlflow.set_tags(tags)
 
 
 def load_sklearn_model(model_uri: str):
@@ -176,3 +192,11 @@ def load_sklearn_model(model_uri: str):
 def local_store_hint(tracking_uri: str) -> str:
     """How to open the MLflow UI on this store."""
     return f"mlflow ui --backend-store-uri {tracking_uri}"
+
+
+def runs_table(tracking_uri: str | None, experiment: str, max_results: int = 1000) -> pd.DataFrame:
+    """All runs of an experiment as one row each: `params.*`, `metrics.*`, `tags.*` columns, newest first."""
+    mlflow.set_tracking_uri(resolve_tracking_uri(tracking_uri))
+    if mlflow.get_experiment_by_name(experiment) is None:
+        return pd.DataFrame()
+    return mlflow.search_runs(experiment_names=[experiment], max_results=max_results, output_format="pandas")
