@@ -123,7 +123,7 @@ def test_the_registered_model_predicts_like_the_pipeline(project, client):
 
     version = client.get_model_version("stance-classifier", "1")
     assert version.run_id == only_run(client).info.run_id
-    assert client.get_model_version_by_alias("stance-classifier", "champion").version == "1"
+    assert str(client.get_model_version_by_alias("stance-classifier", "champion").version) == "1"
     assert only_run(client).data.tags["champion_decision"] == "promoted"
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     loaded = mlflow.pyfunc.load_model("models:/stance-classifier/1")
