@@ -3,9 +3,11 @@
 The other modules return plain values; the stages hand them to the functions here.
 """
 
+import fcntl
 import hashlib
 import logging
 import os
+import re
 import subprocess
 from contextlib import contextmanager
 from importlib.metadata import version
@@ -31,9 +33,31 @@ def resolve_tracking_uri(configured: str | None) -> str:
     return configured or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
+@contextmanager
+def sqlite_setup_lock(tracking_uri: str):
+    """Serialise the first touch of a local SQLite store across processes.
+
+    Parallel sweep jobs that open a new store at once race on creating its tables (alembic fails with
+    "Online migration expected to match one row"); after set-up, SQLite's busy timeout handles concurrent writes.
+    """
+    if not tracking_uri.startswith("sqlite:///"):
+        yield
+        return
+    lock_path = Path(tracking_uri.removeprefix("sqlite:///") + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def use_experiment(mlflow_cfg: DictConfig) -> str:
-    mlflow.set_tracking_uri(resolve_tracking_uri(mlflow_cfg.tracking_uri))
-    return mlflow.set_experiment(mlflow_cfg.experiment).experiment_id
+    uri = resolve_tracking_uri(mlflow_cfg.tracking_uri)
+    mlflow.set_tracking_uri(uri)
+    with sqlite_setup_lock(uri):
+        return mlflow.set_experiment(mlflow_cfg.experiment).experiment_id
 
 
 def git_commit() -> str:
@@ -77,7 +101,9 @@ def flatten(config: DictConfig) -> dict[str, str]:
 
 
 def run_name(cfg: DictConfig) -> str:
-    return f"{cfg.model.name} · {cfg.features.name} · {cfg.model.key_params}"
+    # Searched values such as C=0.6646459471581082 are shortened to four significant digits.
+    key_params = re.sub(r"\d+\.\d{5,}", lambda number: f"{float(number.group()):.4g}", str(cfg.model.key_params))
+    return f"{cfg.model.name} · {cfg.features.name} · {key_params}"
 
 
 def pip_requirements() -> list[str]:
@@ -94,8 +120,11 @@ def model_signature(target_column: str | None) -> ModelSignature:
 
 
 @contextmanager
-def training_run(cfg: DictConfig, data_path: str, nested: bool = False):
-    """Start a run named after model and features, tagged with the git commit and the data's hash."""
+def training_run(cfg: DictConfig, data_path: str, parent_run_id: str | None = None):
+    """Start a run named after model and features, tagged with the git commit and the data's hash.
+
+    A sweep's jobs run in separate processes; `parent_run_id` nests each job's run under the sweep's run.
+    """
     use_experiment(cfg.mlflow)
     tags = {
         "model": cfg.model.name,
@@ -104,7 +133,7 @@ def training_run(cfg: DictConfig, data_path: str, nested: bool = False):
         "data_path": data_path,
         "data_md5": file_digest(data_path),
     }
-    with mlflow.start_run(run_name=run_name(cfg), tags=tags, nested=nested) as run:
+    with mlflow.start_run(run_name=run_name(cfg), tags=tags, parent_run_id=parent_run_id) as run:
         yield run
 
 
@@ -200,3 +229,32 @@ def runs_table(tracking_uri: str | None, experiment: str, max_results: int = 100
     if mlflow.get_experiment_by_name(experiment) is None:
         return pd.DataFrame()
     return mlflow.search_runs(experiment_names=[experiment], max_results=max_results, output_format="pandas")
+
+
+def start_sweep_parent(mlflow_cfg: DictConfig, name: str, tags: dict[str, str]) -> str:
+    """Open the parent run of a sweep; its jobs nest their runs under it. Returns its run id."""
+    experiment_id = use_experiment(mlflow_cfg)
+    run = mlflow.MlflowClient().create_run(experiment_id, run_name=name, tags={**tags, "sweep_role": "parent"})
+    return run.info.run_id
+
+
+def finish_sweep_parent(run_id: str, metric: str) -> dict | None:
+    """Record the sweep's best child (by `metric`, higher is better) on the parent run, then close it."""
+    client = mlflow.MlflowClient()
+    parent = client.get_run(run_id)
+    children = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{run_id}'",
+        order_by=[f"metrics.{metric} DESC"],
+    )
+    scored = [child for child in children if metric in child.data.metrics]
+    client.log_metric(run_id, "child_runs", len(children))
+    best = None
+    if scored:
+        best = {"run_id": scored[0].info.run_id, "run_name": scored[0].info.run_name}
+        best[metric] = scored[0].data.metrics[metric]
+        client.log_metric(run_id, f"best_{metric}", best[metric])
+        client.set_tag(run_id, "best_child_run_id", best["run_id"])
+        client.set_tag(run_id, "best_child_run_name", best["run_name"])
+    client.set_terminated(run_id)
+    return best

@@ -6,7 +6,7 @@ import hydra
 import skops.io
 from omegaconf import DictConfig
 
-from pipeline import tracking
+from pipeline import sweep, tracking
 from pipeline.classifier import build_classifier
 from pipeline.errors import exit_on_user_error
 from pipeline.files import atomic_path, write_json
@@ -51,7 +51,7 @@ def main(cfg: DictConfig) -> float:
         scores["accuracy"],
     )
 
-    with tracking.training_run(cfg, cfg.data.path) as run:
+    with tracking.training_run(cfg, cfg.data.path, parent_run_id=sweep.parent_run_id()) as run:
         tracking.log_config(cfg)
         tracking.log_dataset(train, cfg.data.path, cfg.data.name, context="training")
         tracking.log_dataset(validation, cfg.data.path, cfg.data.name, context="validation")
@@ -59,9 +59,11 @@ def main(cfg: DictConfig) -> float:
         inputs = [TEXT, target_column(cfg)] if target_column(cfg) else [TEXT]
         model_uri = tracking.log_model(classifier, train[inputs].head(3), target_column(cfg))
 
-    save_classifier(classifier, cfg.paths.model)
-    write_json(cfg.paths.train_run, {"run_id": run.info.run_id, "model_uri": model_uri})
     log.info("MLflow run %s, model %s", run.info.run_id, model_uri)
+    if not sweep.in_sweep():
+        # Parallel sweep jobs would overwrite each other's files; their models live in MLflow only.
+        save_classifier(classifier, cfg.paths.model)
+        write_json(cfg.paths.train_run, {"run_id": run.info.run_id, "model_uri": model_uri})
     # Returned for Hydra sweepers, which optimise the validation score, never the test score.
     return scores["macro_f1"]
 

@@ -1,0 +1,84 @@
+"""Sweeps: one parent run per --multirun, parallel jobs as its children, and Optuna searches on validation."""
+
+import os
+import subprocess
+import sys
+
+import mlflow
+import pytest
+from conftest import FIXTURE_CSV, REPO
+
+pytestmark = pytest.mark.slow
+
+
+def run_module(module: str, *overrides: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    result = subprocess.run(
+        [sys.executable, "-m", module, *overrides], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    """Prepared fixture data and a fresh SQLite store, both in a temporary folder."""
+    common = [
+        f"data.path={FIXTURE_CSV}",
+        f"paths.processed={tmp_path / 'processed'}",
+        f"paths.model={tmp_path / 'model.skops'}",
+        f"paths.train_run={tmp_path / 'train_run.json'}",
+        f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}",
+        "mlflow.experiment=sweep-test",
+        f"hydra.run.dir={tmp_path / 'outputs'}",
+        f"hydra.sweep.dir={tmp_path / 'multirun'}",
+    ]
+    run_module("pipeline.prepare", *common)
+    return tmp_path, common
+
+
+def sweep_runs(tmp_path):
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["sweep-test"])
+    parents = runs[runs["tags.sweep_role"] == "parent"]
+    children = runs[runs["tags.sweep_role"] != "parent"]
+    return parents, children
+
+
+def test_eight_parallel_jobs_land_as_children_of_one_parent(workspace):
+    tmp_path, common = workspace
+    result = run_module(
+        "pipeline.train",
+        "--multirun",
+        "model=logreg,linear_svm,complement_nb,sgd",
+        "features=word,char",
+        "hydra.launcher.n_jobs=8",
+        *common,
+    )
+    assert "database is locked" not in result.stderr + result.stdout
+    parents, children = sweep_runs(tmp_path)
+    assert len(parents) == 1 and len(children) == 8
+    parent = parents.iloc[0]
+    assert (children["tags.mlflow.parentRunId"] == parent["run_id"]).all()
+    assert (children["status"] == "FINISHED").all() and parent["status"] == "FINISHED"
+    # Nothing lost: every child has its config, its validation scores and its model.
+    assert children["metrics.val_macro_f1"].notna().all()
+    assert children["params.model.name"].nunique() == 4 and children["params.features.name"].nunique() == 2
+    assert parent["metrics.best_val_macro_f1"] == pytest.approx(children["metrics.val_macro_f1"].max())
+    best = children.loc[children["metrics.val_macro_f1"].idxmax()]
+    assert parent["tags.best_child_run_id"] == best["run_id"]
+    # Sweep jobs keep the DVC stage outputs untouched.
+    assert not (tmp_path / "model.skops").exists()
+
+
+def test_optuna_search_optimises_the_validation_score_within_its_space(workspace):
+    tmp_path, common = workspace
+    run_module("pipeline.train", "hparams_search=logreg_word", "hydra.sweeper.n_trials=3", *common)
+    parents, children = sweep_runs(tmp_path)
+    assert len(parents) == 1 and len(children) == 3
+    searched_c = children["params.model.estimator.C"].astype(float)
+    assert searched_c.between(0.05, 50.0).all() and searched_c.nunique() == 3
+    assert set(children["params.features.vectorizer.min_df"]) <= {"1", "2", "3"}
+    assert parents.iloc[0]["metrics.best_val_macro_f1"] == pytest.approx(children["metrics.val_macro_f1"].max())
+    assert "metrics.test_macro_f1" not in children or children["metrics.test_macro_f1"].isna().all()
