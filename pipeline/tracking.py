@@ -24,13 +24,28 @@ from pipeline.text_input import SKOPS_TRUSTED_TYPES
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+DEFAULT_STORE_FILE = "mlflow.db"
+DEFAULT_TRACKING_URI = f"sqlite:///{DEFAULT_STORE_FILE}"
+# Queued DVC experiments (`dvc exp run --queue`) run in temporary copies of the repository under this folder.
+DVC_EXPERIMENT_WORKSPACES = (".dvc", "tmp", "exps")
 MODEL_NAME_IN_RUN = "model"
 
 
+def default_tracking_uri(working_dir: Path | None = None) -> str:
+    """The local store: mlflow.db in the working directory, or in the repository a queued experiment came from.
+
+    Without this, the runs of queued DVC experiments would land in their temporary copy and vanish with it.
+    """
+    parts = (working_dir or Path.cwd()).parts
+    for index in range(len(parts) - len(DVC_EXPERIMENT_WORKSPACES)):
+        if parts[index : index + len(DVC_EXPERIMENT_WORKSPACES)] == DVC_EXPERIMENT_WORKSPACES:
+            return f"sqlite:///{Path(*parts[:index]) / DEFAULT_STORE_FILE}"
+    return DEFAULT_TRACKING_URI
+
+
 def resolve_tracking_uri(configured: str | None) -> str:
-    """Config wins, then MLFLOW_TRACKING_URI, then the local store in the working directory."""
-    return configured or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    """Config wins, then MLFLOW_TRACKING_URI, then the local store (see default_tracking_uri)."""
+    return configured or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
 
 
 @contextmanager

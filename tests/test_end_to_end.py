@@ -63,11 +63,10 @@ def client(project):
     return MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
 
 
-def only_run(client):
+def first_run(client):
     experiment = client.get_experiment_by_name("stance-intervention-statements")
     assert experiment is not None
-    runs = client.search_runs([experiment.experiment_id])
-    assert len(runs) == 1
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
     return runs[0]
 
 
@@ -86,7 +85,7 @@ def test_stage_outputs_exist(project):
 
 
 def test_the_mlflow_run_holds_config_metrics_tags_inputs_and_artifacts(client):
-    run = only_run(client)
+    run = first_run(client)
     assert run.info.run_name.startswith("logreg · word_char")
     assert run.data.params["model.name"] == "logreg"
     assert run.data.params["features.name"] == "word_char"
@@ -122,9 +121,9 @@ def test_the_registered_model_predicts_like_the_pipeline(project, client):
     from pipeline.text_input import SKOPS_TRUSTED_TYPES
 
     version = client.get_model_version("stance-classifier", "1")
-    assert version.run_id == only_run(client).info.run_id
+    assert version.run_id == first_run(client).info.run_id
     assert str(client.get_model_version_by_alias("stance-classifier", "champion").version) == "1"
-    assert only_run(client).data.tags["champion_decision"] == "promoted"
+    assert first_run(client).data.tags["champion_decision"] == "promoted"
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     loaded = mlflow.pyfunc.load_model("models:/stance-classifier/1")
     test = pd.read_parquet(project / "data/processed/test.parquet")
@@ -161,3 +160,17 @@ def test_dvc_experiments_compose_hydra_overrides(project):
     revision = svm[0]["revs"][0]["data"]
     assert revision["params"]["params.yaml"]["data"]["model"]["name"] == "linear_svm"
     assert "test" in revision["metrics"]["reports/metrics.json"]["data"]
+
+
+def test_queued_experiments_log_to_the_repository_store(project, client):
+    """`dvc exp run --queue` runs in a temporary copy; its MLflow run must still land in the project's store."""
+    before = len(client.search_runs([client.get_experiment_by_name("stance-intervention-statements").experiment_id]))
+    run(["dvc", "exp", "run", "--queue", "-S", "model=complement_nb", "--name", "queued-nb"], project)
+    run(["dvc", "exp", "run", "--run-all"], project)
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
+    queued = [exp for commit in shown for exp in (commit.get("experiments") or []) if exp.get("name") == "queued-nb"]
+    assert queued, shown
+    assert "test" in queued[0]["revs"][0]["data"]["metrics"]["reports/metrics.json"]["data"]
+    runs = client.search_runs([client.get_experiment_by_name("stance-intervention-statements").experiment_id])
+    assert len(runs) == before + 1
+    assert runs[0].data.params["model.name"] == "complement_nb"

@@ -1,0 +1,32 @@
+"""Where runs are logged, and how runs are named."""
+
+from conftest import compose_config
+
+from pipeline.tracking import default_tracking_uri, flatten, resolve_tracking_uri, run_name
+
+
+def test_queued_dvc_experiments_use_the_store_of_the_repository_they_came_from(tmp_path):
+    assert default_tracking_uri(tmp_path) == "sqlite:///mlflow.db"
+    workspace = tmp_path / "project" / ".dvc" / "tmp" / "exps" / "tmpab12cd"
+    assert default_tracking_uri(workspace) == f"sqlite:///{tmp_path / 'project' / 'mlflow.db'}"
+
+
+def test_config_wins_over_the_environment_which_wins_over_the_default(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    assert resolve_tracking_uri("sqlite:////data/runs.db") == "sqlite:////data/runs.db"
+    assert resolve_tracking_uri(None) == "http://127.0.0.1:5999"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert resolve_tracking_uri(None) == "sqlite:///mlflow.db"
+
+
+def test_run_names_tell_runs_apart():
+    assert run_name(compose_config(["model=linear_svm", "features=char"])) == "linear_svm · char · C=0.5"
+    searched = compose_config(["model.estimator.C=0.6646459471581082"])
+    assert run_name(searched) == "logreg · word_char · C=0.6646"
+
+
+def test_the_config_is_flattened_into_dotted_params():
+    params = flatten(compose_config(["model=logreg"]))
+    assert params["model.estimator.C"] == "4.0"
+    assert params["features.vectorizer.transformer_list.0.1.ngram_range"] == "[1, 2]"
+    assert params["data.labels"] == "['pro-intervention', 'anti-intervention', 'neutral']"
