@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
 from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from pipeline.files import write_text
 
@@ -24,7 +26,12 @@ def compose_params(overrides: list[str]) -> str:
 
 
 def main() -> None:
-    write_text("params.yaml", compose_params(sys.argv[1:]))
+    try:
+        params = compose_params(sys.argv[1:])
+    except (HydraException, OmegaConfBaseException) as error:
+        # An unknown group option or key in the overrides: Hydra's message says which and what exists.
+        sys.exit(f"error: {error}")
+    write_text("params.yaml", params)
 
 
 if __name__ == "__main__":

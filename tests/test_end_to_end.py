@@ -141,6 +141,14 @@ def test_a_second_repro_does_nothing(project):
     assert "Data and pipelines are up to date" in output
 
 
+def test_rerunning_from_scratch_gives_the_same_split_metrics_and_predictions(project):
+    outputs = ["data/processed/test.parquet", "reports/metrics.json", "reports/test_predictions.csv"]
+    before = {path: (project / path).read_bytes() for path in outputs}
+    run(["dvc", "repro", "--force"], project)
+    for path in outputs:
+        assert (project / path).read_bytes() == before[path], path
+
+
 def test_a_model_parameter_change_reruns_only_train_and_evaluate(project):
     params_file = project / "params.yaml"
     params = yaml.safe_load(params_file.read_text())

@@ -1,0 +1,84 @@
+"""The stages as users run them: clear messages and exit code 2 for their mistakes, no half-written outputs."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import FIXTURE_CSV, REPO
+
+from pipeline.compose_params import compose_params
+
+
+def run_stage(module: str, *overrides: str, cwd=REPO) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", module, *overrides], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture
+def stage_paths(tmp_path):
+    return [
+        f"paths.processed={tmp_path / 'processed'}",
+        f"hydra.run.dir={tmp_path / 'outputs'}",
+    ]
+
+
+def bad_copy(tmp_path, replace: str, by: str):
+    path = tmp_path / "statements.csv"
+    path.write_text(FIXTURE_CSV.read_text(encoding="utf-8").replace(replace, by, 1), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "expected"),
+    [
+        (",pro-intervention,src-1", ",supportive,src-1", "['supportive'] outside the configured set"),
+        ("The coalition must keep its jets over the valley until the militias disarm.", "   ", "row 1 (id t-001)"),
+        ("id,text,label,source", "id,statement,label,source", "missing column(s) ['text']"),
+    ],
+)
+def test_bad_data_exits_2_with_the_file_and_row_and_writes_nothing(tmp_path, stage_paths, replace, by, expected):
+    path = bad_copy(tmp_path, replace, by)
+    result = run_stage("pipeline.prepare", f"data.path={path}", *stage_paths)
+    assert result.returncode == 2
+    assert str(path) in result.stderr and expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "processed").exists()
+
+
+def test_undecodable_file_exits_2_naming_the_line(tmp_path, stage_paths):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(FIXTURE_CSV.read_bytes().replace(b"Bombing", b"Bomb\xe9ing", 1))
+    result = run_stage("pipeline.prepare", f"data.path={path}", *stage_paths)
+    assert result.returncode == 2 and "line 3" in result.stderr and "UTF-8" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_failed_run_keeps_the_previous_good_outputs(tmp_path, stage_paths):
+    good = run_stage("pipeline.prepare", f"data.path={FIXTURE_CSV}", *stage_paths)
+    assert good.returncode == 0, good.stderr
+    before = {path.name: path.read_bytes() for path in (tmp_path / "processed").iterdir()}
+    path = bad_copy(tmp_path, ",neutral,", ",unsure,")
+    assert run_stage("pipeline.prepare", f"data.path={path}", *stage_paths).returncode == 2
+    after = {path.name: path.read_bytes() for path in (tmp_path / "processed").iterdir()}
+    assert after == before
+
+
+def test_training_before_preparing_says_what_to_run(tmp_path, stage_paths):
+    result = run_stage("pipeline.train", *stage_paths)
+    assert result.returncode == 2
+    assert "run the prepare stage first" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unknown_model_lists_the_available_ones(tmp_path):
+    result = run_stage("pipeline.compose_params", "model=random_forest", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "random_forest" in result.stderr and "logreg" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "params.yaml").exists()
+
+
+def test_the_committed_params_file_is_the_composed_default_config():
+    """DVC stages read params.yaml: it must say what conf/ says, or `dvc repro` trains something else."""
+    assert (REPO / "params.yaml").read_text(encoding="utf-8") == compose_params([])
