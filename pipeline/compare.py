@@ -1,0 +1,287 @@
+"""Compare the runs of an experiment: the best runs by one metric, as a terminal table and a bar chart.
+
+    python -m pipeline.compare                          # best 10 runs by validation macro-F1
+    python -m pipeline.compare --metric test_f_avg --top 5 --chart reports/best_f_avg.png
+
+The runs come from MLflow through `tracking.runs_table`; everything else here works on that plain DataFrame.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from pipeline import tracking
+from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError
+from pipeline.files import atomic_path
+
+DEFAULT_EXPERIMENT = "stance-intervention-statements"
+DEFAULT_METRIC = "val_macro_f1"
+# The scores the table always shows, beside the one the runs are ranked by.
+TABLE_METRICS = ("val_macro_f1", "test_macro_f1", "test_f_avg", "test_accuracy")
+MISSING = "-"
+SHORT_ID = 8
+# Sweep parents are named after all their overrides; longer names are cut to keep the table on one screen.
+MAX_NAME = 50
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="stance-compare",
+        description="Rank the MLflow runs of an experiment by one metric; print a table and write a bar chart.",
+    )
+    parser.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help="MLflow experiment (default: %(default)s)")
+    parser.add_argument(
+        "--tracking-uri",
+        default=None,
+        help=f"MLflow store (default: $MLFLOW_TRACKING_URI, else {tracking.DEFAULT_TRACKING_URI})",
+    )
+    parser.add_argument(
+        "--metric",
+        default=DEFAULT_METRIC,
+        help="metric to rank by, higher is better: val_macro_f1, test_macro_f1, test_f_avg, ... (default: %(default)s)",
+    )
+    parser.add_argument("--top", type=int, default=10, metavar="N", help="how many runs to show (default: %(default)s)")
+    parser.add_argument(
+        "--chart", default=None, metavar="PATH", help="bar chart (default: reports/compare_<metric>.png)"
+    )
+    parser.add_argument(
+        "--include-parents", action="store_true", help="also rank the parent runs of sweeps (skipped by default)"
+    )
+    args = parser.parse_args(argv)
+    if args.top < 1:
+        parser.error("--top must be at least 1")
+    return args
+
+
+def default_chart_path(metric: str) -> Path:
+    # Per-class metrics are named like test_f1/neutral.
+    return Path("reports") / f"compare_{metric.replace('/', '_')}.png"
+
+
+def sqlite_store_path(tracking_uri: str) -> Path | None:
+    """The database file of a sqlite:/// store, or None for other stores."""
+    prefix = "sqlite:///"
+    return Path(tracking_uri[len(prefix) :]) if tracking_uri.startswith(prefix) else None
+
+
+def load_runs(tracking_uri: str | None, experiment: str) -> pd.DataFrame:
+    """All runs of the experiment; a UserInputError when the store, the experiment or its runs are missing."""
+    resolved = tracking.resolve_tracking_uri(tracking_uri)
+    database = sqlite_store_path(resolved)
+    # Opening a missing sqlite store would create an empty one in the wrong directory.
+    if database is not None and not database.is_file():
+        raise UserInputError(
+            f"no MLflow store at {database}: run the pipeline first (make run), or pass --tracking-uri"
+        )
+    runs = tracking.runs_table(resolved, experiment)
+    # runs_table gives a frame without columns for an unknown experiment, one without rows for an empty one.
+    if runs.columns.empty:
+        raise UserInputError(f"experiment {experiment!r} not found in {resolved}; pass --experiment")
+    if runs.empty:
+        raise UserInputError(f"experiment {experiment!r} in {resolved} has no runs yet: train one first (make run)")
+    return runs
+
+
+def column(runs: pd.DataFrame, name: str) -> pd.Series:
+    """A column of the runs table, all missing when no run has it."""
+    return runs[name] if name in runs.columns else pd.Series(None, index=runs.index, dtype=object)
+
+
+def is_sweep_parent(runs: pd.DataFrame) -> pd.Series:
+    return column(runs, "tags.sweep_role").eq("parent")
+
+
+def available_metrics(runs: pd.DataFrame) -> list[str]:
+    return sorted(name.removeprefix("metrics.") for name in runs.columns if name.startswith("metrics."))
+
+
+def unknown_metric_message(metric: str, available: list[str]) -> str:
+    message = f"no run logged the metric {metric!r}; the runs have: {', '.join(available) or 'no metrics'}"
+    if metric.startswith(("test_", "baseline_")):
+        message += (
+            ". Test scores come from the evaluate stage: make run, or python -m pipeline.evaluate after a train run"
+        )
+    return message
+
+
+def rank_runs(runs: pd.DataFrame, metric: str, include_parents: bool = False) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Runs holding the metric, best first; and how many were left out, and why.
+
+    With include_parents, a sweep's parent run that lacks the metric is ranked by its best child's score
+    (`best_<metric>`, which the sweep logs on the parent).
+    """
+    if metric not in available_metrics(runs):
+        raise UserInputError(unknown_metric_message(metric, available_metrics(runs)))
+    parents = is_sweep_parent(runs)
+    left_out = {"sweep parents": 0 if include_parents else int(parents.sum())}
+    candidates = runs if include_parents else runs[~parents]
+    score = pd.to_numeric(column(candidates, f"metrics.{metric}"), errors="coerce")
+    if include_parents:
+        best_child = pd.to_numeric(column(candidates, f"metrics.best_{metric}"), errors="coerce")
+        score = score.where(score.notna() | ~parents[candidates.index], best_child)
+    scored = candidates.assign(**{f"metrics.{metric}": score})[score.notna()]
+    left_out[f"without {metric}"] = len(candidates) - len(scored)
+    # A stable sort keeps the newest run first among equal scores (runs_table lists the newest first).
+    return scored.sort_values(f"metrics.{metric}", ascending=False, kind="stable"), left_out
+
+
+def first_present(*series: pd.Series) -> pd.Series:
+    result = series[0]
+    for fallback in series[1:]:
+        result = result.where(result.notna(), fallback)
+    return result
+
+
+def comparison_rows(ranked: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The columns a person compares runs by, with plain names; scores stay numbers (NaN when missing)."""
+    metrics = [metric, *(name for name in TABLE_METRICS if name != metric)]
+    rows = pd.DataFrame(
+        {
+            "#": range(1, len(ranked) + 1),
+            "run": column(ranked, "tags.mlflow.runName").map(shorten),
+            "model": first_present(column(ranked, "tags.model"), column(ranked, "params.model.name")),
+            "features": first_present(column(ranked, "tags.features"), column(ranked, "params.features.name")),
+            "key params": column(ranked, "params.model.key_params"),
+        },
+        index=ranked.index,
+    )
+    for name in metrics:
+        rows[name] = pd.to_numeric(column(ranked, f"metrics.{name}"), errors="coerce")
+    rows["run id"] = ranked["run_id"].str[:SHORT_ID]
+    return rows.reset_index(drop=True)
+
+
+def shorten(text, width: int = MAX_NAME):
+    if isinstance(text, str) and len(text) > width:
+        return text[: width - 1] + "…"
+    return text
+
+
+def format_cell(value) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value == "":
+        return MISSING
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def format_table(rows: pd.DataFrame) -> str:
+    """A plain-text table: text columns left-aligned, numbers right-aligned, missing values as '-'."""
+    numeric = {name for name in rows.columns if pd.api.types.is_numeric_dtype(rows[name])}
+    cells = [[format_cell(value) for value in row] for row in rows.astype(object).itertuples(index=False)]
+    headers = [str(name) for name in rows.columns]
+    widths = [max([len(header)] + [len(row[i]) for row in cells]) for i, header in enumerate(headers)]
+
+    def line(values: list[str]) -> str:
+        padded = [
+            value.rjust(width) if name in numeric else value.ljust(width)
+            for name, value, width in zip(rows.columns, values, widths, strict=True)
+        ]
+        return "  ".join(padded).rstrip()
+
+    return "\n".join([line(headers), line(["-" * width for width in widths]), *(line(row) for row in cells)])
+
+
+def baseline_metric(metric: str) -> str | None:
+    """The majority-class baseline logged beside a score: val_macro_f1 and test_macro_f1 -> baseline_macro_f1."""
+    for prefix in ("val_", "test_"):
+        if metric.startswith(prefix):
+            return "baseline_" + metric.removeprefix(prefix)
+    return None
+
+
+def baseline_score(ranked: pd.DataFrame, metric: str) -> float | None:
+    """The baseline of the best-ranked run that logged one (the evaluate stage logs it on the test split)."""
+    name = baseline_metric(metric)
+    if name is None:
+        return None
+    values = pd.to_numeric(column(ranked, f"metrics.{name}"), errors="coerce").dropna()
+    return float(values.iloc[0]) if not values.empty else None
+
+
+def comparison_chart(rows: pd.DataFrame, metric: str, title: str, baseline: float | None = None):
+    """A horizontal bar per run, the best on top, with the majority-class baseline as a vertical line."""
+    labels = [
+        f"{run if isinstance(run, str) and run else MISSING}  ({run_id})"
+        for run, run_id in zip(rows["run"], rows["run id"], strict=True)
+    ]
+    scores = rows[metric].astype(float)
+    # A bare Figure renders with Agg and keeps no global pyplot state: no display needed.
+    figure = Figure(figsize=(9, 1.4 + 0.42 * len(rows)))
+    axes = figure.subplots()
+    positions = range(len(rows))[::-1]
+    bars = axes.barh(list(positions), scores, color="#4c72b0", height=0.7)
+    axes.bar_label(bars, labels=[f"{score:.3f}" for score in scores], padding=3, fontsize=9)
+    axes.set_yticks(list(positions), labels, fontsize=9)
+    if baseline is not None:
+        axes.axvline(
+            baseline, color="#c44e52", linestyle="--", linewidth=1.5, label=f"majority-class baseline ({baseline:.3f})"
+        )
+        axes.legend(loc="lower right", fontsize=9, framealpha=0.9)
+    top = max([*scores, baseline or 0.0])
+    axes.set_xlim(0, 1.0 if scores.min() >= 0 and top <= 1 else top * 1.12)
+    axes.set_xlabel(metric)
+    axes.set_title(title, fontsize=11)
+    axes.grid(axis="x", alpha=0.3)
+    axes.set_axisbelow(True)
+    figure.tight_layout()
+    return figure
+
+
+def save_chart(figure, path: Path) -> None:
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=110)
+
+
+def left_out_notes(left_out: dict[str, int], shown: pd.DataFrame, metric: str, include_parents: bool) -> list[str]:
+    notes = []
+    if include_parents and is_sweep_parent(shown).any():
+        notes.append(f"Sweep parent runs without {metric} show best_{metric}, their best child's score")
+    if left_out.get("sweep parents"):
+        notes.append(f"{left_out['sweep parents']} sweep parent run(s) skipped (--include-parents to rank them)")
+    for reason, count in left_out.items():
+        if reason != "sweep parents" and count:
+            notes.append(f"{count} run(s) {reason} not shown")
+    return notes
+
+
+def compare(args: argparse.Namespace) -> str:
+    """Rank the runs, write the chart; return what to print."""
+    runs = load_runs(args.tracking_uri, args.experiment)
+    ranked, left_out = rank_runs(runs, args.metric, args.include_parents)
+    if ranked.empty:
+        raise UserInputError(
+            f"no run of experiment {args.experiment!r} has {args.metric!r}: "
+            + "; ".join(left_out_notes(left_out, ranked, args.metric, args.include_parents))
+        )
+    best = ranked.head(args.top)
+    rows = comparison_rows(best, args.metric)
+    baseline = baseline_score(best, args.metric)
+    chart = Path(args.chart) if args.chart else default_chart_path(args.metric)
+    title = f"{args.experiment}: best {len(rows)} of {len(ranked)} runs by {args.metric}"
+    save_chart(comparison_chart(rows, args.metric, title, baseline), chart)
+
+    lines = [f"Best {len(rows)} of {len(ranked)} runs in {args.experiment!r} by {args.metric} (higher is better)", ""]
+    lines.append(format_table(rows))
+    lines.append("")
+    if baseline is not None:
+        lines.append(f"Majority-class baseline ({baseline_metric(args.metric)}, test split): {baseline:.3f}")
+    lines.extend(left_out_notes(left_out, best, args.metric, args.include_parents))
+    lines.append(f"Chart: {chart}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    try:
+        print(compare(args))
+    except UserInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(USER_ERROR_EXIT_CODE) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""`python -m pipeline.compare`: the best runs of an experiment as a table and a chart, from a real MLflow store."""
+
+import os
+import subprocess
+import sys
+
+import mlflow
+import pandas as pd
+import pytest
+from conftest import FIXTURE_CSV, REPO, compose_config
+from PIL import Image
+
+from pipeline import compare, tracking
+
+EXPERIMENT = "stance-intervention-statements"
+BASELINE = 0.21
+
+# Four runs as the pipeline logs them: two evaluated (test and baseline scores), one trained only, one with
+# every score. Logged oldest first; runs_table lists the newest first.
+RUNS = [
+    (
+        "logreg",
+        "word",
+        {"val_macro_f1": 0.71, "test_macro_f1": 0.66, "test_f_avg": 0.64, "test_accuracy": 0.70},
+    ),
+    ("linear_svm", "char", {"val_macro_f1": 0.78}),
+    (
+        "complement_nb",
+        "word_char",
+        {"val_macro_f1": 0.64, "test_macro_f1": 0.69, "test_f_avg": 0.67, "test_accuracy": 0.72},
+    ),
+    (
+        "sgd",
+        "word",
+        {"val_macro_f1": 0.55, "test_macro_f1": 0.52, "test_f_avg": 0.50, "test_accuracy": 0.58},
+    ),
+]
+SWEEP_CHILD_SCORES = {"logreg": 0.74, "complement_nb": 0.69}
+
+
+def log_pipeline_run(uri: str, model: str, features: str, metrics: dict[str, float]) -> str:
+    """A run named, tagged and configured by the pipeline's own tracking functions."""
+    cfg = compose_config([f"model={model}", f"features={features}", f"mlflow.tracking_uri={uri}"])
+    with tracking.training_run(cfg, str(FIXTURE_CSV)) as run:
+        tracking.log_config(cfg)
+        tracking.log_metrics(metrics)
+        if "test_macro_f1" in metrics:
+            tracking.log_metrics({"macro_f1": BASELINE, "f_avg": 0.0, "accuracy": 0.4}, prefix="baseline_")
+    return run.info.run_id
+
+
+def log_sweep(uri: str) -> str:
+    """A sweep as Hydra's --multirun logs it: a parent run tagged sweep_role=parent, its jobs as children."""
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment(EXPERIMENT)
+    with mlflow.start_run(run_name="sweep · model=logreg,complement_nb", tags={"sweep_role": "parent"}) as parent:
+        for model, score in SWEEP_CHILD_SCORES.items():
+            with mlflow.start_run(
+                run_name=f"{model} · char · swept", nested=True, tags={"model": model, "features": "char"}
+            ):
+                mlflow.log_metric("val_macro_f1", score)
+        mlflow.log_metric("best_val_macro_f1", max(SWEEP_CHILD_SCORES.values()))
+    return parent.info.run_id
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("compare")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    run_ids = {model: log_pipeline_run(uri, model, features, metrics) for model, features, metrics in RUNS}
+    parent_id = log_sweep(uri)
+    mlflow.MlflowClient(tracking_uri=uri).create_experiment("empty-experiment")
+    yield {"uri": uri, "run_ids": run_ids, "parent_id": parent_id}
+    # set_tracking_uri also exports MLFLOW_TRACKING_URI: leave neither to the tests that follow.
+    mlflow.set_tracking_uri(None)
+
+
+def run_compare(store, capsys, *args: str, chart=None) -> str:
+    compare.main(["--tracking-uri", store["uri"], "--chart", str(chart), *args])
+    return capsys.readouterr().out
+
+
+def table_lines(output: str) -> list[str]:
+    """The table's data rows: the lines after the header's dashes, up to the blank line."""
+    lines = output.splitlines()
+    start = next(index for index, line in enumerate(lines) if line.startswith("-  ---")) + 1
+    return lines[start : lines.index("", start)]
+
+
+def user_error(store, capsys, *args: str) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        compare.main(["--tracking-uri", store["uri"], *args])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("error: ")
+    return captured.err
+
+
+def test_the_table_ranks_runs_best_first_and_skips_sweep_parents(store, capsys, tmp_path):
+    output = run_compare(store, capsys, chart=tmp_path / "chart.png")
+    rows = table_lines(output)
+    assert [row.split()[1] for row in rows] == [
+        "linear_svm",
+        "logreg",  # the sweep's logreg child, 0.74
+        "logreg",
+        "complement_nb",  # the sweep's child, 0.69
+        "complement_nb",
+        "sgd",
+    ], output
+    assert "sweep ·" not in output
+    assert "1 sweep parent run(s) skipped (--include-parents to rank them)" in output
+    header = output.splitlines()[2].split()
+    assert header[:5] == ["#", "run", "model", "features", "key"]
+    assert header[-6:] == ["val_macro_f1", "test_macro_f1", "test_f_avg", "test_accuracy", "run", "id"]
+    best = rows[0]
+    assert "linear_svm · char · C=0.5" in best and "C=0.5" in best
+    assert best.split()[-1] == store["run_ids"]["linear_svm"][:8]
+    # Trained but never evaluated: its test scores are shown as missing, not as zeros.
+    assert best.split()[-5:-1] == ["0.780", "-", "-", "-"]
+    logreg = next(row for row in rows if store["run_ids"]["logreg"][:8] in row)
+    assert logreg.split()[-5:-1] == ["0.710", "0.660", "0.640", "0.700"]
+    assert f"Majority-class baseline (baseline_macro_f1, test split): {BASELINE:.3f}" in output
+
+
+def test_ranking_by_a_test_score_leaves_out_runs_that_were_never_evaluated(store, capsys, tmp_path):
+    output = run_compare(store, capsys, "--metric", "test_macro_f1", chart=tmp_path / "chart.png")
+    rows = table_lines(output)
+    assert [row.split()[-1] for row in rows] == [
+        store["run_ids"][model][:8] for model in ("complement_nb", "logreg", "sgd")
+    ]
+    # The ranked metric comes first among the scores.
+    assert output.splitlines()[2].split()[6] == "test_macro_f1"
+    assert "3 run(s) without test_macro_f1 not shown" in output
+
+
+def test_top_limits_the_table_and_the_chart(store, capsys, tmp_path):
+    chart = tmp_path / "top2.png"
+    output = run_compare(store, capsys, "--top", "2", chart=chart)
+    assert len(table_lines(output)) == 2
+    assert output.startswith(f"Best 2 of 6 runs in '{EXPERIMENT}' by val_macro_f1")
+    assert f"Chart: {chart}" in output
+    assert Image.open(chart).format == "PNG"
+
+
+def test_include_parents_ranks_a_sweep_by_its_best_child(store, capsys, tmp_path):
+    output = run_compare(store, capsys, "--include-parents", chart=tmp_path / "chart.png")
+    rows = table_lines(output)
+    assert len(rows) == 7
+    parent = next(row for row in rows if row.split()[1] == "sweep")
+    assert parent.split()[-5] == "0.740"
+    assert "skipped" not in output
+    assert "Sweep parent runs without val_macro_f1 show best_val_macro_f1, their best child's score" in output
+
+
+def test_the_chart_shows_the_best_run_on_top_with_the_baseline_as_a_line(store):
+    runs = compare.load_runs(store["uri"], EXPERIMENT)
+    ranked, _ = compare.rank_runs(runs, "val_macro_f1")
+    rows = compare.comparison_rows(ranked, "val_macro_f1")
+    figure = compare.comparison_chart(rows, "val_macro_f1", "title", compare.baseline_score(ranked, "val_macro_f1"))
+    axes = figure.axes[0]
+    bars = sorted(axes.patches, key=lambda bar: -bar.get_y())
+    assert [round(bar.get_width(), 2) for bar in bars] == [0.78, 0.74, 0.71, 0.69, 0.64, 0.55]
+    top_label = max(axes.get_yticklabels(), key=lambda label: label.get_position()[1]).get_text()
+    assert top_label == f"linear_svm · char · C=0.5  ({store['run_ids']['linear_svm'][:8]})"
+    baselines = [line for line in axes.lines if "baseline" in line.get_label()]
+    assert len(baselines) == 1 and baselines[0].get_xdata()[0] == pytest.approx(BASELINE)
+
+
+def test_the_chart_goes_to_reports_by_default(store, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    compare.main(["--tracking-uri", store["uri"], "--metric", "test_f_avg"])
+    assert "Chart: reports/compare_test_f_avg.png" in capsys.readouterr().out
+    assert Image.open(tmp_path / "reports" / "compare_test_f_avg.png").size[0] > 500
+
+
+def test_missing_values_are_shown_as_dashes():
+    rows = pd.DataFrame(
+        {"#": [1, 2], "run": ["a · b", None], "val_macro_f1": [0.5, float("nan")], "run id": ["abc", "def"]}
+    )
+    table = compare.format_table(rows).splitlines()
+    assert table[0].split() == ["#", "run", "val_macro_f1", "run", "id"]
+    assert table[2].split() == ["1", "a", "·", "b", "0.500", "abc"]
+    assert table[3].split() == ["2", "-", "-", "def"]
+
+
+def test_an_unknown_experiment_is_a_clear_error(store, capsys):
+    error = user_error(store, capsys, "--experiment", "no-such-experiment")
+    assert "experiment 'no-such-experiment' not found" in error
+
+
+def test_an_experiment_without_runs_is_a_clear_error(store, capsys):
+    assert "has no runs yet" in user_error(store, capsys, "--experiment", "empty-experiment")
+
+
+def test_an_unknown_metric_lists_the_metrics_the_runs_have(store, capsys):
+    error = user_error(store, capsys, "--metric", "val_macro_f2")
+    assert "no run logged the metric 'val_macro_f2'" in error
+    for metric in ("val_macro_f1", "test_f_avg", "baseline_macro_f1", "best_val_macro_f1"):
+        assert metric in error
+
+
+def test_a_missing_local_store_is_not_created(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        compare.main([])
+    assert exit_info.value.code == 2
+    assert "no MLflow store at mlflow.db" in capsys.readouterr().err
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_the_command_reports_errors_without_a_traceback(store, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.compare", "--tracking-uri", store["uri"], "--metric", "nope"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: no run logged the metric 'nope'")
+    assert "Traceback" not in result.stderr
