@@ -2,6 +2,8 @@
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -53,3 +55,44 @@ def tracking_uri(tmp_path, monkeypatch) -> str:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     return uri
+
+
+# --- A reproduced copy of the repository, for the end-to-end and serving tests ---
+
+LEFT_BEHIND = shutil.ignore_patterns(
+    ".venv",
+    ".git",
+    "mlflow.db",
+    "mlruns",
+    "outputs",
+    "multirun",
+    "processed",
+    "models",
+    "reports",
+    "cache",
+    "tmp",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    "*.egg-info",
+    "parts",
+)
+
+
+def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def reproduced_copy(copy: Path) -> Path:
+    """A fresh copy of the repository at `copy`, committed, with the pipeline reproduced once."""
+    shutil.copytree(REPO, copy, ignore=LEFT_BEHIND)
+    run(["git", "init", "-q"], copy)
+    run(["git", "add", "-A"], copy)
+    run(["git", "commit", "-q", "-m", "copy"], copy)
+    run([sys.executable, "-m", "pipeline.compose_params"], copy)
+    run(["dvc", "repro"], copy)
+    return copy

@@ -1,59 +1,21 @@
 """`dvc repro` in a temporary copy of the repository, checked through MLflow and the model registry."""
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO
+from conftest import reproduced_copy, run
 
 pytestmark = pytest.mark.slow
-
-LEFT_BEHIND = shutil.ignore_patterns(
-    ".venv",
-    ".git",
-    "mlflow.db",
-    "mlruns",
-    "outputs",
-    "multirun",
-    "processed",
-    "models",
-    "reports",
-    "cache",
-    "tmp",
-    "__pycache__",
-    ".pytest_cache",
-    ".ruff_cache",
-    "*.egg-info",
-    "parts",
-)
-
-
-def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
-    return result
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """A fresh copy of the repository, committed, with the pipeline reproduced once."""
-    copy = tmp_path_factory.mktemp("e2e") / "project"
-    shutil.copytree(REPO, copy, ignore=LEFT_BEHIND)
-    run(["git", "init", "-q"], copy)
-    run(["git", "add", "-A"], copy)
-    run(["git", "commit", "-q", "-m", "copy"], copy)
-    run([sys.executable, "-m", "pipeline.compose_params"], copy)
-    run(["dvc", "repro"], copy)
-    return copy
+    return reproduced_copy(tmp_path_factory.mktemp("e2e") / "project")
 
 
 @pytest.fixture(scope="module")
