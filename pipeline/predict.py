@@ -1,0 +1,486 @@
+"""stance-predict: tag every quote in news articles, or every statement in a table, with its stance.
+
+    python -m pipeline.predict seeds/                       # every direct quote in every .txt article
+    python -m pipeline.predict statements.csv -o tagged.csv  # a CSV / JSON Lines / Parquet table of statements
+    echo "The strikes must stop." | python -m pipeline.predict --lines
+
+A user tool, so argparse rather than Hydra, and heavy imports (scikit-learn, MLflow) wait until a model is loaded.
+"""
+
+import argparse
+import codecs
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+import pandas as pd
+
+from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError, exit_on_user_error
+from pipeline.files import atomic_path
+from pipeline.inference import DEFAULT_MODEL, LABEL, TEXT, StanceTagger, load_model, probability_column, quote_frame
+from pipeline.quotes import extract_quotes
+
+ARTICLE_SUFFIXES = {".txt", ".text", ".md", ""}
+TABLE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet"}
+FORMATS = ("jsonl", "csv")
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+ARTICLE = "article"
+READ_BLOCK = 1 << 20
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """Usage mistakes get the same one-line message and exit code as other bad input."""
+
+    def error(self, message: str):
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(USER_ERROR_EXIT_CODE)
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="stance-predict",
+        description="Tag the quotes in news articles, or a table of statements, as pro-intervention, "
+        "anti-intervention or neutral, with the probability of each label.",
+        epilog="Articles give one row per quote: article, text, start, end, speaker, kind, label, p(<label>)... "
+        "A statements table gives its own rows with label and p(<label>)... added. "
+        "Exit codes: 0 done, 2 bad input or model (one line on stderr says what and where), 1 unexpected failure.",
+    )
+    parser.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="PATH",
+        help="article text files (.txt) or folders of them; or one statements table (.csv, .tsv, .jsonl, .json, "
+        ".parquet); '-' or nothing: standard input",
+    )
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help="models:/name@alias, models:/name/version, models:/m-<id>, runs:/<run id>/model, an MLflow model "
+        f"directory or a .skops file (default: {DEFAULT_MODEL})",
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="MLflow store holding the model (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
+    )
+    parser.add_argument("-o", "--output", default=None, help="write here instead of standard output (atomically)")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="jsonl (JSON Lines) or csv (default: csv when --output ends in .csv, else jsonl)",
+    )
+    parser.add_argument("--text-column", default=TEXT, help="the statements column of a table (default: text)")
+    parser.add_argument(
+        "--label-column",
+        default=LABEL,
+        help="name of the predicted-label column added to a table, e.g. when it already has a 'label' (default: label)",
+    )
+    parser.add_argument("--lines", action="store_true", help="standard input holds one statement per line")
+    parser.add_argument("--indirect", action="store_true", help="also tag indirect speech (X said that ...)")
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=10000, help="statements predicted at once (default: 10000)"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value!r}")
+    return number
+
+
+# --- Reading input ---------------------------------------------------------------------------------------------------
+
+
+def decoded_blocks(blocks: Iterable[bytes], name: str) -> Iterator[str]:
+    """UTF-8 text of a stream of byte blocks; the first undecodable bytes are reported with their line."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines_before = 0
+    for block in blocks:
+        try:
+            yield decoder.decode(block)
+        except UnicodeDecodeError as error:
+            # error.object is the block behind any partial character carried over, which holds no newline.
+            line = lines_before + error.object.count(b"\n", 0, error.start) + 1
+            bad = error.object[error.start : error.end]
+            raise UserInputError(f"{name}: line {line}: bytes {bad!r} are not valid UTF-8; save it as UTF-8") from None
+        lines_before += block.count(b"\n")
+    try:
+        yield decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise UserInputError(
+            f"{name}: line {lines_before + 1}: ends inside a UTF-8 character; save it as UTF-8"
+        ) from None
+
+
+def file_blocks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while block := handle.read(READ_BLOCK):
+            yield block
+
+
+def check_utf8(path: Path) -> None:
+    for _ in decoded_blocks(file_blocks(path), str(path)):
+        pass
+
+
+def check_file(path: Path, expected: str) -> None:
+    if not path.exists():
+        raise UserInputError(f"{path}: no such file; expected {expected}")
+    if not path.is_file():
+        raise UserInputError(f"{path}: not a file; expected {expected}")
+    if path.stat().st_size == 0:
+        raise UserInputError(f"{path}: the file is empty; expected {expected}")
+
+
+def read_article(path: Path) -> str:
+    check_file(path, "an article as UTF-8 text")
+    return "".join(decoded_blocks(file_blocks(path), str(path)))
+
+
+def read_stdin() -> str:
+    text = "".join(decoded_blocks(iter(lambda: sys.stdin.buffer.read(READ_BLOCK), b""), STDIN_NAME))
+    if not text.strip():
+        raise UserInputError(f"{STDIN_NAME}: standard input is empty; expected an article or, with --lines, statements")
+    return text
+
+
+def article_paths(inputs: list[str]) -> list[Path]:
+    """Files as given; folders expanded to their .txt files, in name order."""
+    paths = []
+    for given in inputs:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(child for child in path.glob("*.txt") if child.is_file())
+            if not found:
+                raise UserInputError(f"{path}: the folder holds no .txt articles")
+            paths.extend(found)
+        elif path.suffix.lower() in ARTICLE_SUFFIXES:
+            check_file(path, "an article as UTF-8 text")
+            paths.append(path)
+        else:
+            raise UserInputError(
+                f"{path}: unsupported file type {path.suffix!r}; expected .txt articles or one statements table "
+                f"({', '.join(sorted(TABLE_SUFFIXES))})"
+            )
+    return paths
+
+
+class StatementTable:
+    """A CSV / TSV / JSON Lines / JSON / Parquet file of statements, read in batches.
+
+    Each batch keeps the file's columns; its index numbers the rows as messages name them (`row_name` 1, 2, ...).
+    """
+
+    def __init__(self, path: Path, text_column: str):
+        check_file(path, "a table of statements with a header")
+        self.path, self.text_column = path, text_column
+        self.suffix = path.suffix.lower()
+        self.row_name = "line" if self.suffix in (".jsonl", ".ndjson") else "row"
+        self.total_rows: int | None = None
+        if self.suffix != ".parquet":
+            check_utf8(path)
+        self.columns = self.read_columns()
+        if text_column not in self.columns:
+            raise UserInputError(
+                f"{path}: no column {text_column!r}; the columns are {self.columns}; pass --text-column to pick one"
+            )
+
+    def read_columns(self) -> list[str]:
+        if self.suffix == ".parquet":
+            parquet = self.parquet_file()
+            self.total_rows = parquet.metadata.num_rows
+            return list(parquet.schema_arrow.names)
+        reader = self.batches(1)
+        try:
+            first = next(reader, None)
+        finally:
+            reader.close()
+        if first is None or first.empty:
+            expected = "statements below the header" if self.suffix in (".csv", ".tsv") else "one JSON object per line"
+            raise UserInputError(f"{self.path}: no statements; expected {expected}")
+        return list(first.columns)
+
+    def batches(self, size: int) -> Iterator[pd.DataFrame]:
+        if self.suffix == ".parquet":
+            yield from self.parquet_batches(size)
+        elif self.suffix in (".csv", ".tsv"):
+            yield from self.csv_batches(size)
+        else:
+            yield from self.json_batches(size)
+
+    def csv_batches(self, size: int) -> Iterator[pd.DataFrame]:
+        # Every cell as written: ids such as 007 stay strings and an empty cell stays empty.
+        separator = "\t" if self.suffix == ".tsv" else ","
+        try:
+            with pd.read_csv(
+                self.path, sep=separator, dtype=str, keep_default_na=False, chunksize=size, encoding="utf-8"
+            ) as reader:
+                for chunk in reader:
+                    yield chunk.set_axis(chunk.index + 1)
+        except pd.errors.EmptyDataError:
+            raise UserInputError(f"{self.path}: no header row; expected a CSV file with a header") from None
+        except pd.errors.ParserError as error:
+            detail = str(error).strip().removeprefix("Error tokenizing data. C error: ")
+            raise UserInputError(f"{self.path}: malformed CSV: {detail}") from None
+
+    def json_batches(self, size: int) -> Iterator[pd.DataFrame]:
+        if self.suffix == ".json" and self.starts_with_array():
+            records = self.json_array()
+            for start in range(0, len(records), size):
+                frame = pd.DataFrame.from_records(records[start : start + size])
+                yield frame.set_axis(range(start + 1, start + 1 + len(frame)))
+            return
+        records, numbers = [], []
+        with self.path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                records.append(self.json_object(line, number))
+                numbers.append(number)
+                if len(records) == size:
+                    yield pd.DataFrame.from_records(records).set_axis(numbers)
+                    records, numbers = [], []
+        if records:
+            yield pd.DataFrame.from_records(records).set_axis(numbers)
+
+    def json_object(self, line: str, number: int) -> dict:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise UserInputError(
+                f"{self.path}: line {number}: not valid JSON ({error.msg} at column {error.colno}); "
+                "expected one JSON object per line"
+            ) from None
+        if not isinstance(record, dict):
+            raise UserInputError(
+                f"{self.path}: line {number}: a JSON {type(record).__name__}; expected one JSON object per line"
+            )
+        return record
+
+    def starts_with_array(self) -> bool:
+        with self.path.open(encoding="utf-8") as handle:
+            return handle.read(4096).lstrip().startswith("[")
+
+    def json_array(self) -> list[dict]:
+        try:
+            records = json.loads(self.path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise UserInputError(f"{self.path}: line {error.lineno}: not valid JSON ({error.msg})") from None
+        for number, record in enumerate(records, start=1):
+            if not isinstance(record, dict):
+                raise UserInputError(f"{self.path}: item {number}: expected a JSON object per statement")
+        return records
+
+    def parquet_file(self):
+        import pyarrow
+        import pyarrow.parquet
+
+        try:
+            return pyarrow.parquet.ParquetFile(self.path)
+        except (pyarrow.ArrowException, OSError) as error:
+            raise UserInputError(f"{self.path}: not a readable Parquet file ({error})") from None
+
+    def parquet_batches(self, size: int) -> Iterator[pd.DataFrame]:
+        start = 1
+        for batch in self.parquet_file().iter_batches(batch_size=size):
+            frame = batch.to_pandas()
+            yield frame.set_axis(range(start, start + len(frame)))
+            start += len(frame)
+
+    def check_texts(self, batch: pd.DataFrame) -> None:
+        """Every statement is a non-empty string; otherwise name the first row that is not."""
+        texts = batch[self.text_column]
+        usable = texts.map(lambda value: isinstance(value, str) and bool(value.strip()))
+        if not usable.all():
+            row = usable.index[~usable.to_numpy()][0]
+            value = texts[row]
+            found = "empty" if isinstance(value, str) or value is None or pd.isna(value) else f"{value!r}"
+            raise UserInputError(
+                f"{self.path}: {self.row_name} {row}: column {self.text_column!r} is {found}; expected a statement"
+            )
+
+
+# --- Writing output --------------------------------------------------------------------------------------------------
+
+
+class RowWriter:
+    """Appends tagged frames to a stream as JSON Lines or CSV (one header)."""
+
+    def __init__(self, stream: TextIO, output_format: str):
+        self.stream, self.format, self.rows = stream, output_format, 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.format == "csv":
+            frame.to_csv(self.stream, index=False, header=self.rows == 0, lineterminator="\n")
+        else:
+            # json rather than DataFrame.to_json: no escaped slashes in file names, floats written to full precision.
+            records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+            self.stream.writelines(json.dumps(record, ensure_ascii=False, default=str) + "\n" for record in records)
+        self.rows += len(frame)
+
+
+@contextmanager
+def output_stream(output: str | None) -> Iterator[TextIO]:
+    """Standard output, or a temporary file moved into place only when every row is written."""
+    if output in (None, STDIN):
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    if Path(output).is_dir():
+        raise UserInputError(f"--output {output}: is a folder; expected a file name")
+    with atomic_path(output) as temporary, temporary.open("w", encoding="utf-8", newline="") as handle:
+        yield handle
+
+
+def output_format(args: argparse.Namespace) -> str:
+    suffix = Path(args.output).suffix.lower() if args.output not in (None, STDIN) else ""
+    if suffix in TABLE_SUFFIXES - {".csv", ".jsonl", ".ndjson", ".json"}:
+        raise UserInputError(f"--output {args.output}: writes JSON Lines or CSV; name it .jsonl or .csv")
+    if args.format:
+        return args.format
+    return "csv" if suffix == ".csv" else "jsonl"
+
+
+def progress(total: int | None, unit: str, quiet: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, disable=quiet or not sys.stderr.isatty(), file=sys.stderr, leave=False)
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+# --- Tagging ---------------------------------------------------------------------------------------------------------
+
+
+def tag_articles(tagger: StanceTagger, named_texts: Iterable[tuple[str, str]], args, writer: RowWriter, bar) -> int:
+    """Quotes of each article, predicted in batches across articles; returns how many articles had quotes."""
+    pending: list[pd.DataFrame] = []
+    pending_rows, with_quotes = 0, 0
+
+    def flush() -> None:
+        nonlocal pending, pending_rows
+        if pending:
+            writer.write(tagger.tag_quotes(pd.concat(pending, ignore_index=True)))
+        pending, pending_rows = [], 0
+
+    for name, text in named_texts:
+        quotes = quote_frame(extract_quotes(text, include_indirect=args.indirect))
+        bar.update(1)
+        if quotes.empty:
+            hint = "" if args.indirect else " (--indirect also tags indirect speech)"
+            warn(f"{name}: no quotes found{hint}")
+            continue
+        with_quotes += 1
+        quotes.insert(0, ARTICLE, name)
+        pending.append(quotes)
+        pending_rows += len(quotes)
+        if pending_rows >= args.batch_size:
+            flush()
+    flush()
+    return with_quotes
+
+
+def tag_statement_lines(tagger: StanceTagger, text: str, args, writer: RowWriter) -> None:
+    statements = [line.strip() for line in text.splitlines() if line.strip()]
+    for start in range(0, len(statements), args.batch_size):
+        writer.write(tagger.tag(statements[start : start + args.batch_size]))
+
+
+def tag_table(tagger: StanceTagger, table: StatementTable, args, writer: RowWriter, bar) -> None:
+    for batch in table.batches(args.batch_size):
+        table.check_texts(batch)
+        model_input = pd.DataFrame({TEXT: batch[table.text_column]}, index=batch.index)
+        predicted = tagger.predict(model_input).rename(columns={LABEL: args.label_column})
+        writer.write(pd.concat([batch, predicted], axis=1))
+        bar.update(len(batch))
+
+
+def check_new_columns(table: StatementTable, tagger: StanceTagger, label_column: str) -> None:
+    added = [label_column] + [probability_column(label) for label in tagger.labels]
+    taken = [column for column in added if column in table.columns]
+    if taken:
+        raise UserInputError(
+            f"{table.path}: already has column(s) {taken}; pass --label-column with another name "
+            "(e.g. --label-column predicted) or rename them"
+        )
+
+
+@exit_on_user_error
+def run(args: argparse.Namespace) -> int:
+    inputs = [given for given in args.inputs if given != STDIN]
+    from_stdin = len(inputs) < len(args.inputs) or not args.inputs
+    if from_stdin and inputs:
+        raise UserInputError("read standard input ('-') or files, not both")
+    if args.lines and not from_stdin:
+        raise UserInputError("--lines applies to standard input only; a file of statements should be a .csv table")
+    if from_stdin and not args.inputs and sys.stdin.isatty():
+        raise UserInputError("no input: pass article files, a folder, a statements table, or pipe text into '-'")
+    tables = [given for given in inputs if Path(given).suffix.lower() in TABLE_SUFFIXES]
+    if tables and len(inputs) > 1:
+        raise UserInputError(f"{tables[0]}: tag one statements table at a time, without other inputs")
+
+    # Cheap checks first, so that a typo does not wait for the model to load.
+    table = StatementTable(Path(tables[0]), args.text_column) if tables else None
+    paths = article_paths(inputs) if inputs and not tables else []
+    stdin_text = read_stdin() if from_stdin else None
+    tagger = load_model(args.model, args.tracking_uri)
+    if table is not None:
+        check_new_columns(table, tagger, args.label_column)
+
+    writer_format = output_format(args)
+    with output_stream(args.output) as stream:
+        writer = RowWriter(stream, writer_format)
+        if table is not None:
+            with progress(table.total_rows, "statements", args.quiet) as bar:
+                tag_table(tagger, table, args, writer, bar)
+        elif stdin_text is not None and args.lines:
+            tag_statement_lines(tagger, stdin_text, args, writer)
+        else:
+            named = [(STDIN_NAME, stdin_text)] if stdin_text is not None else None
+            named_texts = named or ((str(path), read_article(path)) for path in paths)
+            with progress(len(named or paths), "articles", args.quiet) as bar:
+                if not tag_articles(tagger, named_texts, args, writer, bar):
+                    raise UserInputError(f"no quotes found in {describe_inputs(args.inputs)}; nothing to tag")
+    return 0
+
+
+def describe_inputs(inputs: list[str]) -> str:
+    if not inputs or inputs == [STDIN]:
+        return STDIN_NAME
+    return ", ".join(inputs) if len(inputs) <= 3 else f"{', '.join(inputs[:3])} and {len(inputs) - 3} more"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_intermixed_args(argv)
+    # exit_on_user_error also logs; with no logging set up that would print each message twice.
+    logging.getLogger("pipeline").addHandler(logging.NullHandler())
+    # A user tool should fail in seconds when a remote store is down, not retry for minutes.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    try:
+        return run(args)
+    except BrokenPipeError:
+        # The reader (e.g. `head`) stopped early: not an error worth a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

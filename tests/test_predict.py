@@ -1,0 +1,468 @@
+"""stance-predict and the Python API: articles, folders, statement tables, standard input, model references, bad input.
+
+Most cases call `predict.main` in this process with a small model trained once on the fixture; a few run the real
+command in a subprocess, and the MLflow cases use a temporary registry holding that same model.
+"""
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import FIXTURE_CSV, REPO, compose_config
+
+from pipeline import predict
+from pipeline.inference import load_champion, load_model
+from pipeline.quotes import extract_quotes
+from pipeline.train import fit_classifier, save_classifier
+
+SEED = REPO / "seeds" / "000_0a13e2fcd2c43a4f.txt"
+LABELS = {"pro-intervention", "anti-intervention", "neutral"}
+PROBABILITIES = [f"p({label})" for label in sorted(LABELS)]
+SECOND_ARTICLE = (
+    "Aid agencies warned on Monday that the offensive would displace thousands.\n\n"
+    "“The bombing must stop before the winter sets in”, said Maria Lopez, a spokeswoman for the agency.\n"
+)
+
+
+@pytest.fixture(scope="session")
+def small_model(tmp_path_factory) -> Path:
+    """The default features and model fitted on the fixture, saved as the train stage saves it."""
+    classifier = fit_classifier(compose_config(), pd.read_csv(FIXTURE_CSV))
+    path = tmp_path_factory.mktemp("model") / "classifier.skops"
+    save_classifier(classifier, str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def registry(small_model, tmp_path_factory) -> SimpleNamespace:
+    """A temporary MLflow store where the small model is version 1 of stance-classifier and holds @champion."""
+    import mlflow
+
+    from pipeline import tracking
+
+    folder = tmp_path_factory.mktemp("registry")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    classifier = load_model(small_model).classifier
+    mlflow.set_tracking_uri(uri)
+    try:
+        experiment = mlflow.create_experiment("predict-tests", artifact_location=(folder / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=experiment) as run:
+            model_uri = tracking.log_model(classifier, pd.DataFrame({"text": ["The strikes must stop."]}), None)
+        version = tracking.register_model(model_uri, "stance-classifier")
+        tracking.set_alias("stance-classifier", "champion", version)
+        directory = mlflow.artifacts.download_artifacts(model_uri, dst_path=str(folder / "downloaded"))
+    finally:
+        mlflow.set_tracking_uri(None)
+    return SimpleNamespace(uri=uri, run_id=run.info.run_id, model_uri=model_uri, version=version, directory=directory)
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment():
+    """Loading from MLflow sets its global tracking URI (and MLFLOW_TRACKING_URI); the CLI sets HTTP defaults."""
+    saved = dict(os.environ)
+    yield
+    if "mlflow" in sys.modules:
+        sys.modules["mlflow"].set_tracking_uri(None)
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def cli(capsys, *args: str, stdin: bytes | None = None, monkeypatch=None) -> tuple[int, str, str]:
+    """Run stance-predict in this process: (exit code, stdout, stderr)."""
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
+    try:
+        code = predict.main([*args, "--quiet"])
+    except SystemExit as stop:
+        code = stop.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def rows(jsonl: str) -> pd.DataFrame:
+    return pd.DataFrame([json.loads(line) for line in jsonl.splitlines()])
+
+
+def assert_user_error(code: int, err: str, *expected: str) -> None:
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for part in expected:
+        assert part in lines[0], (part, lines[0])
+
+
+def write_article(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- Articles ----------------------------------------------------------------------------------------------------
+
+
+def test_the_founding_article_gets_every_direct_quote_with_its_speaker(small_model):
+    """The real command, in a subprocess: one JSON line per direct quote of the seed article."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.predict", str(SEED), "--model", str(small_model)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    tagged = rows(result.stdout)
+    quotes = extract_quotes(SEED.read_text(encoding="utf-8"))
+    assert len(quotes) == 6
+    assert list(tagged.columns) == ["article", "text", "start", "end", "speaker", "kind", "label", *PROBABILITIES]
+    assert set(tagged["article"]) == {str(SEED)}
+    assert list(tagged["text"]) == [quote.text for quote in quotes]
+    assert [json.loads(line)["speaker"] for line in result.stdout.splitlines()] == [quote.speaker for quote in quotes]
+    assert list(tagged["start"]) == [quote.start for quote in quotes]
+    assert list(tagged["end"]) == [quote.end for quote in quotes]
+    assert set(tagged["kind"]) == {"direct"}
+    assert set(tagged["label"]) <= LABELS
+    np.testing.assert_allclose(tagged[PROBABILITIES].sum(axis=1), 1.0)
+    assert "Lavrov" in set(tagged["speaker"]) and "Hassan Haj Ali" in set(tagged["speaker"])
+
+
+def test_a_folder_tags_each_txt_article_in_name_order(small_model, tmp_path, capsys):
+    shutil.copy(SEED, tmp_path / "a_seed.txt")
+    write_article(tmp_path, "b_aid.txt", SECOND_ARTICLE)
+    write_article(tmp_path, "notes.csv", "not,an,article\n")  # only .txt files in a folder are articles
+    code, out, err = cli(capsys, str(tmp_path), "--model", str(small_model))
+    assert code == 0, err
+    tagged = rows(out)
+    assert list(dict.fromkeys(tagged["article"])) == [str(tmp_path / "a_seed.txt"), str(tmp_path / "b_aid.txt")]
+    aid = tagged[tagged["article"] == str(tmp_path / "b_aid.txt")]
+    assert list(aid["speaker"]) == ["Maria Lopez"]
+    assert aid["text"].iloc[0] == "The bombing must stop before the winter sets in"
+
+
+def test_indirect_speech_only_when_asked(small_model, capsys):
+    _, direct, _ = cli(capsys, str(SEED), "--model", str(small_model))
+    code, everything, err = cli(capsys, str(SEED), "--model", str(small_model), "--indirect")
+    assert code == 0, err
+    assert set(rows(direct)["kind"]) == {"direct"}
+    indirect = rows(everything).query("kind == 'indirect'")
+    assert len(indirect) > 0 and "Vladimir Putin" in set(indirect["speaker"])
+
+
+def test_an_article_without_quotes_is_named_in_a_warning_and_the_others_are_tagged(small_model, tmp_path, capsys):
+    quiet = write_article(tmp_path, "quiet.txt", "Nobody was quoted in this report about the convoy.\n")
+    code, out, err = cli(capsys, str(quiet), str(SEED), "--model", str(small_model))
+    assert code == 0
+    assert f"warning: {quiet}: no quotes found" in err
+    assert set(rows(out)["article"]) == {str(SEED)}
+
+
+def test_nothing_to_tag_exits_2_and_leaves_no_output_file(small_model, tmp_path, capsys):
+    quiet = write_article(tmp_path, "quiet.txt", "Nobody was quoted in this report about the convoy.\n")
+    output = tmp_path / "out" / "tagged.jsonl"
+    code, out, err = cli(capsys, str(quiet), "--model", str(small_model), "-o", str(output))
+    assert code == 2 and out == ""
+    assert f"warning: {quiet}: no quotes found" in err and f"error: no quotes found in {quiet}" in err
+    assert not output.exists() and list(output.parent.iterdir()) == []
+
+
+# --- Statement tables --------------------------------------------------------------------------------------------
+
+
+def statements_in(suffix: str, folder: Path, frame: pd.DataFrame) -> Path:
+    path = folder / f"statements{suffix}"
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif suffix == ".tsv":
+        frame.to_csv(path, index=False, sep="\t")
+    elif suffix == ".jsonl":
+        frame.to_json(path, orient="records", lines=True, force_ascii=False)
+    elif suffix == ".json":
+        frame.to_json(path, orient="records", force_ascii=False)
+    else:
+        frame.to_parquet(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".json", ".parquet"])
+def test_a_statements_table_keeps_its_rows_and_gains_label_and_probabilities(small_model, tmp_path, capsys, suffix):
+    frame = pd.read_csv(FIXTURE_CSV).rename(columns={"label": "gold"})
+    path = statements_in(suffix, tmp_path, frame)
+    code, out, err = cli(capsys, str(path), "--model", str(small_model))
+    assert code == 0, err
+    tagged = rows(out)
+    assert list(tagged.columns) == [*frame.columns, "label", *PROBABILITIES]
+    assert list(tagged["id"]) == list(frame["id"]) and list(tagged["text"]) == list(frame["text"])
+    expected = load_model(small_model).tag(list(frame["text"]))
+    assert list(tagged["label"]) == list(expected["label"])
+    np.testing.assert_array_equal(tagged[PROBABILITIES].to_numpy(), expected[PROBABILITIES].to_numpy())
+
+
+def test_text_column_batches_and_label_column(small_model, tmp_path, capsys):
+    frame = pd.read_csv(FIXTURE_CSV).rename(columns={"text": "quote"})
+    path = statements_in(".csv", tmp_path, frame.drop(columns="label"))
+    code, whole, err = cli(capsys, str(path), "--model", str(small_model), "--text-column", "quote")
+    assert code == 0, err
+    code, batched, _ = cli(
+        capsys, str(path), "--model", str(small_model), "--text-column", "quote", "--batch-size", "5"
+    )
+    assert code == 0 and batched == whole
+    labelled = statements_in(".tsv", tmp_path, frame)
+    code, renamed, _ = cli(
+        capsys, str(labelled), "--model", str(small_model), "--text-column", "quote", "--label-column", "predicted"
+    )
+    assert code == 0
+    tagged = rows(renamed)
+    assert list(tagged["label"]) == list(frame["label"])  # the file's own labels, untouched
+    assert list(tagged["predicted"]) == list(rows(whole)["label"].rename("predicted"))
+
+
+def test_a_table_that_already_has_a_label_column_asks_for_another_name(small_model, capsys):
+    code, out, err = cli(capsys, str(FIXTURE_CSV), "--model", str(small_model))
+    assert_user_error(code, err, str(FIXTURE_CSV), "'label'", "--label-column")
+    assert out == ""
+
+
+# --- Standard input and output formats ----------------------------------------------------------------------------
+
+
+def test_standard_input_is_one_article(small_model, capsys, monkeypatch):
+    code, out, err = cli(capsys, "-", "--model", str(small_model), stdin=SEED.read_bytes(), monkeypatch=monkeypatch)
+    assert code == 0, err
+    from_file = rows(cli(capsys, str(SEED), "--model", str(small_model))[1])
+    tagged = rows(out)
+    assert set(tagged["article"]) == {"<stdin>"}
+    pd.testing.assert_frame_equal(tagged.drop(columns="article"), from_file.drop(columns="article"))
+
+
+def test_standard_input_with_lines_is_one_statement_per_line(small_model, capsys, monkeypatch):
+    text = b"We must defend our allies.\n\n  The bombing must stop.  \n"
+    code, out, err = cli(capsys, "--model", str(small_model), "--lines", stdin=text, monkeypatch=monkeypatch)
+    assert code == 0, err
+    tagged = rows(out)
+    assert list(tagged.columns) == ["text", "label", *PROBABILITIES]
+    assert list(tagged["text"]) == ["We must defend our allies.", "The bombing must stop."]
+
+
+def test_csv_output_to_a_file_holds_the_same_rows_as_json_lines(small_model, tmp_path, capsys):
+    _, jsonl, _ = cli(capsys, str(SEED), "--model", str(small_model))
+    inferred = tmp_path / "tagged.csv"
+    code, out, err = cli(capsys, str(SEED), "--model", str(small_model), "-o", str(inferred))
+    assert code == 0 and out == "", err
+    code, explicit, _ = cli(capsys, str(SEED), "--model", str(small_model), "--format", "csv")
+    assert code == 0
+    assert inferred.read_text(encoding="utf-8") == explicit
+    from_csv = pd.read_csv(inferred, keep_default_na=False)
+    from_jsonl = rows(jsonl).fillna("")
+    assert list(from_csv.columns) == list(from_jsonl.columns)
+    assert list(from_csv["text"]) == list(from_jsonl["text"])
+    np.testing.assert_array_equal(from_csv[PROBABILITIES].to_numpy(), from_jsonl[PROBABILITIES].to_numpy())
+    assert [path.name for path in tmp_path.iterdir()] == ["tagged.csv"]  # no temporary file left beside it
+
+
+# --- Bad input: exit code 2, one line naming the file, no output file ----------------------------------------------
+
+
+BAD_INPUTS = {
+    "empty file": ("empty.txt", b"", "the file is empty"),
+    "undecodable bytes": ("latin1.txt", "Line one.\n“Bombs”, said Jos\xe9.\n".encode("latin-1", "replace"), "line 2"),
+    "malformed csv": ("broken.csv", b'id,text\n1,"an unclosed quote\n2,another\n', "malformed CSV"),
+    "too many fields": ("fields.csv", b"id,text\n1,fine\n2,one,two\n", "Expected 2 fields in line 3"),
+    "missing text column": ("nocolumn.csv", b"id,quote\n1,We must act.\n", "no column 'text'"),
+    "header only": ("header.csv", b"id,text\n", "no statements"),
+    "empty statement": ("blank.csv", b"id,text\n1,We must act.\n2,\n", "row 2: column 'text' is empty"),
+    "bad json line": ("broken.jsonl", b'{"text": "We must act."}\n{"text": \n', "line 2: not valid JSON"),
+    "json line not an object": ("list.jsonl", b'["We must act."]\n', "line 1: a JSON list"),
+    "undecodable table": ("latin1.csv", b"id,text\n1,ok\n2,Bomb\xe9ing\n", "line 3"),
+    "unsupported file type": ("article.pdf", b"%PDF-1.4", "unsupported file type '.pdf'"),
+    "not parquet": ("fake.parquet", b"id,text\n1,We must act.\n", "not a readable Parquet file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_exits_2_naming_the_file_and_writes_nothing(small_model, tmp_path, capsys, case):
+    name, content, expected = BAD_INPUTS[case]
+    path = tmp_path / name
+    path.write_bytes(content)
+    output = tmp_path / "out" / "tagged.jsonl"
+    code, out, err = cli(capsys, str(path), "--model", str(small_model), "-o", str(output))
+    assert_user_error(code, err, str(path), expected)
+    assert out == ""
+    assert not output.parent.exists() or list(output.parent.iterdir()) == []
+
+
+def test_a_missing_file_is_named(small_model, tmp_path, capsys):
+    missing = tmp_path / "nowhere.txt"
+    code, _, err = cli(capsys, str(SEED), str(missing), "--model", str(small_model))
+    assert_user_error(code, err, str(missing), "no such file")
+
+
+def test_a_folder_without_articles_is_named(small_model, tmp_path, capsys):
+    code, _, err = cli(capsys, str(tmp_path), "--model", str(small_model))
+    assert_user_error(code, err, str(tmp_path), "no .txt articles")
+
+
+def test_an_undecodable_article_among_good_ones_leaves_no_output_file(small_model, tmp_path, capsys):
+    shutil.copy(SEED, tmp_path / "a_good.txt")
+    (tmp_path / "b_bad.txt").write_bytes(b'\xff\xfe"Bombs", he said.')
+    output = tmp_path / "tagged.jsonl"
+    good, bad = str(tmp_path / "a_good.txt"), str(tmp_path / "b_bad.txt")
+    code, _, err = cli(capsys, good, bad, "--model", str(small_model), "-o", str(output))
+    assert_user_error(code, err, "b_bad.txt", "line 1", "UTF-8")
+    assert not output.exists() and sorted(path.name for path in tmp_path.iterdir()) == ["a_good.txt", "b_bad.txt"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--format", "xml"], "invalid choice: 'xml'"),
+        (["--batch-size", "0"], "expected a positive whole number"),
+        (["-o", "tagged.parquet"], "name it .jsonl or .csv"),
+        (["--lines"], "--lines applies to standard input only"),
+        (["-"], "not both"),
+    ],
+)
+def test_usage_mistakes_exit_2_with_one_line(small_model, capsys, args, expected):
+    code, out, err = cli(capsys, str(SEED), "--model", str(small_model), *args)
+    assert_user_error(code, err, expected)
+    assert out == ""
+
+
+def test_empty_standard_input_exits_2(small_model, capsys, monkeypatch):
+    code, _, err = cli(capsys, "--model", str(small_model), stdin=b"  \n", monkeypatch=monkeypatch)
+    assert_user_error(code, err, "<stdin>", "empty")
+
+
+def test_errors_reach_the_user_as_one_line_without_a_traceback(tmp_path):
+    """The real command: exit code and stderr as a shell user sees them."""
+    empty = tmp_path / "empty.txt"
+    empty.touch()
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.predict", str(empty), "-o", str(tmp_path / "out.jsonl")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    expected = f"error: {empty}: the file is empty; expected an article as UTF-8 text"
+    assert result.stderr.strip().splitlines() == [expected]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["empty.txt"]
+
+
+# --- Model references --------------------------------------------------------------------------------------------
+
+
+def test_a_missing_model_file_is_named(tmp_path, capsys):
+    missing = tmp_path / "model.skops"
+    code, _, err = cli(capsys, str(SEED), "--model", str(missing))
+    assert_user_error(code, err, str(missing), "no such file")
+
+
+def test_a_file_that_is_not_a_model_is_named(tmp_path, capsys):
+    fake = tmp_path / "model.skops"
+    fake.write_bytes(b"not a zip file")
+    code, _, err = cli(capsys, str(SEED), "--model", str(fake))
+    assert_user_error(code, err, str(fake), "could not be loaded")
+
+
+def test_a_missing_store_is_named_and_not_created(tmp_path, capsys):
+    store = tmp_path / "mlflow.db"
+    code, _, err = cli(capsys, str(SEED), "--tracking-uri", f"sqlite:///{store}")
+    assert_user_error(code, err, "models:/stance-classifier@champion", f"no MLflow store at {store}")
+    assert not store.exists()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_unreachable_tracking_server_is_named(capsys):
+    uri = f"http://127.0.0.1:{free_port()}"
+    code, _, err = cli(capsys, str(SEED), "--tracking-uri", uri)
+    assert_user_error(code, err, "models:/stance-classifier@champion", uri)
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("models:/stance-classifier@retired", "alias retired not found"),
+        ("models:/no-such-model@champion", "no-such-model not found"),
+        ("models:/stance-classifier/7", "version=7"),
+        ("runs:/0123456789abcdef/model", "0123456789abcdef not found"),
+    ],
+)
+def test_a_missing_model_alias_or_version_is_named(registry, capsys, model, expected):
+    code, _, err = cli(capsys, str(SEED), "--model", model, "--tracking-uri", registry.uri)
+    assert_user_error(code, err, model, expected)
+
+
+def test_every_kind_of_model_reference_gives_the_same_predictions(registry, small_model, capsys, monkeypatch):
+    _, reference, _ = cli(capsys, str(SEED), "--model", str(small_model))
+    for model in [
+        "models:/stance-classifier@champion",
+        f"models:/stance-classifier/{registry.version}",
+        registry.model_uri,
+        f"runs:/{registry.run_id}/model",
+        registry.directory,
+    ]:
+        code, out, err = cli(capsys, str(SEED), "--model", model, "--tracking-uri", registry.uri)
+        assert code == 0, (model, err)
+        assert out == reference, model
+    # The default model and store: models:/stance-classifier@champion in MLFLOW_TRACKING_URI.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry.uri)
+    code, out, err = cli(capsys, str(SEED))
+    assert code == 0 and out == reference, err
+
+
+# --- The Python API ------------------------------------------------------------------------------------------------
+
+
+def test_the_python_one_liner_loads_the_champion(registry, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry.uri)
+    model = load_champion()
+    tagged = model.tag(["We must defend our allies.", "The bombing must stop."])
+    assert list(tagged.columns) == ["text", "label", *PROBABILITIES]
+    assert len(tagged) == 2 and set(tagged["label"]) <= LABELS
+    quotes = model.tag_article(SEED.read_text(encoding="utf-8"))
+    assert list(quotes.columns) == ["text", "start", "end", "speaker", "kind", "label", *PROBABILITIES]
+    assert len(quotes) == 6
+
+
+def test_cli_and_python_give_equal_predictions(small_model, capsys):
+    model = load_model(small_model)
+    _, out, _ = cli(capsys, str(SEED), "--model", str(small_model))
+    from_cli = rows(out).drop(columns="article")
+    from_python = model.tag_article(SEED.read_text(encoding="utf-8"))
+    pd.testing.assert_frame_equal(from_cli, from_python, check_dtype=False)
+    # The same statements tagged one by one, as a list, as a Series or as a frame give the same rows.
+    texts = list(from_python["text"])
+    as_list = model.tag(texts)
+    pd.testing.assert_frame_equal(as_list, from_python[["text", "label", *PROBABILITIES]])
+    pd.testing.assert_frame_equal(model.tag(pd.Series(texts)), as_list)
+    pd.testing.assert_frame_equal(model.tag(pd.DataFrame({"text": texts, "id": range(6)}))[as_list.columns], as_list)
+    one_by_one = pd.concat([model.tag(text) for text in texts], ignore_index=True)
+    pd.testing.assert_frame_equal(one_by_one, as_list, check_exact=False, rtol=1e-12)
+
+
+def test_labels_are_the_classifier_predictions_that_mlflow_serves(small_model):
+    """mlflow.pyfunc and `mlflow models serve` call the pipeline's predict on a frame with a text column."""
+    model = load_model(small_model)
+    frame = pd.read_csv(FIXTURE_CSV)
+    tagged = model.tag(frame[["text"]])
+    np.testing.assert_array_equal(tagged["label"], model.classifier.predict(frame[["text"]]))
+    np.testing.assert_allclose(tagged[PROBABILITIES], model.classifier.predict_proba(frame[["text"]]))
+
+
+def test_an_empty_list_gives_an_empty_frame_with_the_columns(small_model):
+    tagged = load_model(small_model).tag([])
+    assert list(tagged.columns) == ["text", "label", *PROBABILITIES] and tagged.empty
