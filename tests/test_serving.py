@@ -1,0 +1,150 @@
+"""`mlflow models serve` on the champion of a freshly trained project answers like the local model and the CLI."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import REPO, reproduced_copy
+
+from pipeline.inference import DEFAULT_MODEL, load_model
+
+pytestmark = pytest.mark.slow
+
+PING_TIMEOUT = 90
+SEED = REPO / "seeds" / "000_0a13e2fcd2c43a4f.txt"
+# Beside the test split: accents, a long statement, quote marks and a line break inside one statement.
+EDGE_CASES = [
+    "¿Por qué bombardear? Die Luftangriffe müssen aufhören, sagte er.",
+    " ".join(["The coalition must stay until the militias disarm and the corridors are safe."] * 40),
+    'He called the strikes "a necessary answer"\nand promised more.',
+]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    return reproduced_copy(tmp_path_factory.mktemp("serving") / "project")
+
+
+@pytest.fixture(scope="module")
+def store(project) -> str:
+    return f"sqlite:///{project / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="module")
+def statements(project) -> list[str]:
+    return list(pd.read_parquet(project / "data" / "processed" / "test.parquet")["text"]) + EDGE_CASES
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + PING_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"mlflow models serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"no answer on {url}/ping after {PING_TIMEOUT} s:\n{log.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """The server and the uvicorn worker it starts share the process group named by the server's PID."""
+    for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=grace)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="module")
+def server(project, store):
+    bin_dir = Path(sys.executable).parent  # `mlflow models serve` runs `uvicorn` from PATH
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "MLFLOW_TRACKING_URI": store}
+    port = free_port()
+    log = project / "serve.log"
+    command = [str(bin_dir / "mlflow"), "models", "serve", "-m", DEFAULT_MODEL, "--env-manager", "local"]
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [*command, "-h", "127.0.0.1", "-p", str(port)],
+            cwd=project,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(url, process, log)
+        yield url
+    finally:
+        stop(process)
+
+
+def served_labels(url: str, statements: list[str]) -> list[str]:
+    body = json.dumps({"dataframe_split": {"columns": ["text"], "data": [[text] for text in statements]}})
+    request = urllib.request.Request(
+        f"{url}/invocations", data=body.encode("utf-8"), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())["predictions"]
+
+
+@pytest.fixture
+def reset_mlflow_uri():
+    yield
+    import mlflow
+
+    mlflow.set_tracking_uri(None)
+
+
+def test_the_server_answers_like_the_local_model(server, store, statements, reset_mlflow_uri):
+    import mlflow
+
+    served = served_labels(server, statements)
+    assert len(served) == len(statements)
+    local = load_model(DEFAULT_MODEL, tracking_uri=store)
+    assert served == list(local.tag(statements)["label"])
+    assert served == list(mlflow.pyfunc.load_model(DEFAULT_MODEL).predict(pd.DataFrame({"text": statements})))
+
+
+def test_stance_predict_labels_equal_the_served_labels(server, project, store, statements, tmp_path):
+    table = tmp_path / "statements.csv"
+    pd.DataFrame({"id": range(len(statements)), "text": statements}).to_csv(table, index=False)
+    output = tmp_path / "tagged.jsonl"
+    for inputs in ([str(table)], [str(SEED)]):
+        result = subprocess.run(
+            [sys.executable, "-m", "pipeline.predict", *inputs, "--tracking-uri", store, "-o", str(output)],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        tagged = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+        texts = [row["text"] for row in tagged]
+        if inputs == [str(table)]:
+            assert texts == statements
+        assert [row["label"] for row in tagged] == served_labels(server, texts)
