@@ -218,9 +218,13 @@ def comparison_chart(rows: pd.DataFrame, metric: str, title: str, baseline: floa
     axes.set_yticks(list(positions), labels, fontsize=9)
     if baseline is not None:
         axes.axvline(
-            baseline, color="#c44e52", linestyle="--", linewidth=1.5, label=f"majority-class baseline ({baseline:.3f})"
+            baseline,
+            color="#c44e52",
+            linestyle="--",
+            linewidth=1.5,
+            label=f"majority-class baseline, test split ({baseline:.3f})",
         )
-        axes.legend(loc="lower right", fontsize=9, framealpha=0.9)
+        axes.legend(loc="best", fontsize=9, framealpha=0.9)
     top = max([*scores, baseline or 0.0])
     axes.set_xlim(0, 1.0 if scores.min() >= 0 and top <= 1 else top * 1.12)
     axes.set_xlabel(metric)
