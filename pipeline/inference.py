@@ -38,13 +38,21 @@ def probability_column(label: str) -> str:
 
 
 class StanceTagger:
-    """A fitted classifier (usually a scikit-learn Pipeline starting with StatementText) and where it came from."""
+    """A fitted classifier (usually a scikit-learn Pipeline starting with StatementText) and where it came from.
 
-    def __init__(self, classifier, source: str = ""):
+    jobs > 1 spreads large batches over that many worker processes: the character n-grams are computed in pure
+    Python, so threads would not help. Rows are tagged independently, so the results are the same.
+    """
+
+    # Below this many statements, starting workers (about 2 s) costs more than it saves.
+    parallel_min_rows = 4000
+
+    def __init__(self, classifier, source: str = "", jobs: int = 1):
         if not hasattr(classifier, "predict") or not hasattr(classifier, "classes_"):
             raise UserInputError(f"{source or 'the model'}: not a fitted classifier (no predict / classes_)")
         self.classifier = classifier
         self.source = source
+        self.jobs = max(1, jobs)
         self.labels = [str(label) for label in classifier.classes_]
         self.has_probabilities = hasattr(classifier, "predict_proba")
 
@@ -58,6 +66,22 @@ class StanceTagger:
 
     def predict(self, statements: pd.DataFrame) -> pd.DataFrame:
         """`label` and one `p(<label>)` column per class for a frame with a `text` column, indexed like it."""
+        if self.jobs > 1 and len(statements) >= self.parallel_min_rows:
+            return self.predict_in_workers(statements)
+        return self.predict_here(statements)
+
+    def predict_in_workers(self, statements: pd.DataFrame) -> pd.DataFrame:
+        from joblib.externals.loky import get_reusable_executor
+
+        # The same executor serves every batch: each worker receives the classifier once, when it starts.
+        executor = get_reusable_executor(
+            max_workers=self.jobs, initializer=start_worker, initargs=(self.classifier, self.source)
+        )
+        size = -(-len(statements) // self.jobs)
+        parts = [statements.iloc[start : start + size] for start in range(0, len(statements), size)]
+        return pd.concat(executor.map(predict_in_worker, parts))
+
+    def predict_here(self, statements: pd.DataFrame) -> pd.DataFrame:
         if len(statements) == 0:
             empty = {column: pd.Series(dtype=object if column == LABEL else float) for column in self.output_columns}
             return pd.DataFrame(empty, index=statements.index)
@@ -90,6 +114,18 @@ class StanceTagger:
         return self.tag_quotes(quote_frame(extract_quotes(article, include_indirect=include_indirect)))
 
 
+_worker_tagger: StanceTagger | None = None
+
+
+def start_worker(classifier, source: str) -> None:
+    global _worker_tagger
+    _worker_tagger = StanceTagger(classifier, source)
+
+
+def predict_in_worker(statements: pd.DataFrame) -> pd.DataFrame:
+    return _worker_tagger.predict_here(statements)
+
+
 def statement_frame(statements) -> pd.DataFrame:
     if isinstance(statements, str):
         statements = [statements]
@@ -118,28 +154,30 @@ def is_uri(reference: str) -> bool:
     return bool(_URI.match(reference))
 
 
-def load_model(reference: str | os.PathLike = DEFAULT_MODEL, tracking_uri: str | None = None) -> StanceTagger:
+def load_model(
+    reference: str | os.PathLike = DEFAULT_MODEL, tracking_uri: str | None = None, jobs: int = 1
+) -> StanceTagger:
     """A classifier from MLflow (`models:/name@alias`, `models:/name/3`, `models:/m-...`, `runs:/<id>/model`),
     a local MLflow model directory, or a `.skops` file saved by the train stage."""
     reference = os.fspath(reference)
     if is_uri(reference):
-        return StanceTagger(load_from_mlflow(reference, tracking_uri), reference)
+        return StanceTagger(load_from_mlflow(reference, tracking_uri), reference, jobs)
     path = Path(reference)
     if path.is_dir():
         if not (path / MLMODEL_FILE).is_file():
             raise UserInputError(f"{path}: not an MLflow model directory (no {MLMODEL_FILE} file)")
-        return StanceTagger(load_from_mlflow(str(path.resolve()), tracking_uri), reference)
+        return StanceTagger(load_from_mlflow(str(path.resolve()), tracking_uri), reference, jobs)
     if path.is_file():
-        return StanceTagger(load_skops(path), reference)
+        return StanceTagger(load_skops(path), reference, jobs)
     raise UserInputError(
         f"--model {reference}: no such file or directory; expected a .skops file, an MLflow model directory "
         "or a URI such as models:/stance-classifier@champion"
     )
 
 
-def load_champion(tracking_uri: str | None = None) -> StanceTagger:
+def load_champion(tracking_uri: str | None = None, jobs: int = 1) -> StanceTagger:
     """The registry's champion: models:/stance-classifier@champion in MLFLOW_TRACKING_URI or sqlite:///mlflow.db."""
-    return load_model(DEFAULT_MODEL, tracking_uri)
+    return load_model(DEFAULT_MODEL, tracking_uri, jobs)
 
 
 def load_skops(path: Path):

@@ -466,3 +466,18 @@ def test_labels_are_the_classifier_predictions_that_mlflow_serves(small_model):
 def test_an_empty_list_gives_an_empty_frame_with_the_columns(small_model):
     tagged = load_model(small_model).tag([])
     assert list(tagged.columns) == ["text", "label", *PROBABILITIES] and tagged.empty
+
+
+def test_worker_processes_give_the_same_rows(small_model, tmp_path, capsys):
+    from joblib.externals.loky import get_reusable_executor
+
+    texts = pd.read_csv(FIXTURE_CSV)["text"]
+    frame = pd.DataFrame({"id": range(4200), "text": [f"{texts[i % len(texts)]} ({i})" for i in range(4200)]})
+    path = statements_in(".csv", tmp_path, frame)
+    try:
+        code, parallel, err = cli(capsys, str(path), "--model", str(small_model), "--jobs", "2")
+    finally:
+        get_reusable_executor().shutdown(wait=True)
+    assert code == 0, err
+    code, serial, _ = cli(capsys, str(path), "--model", str(small_model))
+    assert code == 0 and parallel == serial and len(serial.splitlines()) == 4200
