@@ -265,7 +265,7 @@ class StatementTable:
 
     def json_object(self, line: str, number: int) -> dict:
         try:
-            record = json.loads(line)
+            record = json.loads(line.rstrip("\r\n"))
         except json.JSONDecodeError as error:
             raise UserInputError(
                 f"{self.path}: line {number}: not valid JSON ({error.msg} at column {error.colno}); "
