@@ -469,14 +469,14 @@ def run(args: argparse.Namespace) -> int:
     with output_stream(args.output) as stream:
         writer = RowWriter(stream, writer_format)
         if table is not None:
-            with progress(table.total_rows, "statements", args.quiet) as bar:
+            with progress(table.total_rows, " statements", args.quiet) as bar:
                 tag_table(tagger, table, args, writer, bar)
         elif stdin_text is not None and args.lines:
             tag_statement_lines(tagger, stdin_text, args, writer)
         else:
             named = [(STDIN_NAME, stdin_text)] if stdin_text is not None else None
             named_texts = named or ((str(path), read_article(path)) for path in paths)
-            with progress(len(named or paths), "articles", args.quiet) as bar:
+            with progress(len(named or paths), " articles", args.quiet) as bar:
                 if not tag_articles(tagger, named_texts, args, writer, bar):
                     raise UserInputError(f"no quotes found in {describe_inputs(args.inputs)}; nothing to tag")
     return 0

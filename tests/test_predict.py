@@ -481,3 +481,15 @@ def test_worker_processes_give_the_same_rows(small_model, tmp_path, capsys):
     assert code == 0, err
     code, serial, _ = cli(capsys, str(path), "--model", str(small_model))
     assert code == 0 and parallel == serial and len(serial.splitlines()) == 4200
+
+
+def test_a_progress_bar_on_a_terminal_unless_quiet(small_model, tmp_path, monkeypatch, capsys):
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for extra, shown in (([], True), (["--quiet"], False)):
+        terminal = Terminal()
+        monkeypatch.setattr(sys, "stderr", terminal)
+        assert predict.main([str(SEED), "--model", str(small_model), "-o", str(tmp_path / "t.jsonl"), *extra]) == 0
+        assert ("0/1 [" in terminal.getvalue() and "articles/s" in terminal.getvalue()) == shown, terminal.getvalue()
