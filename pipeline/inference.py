@@ -103,6 +103,8 @@ class StanceTagger:
         `statements`: a list or Series of strings, one string, or a DataFrame with a `text` column.
         """
         frame = statement_frame(statements)
+        if taken := [column for column in self.output_columns if column in frame.columns]:
+            raise ValueError(f"the statements already have column(s) {taken}; rename them first")
         return pd.concat([frame, self.predict(frame)], axis=1)
 
     def tag_quotes(self, quotes: pd.DataFrame) -> pd.DataFrame:

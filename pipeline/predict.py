@@ -354,6 +354,8 @@ def output_stream(output: str | None) -> Iterator[TextIO]:
 
 def output_format(args: argparse.Namespace) -> str:
     suffix = Path(args.output).suffix.lower() if args.output not in (None, STDIN) else ""
+    if args.output not in (None, STDIN) and Path(args.output).is_dir():
+        raise UserInputError(f"--output {args.output}: is a folder; expected a file name")
     if suffix in TABLE_SUFFIXES - {".csv", ".jsonl", ".ndjson", ".json"}:
         raise UserInputError(f"--output {args.output}: writes JSON Lines or CSV; name it .jsonl or .csv")
     if args.format:
@@ -460,12 +462,12 @@ def run(args: argparse.Namespace) -> int:
     table = StatementTable(Path(tables[0]), args.text_column) if tables else None
     paths = article_paths(inputs) if inputs and not tables else []
     stdin_text = read_stdin() if from_stdin else None
+    writer_format = output_format(args)
     with collecting_no_garbage_while_loading():
         tagger = load_model(args.model, args.tracking_uri, jobs=args.jobs)
     if table is not None:
         check_new_columns(table, tagger, args.label_column)
 
-    writer_format = output_format(args)
     with output_stream(args.output) as stream:
         writer = RowWriter(stream, writer_format)
         if table is not None:
@@ -491,7 +493,9 @@ def describe_inputs(inputs: list[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_intermixed_args(argv)
     # exit_on_user_error also logs; with no logging set up that would print each message twice.
-    logging.getLogger("pipeline").addHandler(logging.NullHandler())
+    package_log = logging.getLogger("pipeline")
+    if not package_log.handlers:
+        package_log.addHandler(logging.NullHandler())
     # A user tool should fail in seconds when a remote store is down, not retry for minutes.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
