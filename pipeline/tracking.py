@@ -68,11 +68,16 @@ def sqlite_setup_lock(tracking_uri: str):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def use_experiment(mlflow_cfg: DictConfig) -> str:
+def use_experiment(mlflow_cfg: DictConfig, description: str | None = None) -> str:
+    """Select (or create) the experiment; the UI then opens it on its model-training view with `description`."""
     uri = resolve_tracking_uri(mlflow_cfg.tracking_uri)
     mlflow.set_tracking_uri(uri)
     with sqlite_setup_lock(uri):
-        return mlflow.set_experiment(mlflow_cfg.experiment).experiment_id
+        experiment_id = mlflow.set_experiment(mlflow_cfg.experiment).experiment_id
+    mlflow.set_experiment_tag("mlflow.experimentKind", "custom_model_development")
+    if description:
+        mlflow.set_experiment_tag("mlflow.note.content", description)
+    return experiment_id
 
 
 def git_commit() -> str:
@@ -140,7 +145,7 @@ def training_run(cfg: DictConfig, data_path: str, parent_run_id: str | None = No
 
     A sweep's jobs run in separate processes; `parent_run_id` nests each job's run under the sweep's run.
     """
-    use_experiment(cfg.mlflow)
+    use_experiment(cfg.mlflow, cfg.data.get("description"))
     tags = {
         "model": cfg.model.name,
         "features": cfg.features.name,

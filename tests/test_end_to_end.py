@@ -50,6 +50,9 @@ def test_the_mlflow_run_holds_config_metrics_tags_inputs_and_artifacts(client):
     run = first_run(client)
     assert run.info.run_name.startswith("logreg · word_char")
     assert run.data.params["model.name"] == "logreg"
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # opens on the training view
+    assert "labelled" in experiment.tags["mlflow.note.content"]
     assert run.data.params["features.name"] == "word_char"
     for metric in [
         "val_macro_f1",
