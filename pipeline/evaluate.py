@@ -117,7 +117,7 @@ def main(cfg: DictConfig) -> None:
 
     training = read_json(cfg.paths.train_run)
     name = cfg.mlflow.registered_model
-    with tracking.resumed_run(cfg.mlflow, training["run_id"]):
+    with tracking.resumed_run(cfg.mlflow, training["run_id"]) as run:
         log_results(results)
         version = tracking.register_model(training["model_uri"], name)
         decision = gate_champion(cfg, version, metrics, test)
@@ -127,6 +127,7 @@ def main(cfg: DictConfig) -> None:
         {
             "uri": f"models:/{name}/{version}",
             "run_id": training["run_id"],
+            "experiment_id": run.info.experiment_id,
             "champion_uri": f"models:/{name}@{cfg.champion.alias}",
             "promoted": decision.promote,
             "decision": decision.reason,

@@ -21,7 +21,9 @@ def summary(reports_dir: Path = REPORTS) -> str:
             f"Registered model:  {registered['uri']}   (MLflow run {registered['run_id']})",
             f"Champion:  {registered['champion_uri']}   this model {outcome}: {registered['decision']}",
             f'Load it:  mlflow.pyfunc.load_model("{registered["champion_uri"]}")   (MLFLOW_TRACKING_URI=sqlite:///mlflow.db)',
-            "Browse runs:  .venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db   then open http://127.0.0.1:5000",
+            "Browse runs:  .venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db   then open",
+            # MLflow 3 opens experiments on its GenAI overview unless asked for the model-training view.
+            f"   http://127.0.0.1:5000/#/experiments/{registered['experiment_id']}?workflowType=machine_learning",
             f"Reports:  {reports_dir}/ (metrics.json, confusion_matrix.png, classification_report.txt)",
         ]
     )
