@@ -130,6 +130,10 @@ def cold_start() -> None:
         ]:
             times = seconds([PYTHON, "-m", "pipeline.predict", "seeds/", "-o", output, *extra])
             print(f"  {label}: {spread(times)}")
+            script = Path(PYTHON).parent / "stance-predict"
+            if script.exists():
+                times = seconds([str(script), "seeds/", "-o", output, *extra])
+                print(f"    the same through the stance-predict script: {spread(times)}")
     for reference in ["models:/stance-classifier@champion", str(LOCAL_MODEL)]:
         print(f"\n  Where the time goes with {reference} (median of {REPEATS} fresh interpreters, seconds):")
         steps: dict[str, list[float]] = {}
