@@ -35,8 +35,14 @@ def make_run_on_a_fresh_clone() -> float:
             subprocess.run(["git", "clone", "-q", ".", str(clone)], check=True)
             (clone / ".venv").symlink_to(Path(".venv").resolve())
             start = time.perf_counter()
+            # -o: the shared venv is installed already; never reinstall it from the temporary clone.
             subprocess.run(
-                ["make", "run"], cwd=clone, check=True, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                ["make", "-o", ".venv/.installed", "run"],
+                cwd=clone,
+                check=True,
+                env=ENV,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             times.append(time.perf_counter() - start)
     return statistics.median(times)
