@@ -7,7 +7,7 @@ OVERRIDES ?=
 # The embedded defaults work offline: no usage reports from MLflow.
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: install params run test lint clean
+.PHONY: install params run test lint serve clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -26,6 +26,11 @@ run: params
 
 test: $(INSTALLED)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Serve the champion over HTTP on 127.0.0.1:5001 (POST /invocations); see docs/inference.md.
+serve: $(INSTALLED)
+	PATH="$(abspath $(VENV))/bin:$$PATH" MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} \
+		$(VENV)/bin/mlflow models serve -m models:/stance-classifier@champion --env-manager local -h 127.0.0.1 -p 5001
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
