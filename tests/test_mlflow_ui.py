@@ -4,20 +4,15 @@ Playwright drives Debian's Chromium (/usr/bin/chromium); no browser is downloade
 except under CI=true, where a missing browser is an error: CI must not pass without looking at the UI.
 """
 
-import contextlib
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import FIXTURE_CSV, REPO
+from local_server import local_server
 
 pytestmark = pytest.mark.slow
 
@@ -111,60 +106,16 @@ def sweep(browser_available, tmp_path_factory) -> dict:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_serving(url: str, server: subprocess.Popen, log_file: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"mlflow ui exited with {server.returncode}:\n{log_file.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"mlflow ui did not answer {url} within {SERVER_START_TIMEOUT} s:\n{log_file.read_text()[-3000:]}")
-
-
-def stop(server: subprocess.Popen) -> None:
-    """Stop the server, then whatever it started: its workers share the process group it leads."""
-    with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=15)
-    # Workers that outlive the server (job consumers take seconds to shut down) serve a store about to be deleted.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(server.pid, signal.SIGKILL)
-    server.wait(timeout=5)
-
-
 @pytest.fixture(scope="module")
 def mlflow_ui(sweep) -> str:
     """`mlflow ui` on the sweep's store, as the README tells users to start it; its base URL."""
-    port = free_port()
-    log_file = sweep["folder"] / "mlflow-ui.log"
-    command = [str(Path(sys.executable).parent / "mlflow"), "ui", "--backend-store-uri", sweep["uri"]]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    with log_file.open("w") as log:
-        server = subprocess.Popen(
-            command,
-            cwd=sweep["folder"],
-            env=subprocess_env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        wait_until_serving(f"{base_url}/health", server, log_file)
+    mlflow = str(Path(sys.executable).parent / "mlflow")
+
+    def command(port: int) -> list[str]:
+        return [mlflow, "ui", "--backend-store-uri", sweep["uri"], "--host", "127.0.0.1", "--port", str(port)]
+
+    with local_server(command, sweep["folder"], subprocess_env(), "/health", SERVER_START_TIMEOUT) as base_url:
         yield base_url
-    finally:
-        stop(server)
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,8 @@
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import REPO, reproduced_copy
+from local_server import local_server
 
 from pipeline.inference import DEFAULT_MODEL, load_model
 
@@ -44,63 +42,15 @@ def statements(project) -> list[str]:
     return list(pd.read_parquet(project / "data" / "processed" / "test.parquet")["text"]) + EDGE_CASES
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + PING_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"mlflow models serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"no answer on {url}/ping after {PING_TIMEOUT} s:\n{log.read_text()[-3000:]}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    """The server and the uvicorn worker it starts share the process group named by the server's PID."""
-    for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(timeout=grace)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-
-
 @pytest.fixture(scope="module")
 def server(project, store):
     bin_dir = Path(sys.executable).parent  # `mlflow models serve` runs `uvicorn` from PATH
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "MLFLOW_TRACKING_URI": store}
-    port = free_port()
-    log = project / "serve.log"
     command = [str(bin_dir / "mlflow"), "models", "serve", "-m", DEFAULT_MODEL, "--env-manager", "local"]
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [*command, "-h", "127.0.0.1", "-p", str(port)],
-            cwd=project,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_up(url, process, log)
+    with local_server(
+        lambda port: [*command, "-h", "127.0.0.1", "-p", str(port)], project, env, "/ping", PING_TIMEOUT
+    ) as url:
         yield url
-    finally:
-        stop(process)
 
 
 def served_labels(url: str, statements: list[str]) -> list[str]:
