@@ -100,6 +100,18 @@ def test_the_registered_model_predicts_like_the_pipeline(project, client):
     np.testing.assert_array_equal(as_sklearn.predict(list(test["text"])), local.predict(test))
 
 
+def test_dvc_reports_the_metrics_and_renders_the_plots(project):
+    metrics = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
+    assert "macro_f1" in json.dumps(metrics)
+    plots = json.loads(run(["dvc", "plots", "show", "--json"], project).stdout)["data"]
+    assert {"reports/test_predictions.csv", "reports/confusion_matrix.png"} <= set(plots)
+    confusion = plots["reports/test_predictions.csv"][0]
+    assert confusion["type"] == "vega"
+    rows = confusion["content"]["data"]["values"]
+    assert len(rows) == len(pd.read_parquet(project / "data/processed/test.parquet"))
+    assert {"label", "predicted"} <= set(rows[0])
+
+
 def test_a_second_repro_does_nothing(project):
     output = run(["dvc", "repro"], project).stdout
     assert "Running stage" not in output
