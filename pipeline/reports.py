@@ -34,11 +34,6 @@ def confusion_matrix_figure(y_true, y_pred, labels: Sequence[str], normalize: st
     return figure
 
 
-def save_figure(figure, path) -> None:
-    figure.savefig(path)
-    plt.close(figure)
-
-
 def text_report(y_true, y_pred, labels: Sequence[str]) -> str:
     return classification_report(y_true, y_pred, labels=list(labels), digits=3, zero_division=0)
 

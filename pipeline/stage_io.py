@@ -6,7 +6,6 @@ import pandas as pd
 
 from pipeline.errors import UserInputError
 from pipeline.files import atomic_path
-from pipeline.splitting import SPLIT_NAMES
 
 
 def split_path(processed_dir: str, split: str) -> Path:
@@ -24,7 +23,3 @@ def read_split(processed_dir: str, split: str) -> pd.DataFrame:
     if not path.is_file():
         raise UserInputError(f"{path}: missing; run the prepare stage first (dvc repro, or python -m pipeline.prepare)")
     return pd.read_parquet(path)
-
-
-def read_splits(processed_dir: str) -> dict[str, pd.DataFrame]:
-    return {split: read_split(processed_dir, split) for split in SPLIT_NAMES}

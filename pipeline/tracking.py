@@ -238,11 +238,6 @@ def load_sklearn_model(model_uri: str):
     return mlflow.sklearn.load_model(model_uri)
 
 
-def local_store_hint(tracking_uri: str) -> str:
-    """How to open the MLflow UI on this store."""
-    return f"mlflow ui --backend-store-uri {tracking_uri}"
-
-
 def runs_table(tracking_uri: str | None, experiment: str, max_results: int = 1000) -> pd.DataFrame:
     """All runs of an experiment as one row each: `params.*`, `metrics.*`, `tags.*` columns, newest first."""
     mlflow.set_tracking_uri(resolve_tracking_uri(tracking_uri))
