@@ -96,6 +96,9 @@ def test_the_registered_model_predicts_like_the_pipeline(project, client):
     predictions = loaded.predict(test[["id", "text"]])
     assert len(predictions) == len(test)
     np.testing.assert_array_equal(np.asarray(predictions), local.predict(test))
+    probabilities = loaded.get_raw_model().predict_proba(test[["text"]])
+    assert probabilities.shape == (len(test), 3)
+    np.testing.assert_allclose(probabilities, local.predict_proba(test))
     as_sklearn = mlflow.sklearn.load_model("models:/stance-classifier/1")
     np.testing.assert_array_equal(as_sklearn.predict(list(test["text"])), local.predict(test))
 
