@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from pipeline import tracking
 from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError
-from pipeline.files import atomic_path
+from pipeline.files import atomic_path, sqlite_database_path
 
 DEFAULT_EXPERIMENT = "stance-intervention-statements"
 DEFAULT_METRIC = "val_macro_f1"
@@ -61,16 +61,10 @@ def default_chart_path(metric: str) -> Path:
     return Path("reports") / f"compare_{metric.replace('/', '_')}.png"
 
 
-def sqlite_store_path(tracking_uri: str) -> Path | None:
-    """The database file of a sqlite:/// store, or None for other stores."""
-    prefix = "sqlite:///"
-    return Path(tracking_uri[len(prefix) :]) if tracking_uri.startswith(prefix) else None
-
-
 def load_runs(tracking_uri: str | None, experiment: str) -> pd.DataFrame:
     """All runs of the experiment; a UserInputError when the store, the experiment or its runs are missing."""
     resolved = tracking.resolve_tracking_uri(tracking_uri)
-    database = sqlite_store_path(resolved)
+    database = sqlite_database_path(resolved)
     # Opening a missing sqlite store would create an empty one in the wrong directory.
     if database is not None and not database.is_file():
         raise UserInputError(

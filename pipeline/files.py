@@ -39,3 +39,11 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 def read_json(path: str | os.PathLike):
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def sqlite_database_path(tracking_uri: str) -> Path | None:
+    """The database file of a local `sqlite:///` MLflow store; None for other stores and in-memory databases."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    location = tracking_uri.removeprefix("sqlite:///").split("?", 1)[0]
+    return None if location in ("", ":memory:") else Path(location)

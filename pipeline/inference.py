@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import UserInputError
+from pipeline.files import sqlite_database_path
 from pipeline.quotes import Quote, extract_quotes
 
 DEFAULT_MODEL = "models:/stance-classifier@champion"
@@ -201,13 +202,8 @@ def load_skops(path: Path):
 
 def missing_sqlite_store(tracking_uri: str) -> Path | None:
     """The file of a local SQLite store that does not exist; MLflow would silently create an empty store there."""
-    if not tracking_uri.startswith("sqlite:///"):
-        return None
-    location = tracking_uri.removeprefix("sqlite:///").split("?", 1)[0]
-    if location in ("", ":memory:"):
-        return None
-    path = Path(location)
-    return None if path.is_file() else path
+    path = sqlite_database_path(tracking_uri)
+    return None if path is None or path.is_file() else path
 
 
 def load_from_mlflow(model_uri: str, tracking_uri: str | None = None):

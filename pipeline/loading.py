@@ -7,6 +7,7 @@ import datasets
 import pandas as pd
 
 from pipeline.errors import UserInputError
+from pipeline.text_files import check_utf8
 
 log = logging.getLogger(__name__)
 datasets.disable_progress_bars()  # one line in the log says how many rows were read
@@ -28,19 +29,6 @@ def is_local_file(location: str) -> bool:
     Anything else goes to `datasets.load_dataset` as it is: a hub dataset name, or a local dataset folder.
     """
     return Path(location).suffix.lower() in BUILDERS_BY_SUFFIX or Path(location).is_file()
-
-
-def check_utf8(path: Path) -> None:
-    """Fail with the line and byte of the first undecodable byte, which `datasets` would only report vaguely."""
-    raw = path.read_bytes()
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
-        raise UserInputError(
-            f"{path}: line {line}, byte {error.start}: bytes {raw[error.start : error.end]!r} are not valid UTF-8; "
-            "save the file as UTF-8"
-        ) from None
 
 
 def load_local_file(path: Path) -> pd.DataFrame:

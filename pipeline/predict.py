@@ -8,7 +8,6 @@ A user tool, so argparse rather than Hydra, and heavy imports (scikit-learn, MLf
 """
 
 import argparse
-import codecs
 import gc
 import json
 import logging
@@ -25,6 +24,7 @@ from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError, exit_on_user_e
 from pipeline.files import atomic_path
 from pipeline.inference import DEFAULT_MODEL, LABEL, TEXT, StanceTagger, load_model, probability_column, quote_frame
 from pipeline.quotes import extract_quotes
+from pipeline.text_files import READ_BLOCK, check_utf8, decoded_blocks, file_blocks
 
 ARTICLE_SUFFIXES = {".txt", ".text", ".md", ""}
 TABLE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet"}
@@ -32,7 +32,6 @@ FORMATS = ("jsonl", "csv")
 STDIN = "-"
 STDIN_NAME = "<stdin>"
 ARTICLE = "article"
-READ_BLOCK = 1 << 20
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -109,38 +108,6 @@ def positive_int(value: str) -> int:
 
 
 # --- Reading input ---------------------------------------------------------------------------------------------------
-
-
-def decoded_blocks(blocks: Iterable[bytes], name: str) -> Iterator[str]:
-    """UTF-8 text of a stream of byte blocks; the first undecodable bytes are reported with their line."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    lines_before = 0
-    for block in blocks:
-        try:
-            yield decoder.decode(block)
-        except UnicodeDecodeError as error:
-            # error.object is the block behind any partial character carried over, which holds no newline.
-            line = lines_before + error.object.count(b"\n", 0, error.start) + 1
-            bad = error.object[error.start : error.end]
-            raise UserInputError(f"{name}: line {line}: bytes {bad!r} are not valid UTF-8; save it as UTF-8") from None
-        lines_before += block.count(b"\n")
-    try:
-        yield decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        raise UserInputError(
-            f"{name}: line {lines_before + 1}: ends inside a UTF-8 character; save it as UTF-8"
-        ) from None
-
-
-def file_blocks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as handle:
-        while block := handle.read(READ_BLOCK):
-            yield block
-
-
-def check_utf8(path: Path) -> None:
-    for _ in decoded_blocks(file_blocks(path), str(path)):
-        pass
 
 
 def check_file(path: Path, expected: str) -> None:

@@ -20,6 +20,7 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 from omegaconf import DictConfig, OmegaConf
 
+from pipeline.files import sqlite_database_path
 from pipeline.text_input import SKOPS_TRUSTED_TYPES
 
 log = logging.getLogger(__name__)
@@ -55,10 +56,11 @@ def sqlite_setup_lock(tracking_uri: str):
     Parallel sweep jobs that open a new store at once race on creating its tables (alembic fails with
     "Online migration expected to match one row"); after set-up, SQLite's busy timeout handles concurrent writes.
     """
-    if not tracking_uri.startswith("sqlite:///"):
+    database = sqlite_database_path(tracking_uri)
+    if database is None:
         yield
         return
-    lock_path = Path(tracking_uri.removeprefix("sqlite:///") + ".lock")
+    lock_path = database.with_name(database.name + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

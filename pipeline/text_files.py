@@ -1,0 +1,41 @@
+"""Reading users' text files as UTF-8, streamed, naming the line of the first byte that is not."""
+
+import codecs
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from pipeline.errors import UserInputError
+
+READ_BLOCK = 1 << 20
+
+
+def decoded_blocks(blocks: Iterable[bytes], name: str) -> Iterator[str]:
+    """UTF-8 text of a stream of byte blocks; the first undecodable bytes are reported with their line."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines_before = 0
+    for block in blocks:
+        try:
+            yield decoder.decode(block)
+        except UnicodeDecodeError as error:
+            # error.object is the block behind any partial character carried over, which holds no newline.
+            line = lines_before + error.object.count(b"\n", 0, error.start) + 1
+            bad = error.object[error.start : error.end]
+            raise UserInputError(f"{name}: line {line}: bytes {bad!r} are not valid UTF-8; save it as UTF-8") from None
+        lines_before += block.count(b"\n")
+    try:
+        yield decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise UserInputError(
+            f"{name}: line {lines_before + 1}: ends inside a UTF-8 character; save it as UTF-8"
+        ) from None
+
+
+def file_blocks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while block := handle.read(READ_BLOCK):
+            yield block
+
+
+def check_utf8(path: Path) -> None:
+    for _ in decoded_blocks(file_blocks(path), str(path)):
+        pass
