@@ -11,14 +11,12 @@ from pipeline import reports, tracking
 from pipeline.champion import ChampionDecision, decide
 from pipeline.errors import UserInputError, exit_on_user_error
 from pipeline.files import atomic_path, read_json, write_json, write_text
-from pipeline.metrics import classification_metrics, majority_baseline_metrics
+from pipeline.metrics import HEADLINE_METRICS, classification_metrics, majority_baseline_metrics
 from pipeline.stage_io import read_split
 from pipeline.text_input import SKOPS_TRUSTED_TYPES
 from pipeline.validation import LABEL
 
 log = logging.getLogger(__name__)
-
-HEADLINE_METRICS = ("macro_f1", "f_avg", "accuracy")
 
 
 def load_classifier(path: str):
