@@ -4,16 +4,15 @@ import logging
 from pathlib import Path
 
 import hydra
-import skops.io
 from omegaconf import DictConfig
 
 from pipeline import reports, tracking
 from pipeline.champion import ChampionDecision, decide
 from pipeline.errors import UserInputError, exit_on_user_error
 from pipeline.files import atomic_path, read_json, write_json, write_text
+from pipeline.inference import load_skops
 from pipeline.metrics import HEADLINE_METRICS, classification_metrics, majority_baseline_metrics
 from pipeline.stage_io import read_split
-from pipeline.text_input import SKOPS_TRUSTED_TYPES
 from pipeline.validation import LABEL
 
 log = logging.getLogger(__name__)
@@ -22,7 +21,7 @@ log = logging.getLogger(__name__)
 def load_classifier(path: str):
     if not Path(path).is_file():
         raise UserInputError(f"{path}: missing; run the train stage first (dvc repro, or python -m pipeline.train)")
-    return skops.io.load(path, trusted=SKOPS_TRUSTED_TYPES)
+    return load_skops(Path(path))
 
 
 def evaluate(cfg: DictConfig, classifier, train, test) -> dict:
