@@ -225,7 +225,7 @@ def load_aliased_model(name: str, alias: str):
         mlflow.MlflowClient().get_model_version_by_alias(name, alias)
     except mlflow.exceptions.MlflowException:
         return None
-    return mlflow.sklearn.load_model(f"models:/{name}@{alias}")
+    return load_sklearn_model(f"models:/{name}@{alias}")
 
 
 def set_alias(name: str, alias: str, version: str) -> None:
