@@ -98,6 +98,7 @@ def gate_champion(cfg: DictConfig, version: str, metrics: dict[str, float], test
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
+    tracking.ensure_reachable(cfg.mlflow)
     train, test = read_split(cfg.paths.processed, "train"), read_split(cfg.paths.processed, "test")
     classifier = load_classifier(cfg.paths.model)
     results = evaluate(cfg, classifier, train, test)

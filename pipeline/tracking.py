@@ -3,6 +3,7 @@
 The other modules return plain values; the stages hand them to the functions here.
 """
 
+import contextlib
 import fcntl
 import hashlib
 import logging
@@ -16,12 +17,16 @@ from pathlib import Path
 import mlflow
 import mlflow.sklearn
 import pandas as pd
+import requests
+from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 from omegaconf import DictConfig, OmegaConf
 
+from pipeline import unsent_runs
 from pipeline.files import sqlite_database_path
 from pipeline.text_input import SKOPS_TRUSTED_TYPES
+from pipeline.tracking_server import TrackingServerUnavailable, bound_http_retries, check_answers, describe, redact
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +54,27 @@ def resolve_tracking_uri(configured: str | None) -> str:
     return configured or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
 
 
+def connect(mlflow_cfg: DictConfig) -> str:
+    """Point MLflow at the configured store with bounded HTTP retries; returns the URI."""
+    bound_http_retries(mlflow_cfg)
+    uri = resolve_tracking_uri(mlflow_cfg.get("tracking_uri"))
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def ensure_reachable(mlflow_cfg: DictConfig) -> None:
+    """Before any work: stop with one line naming the URI and the cause if the tracking server does not answer."""
+    uri = connect(mlflow_cfg)
+    check_answers(uri, float(mlflow_cfg.get("preflight_timeout") or 3))
+
+
+# What a tracking server that fails mid-run raises through MLflow's client.
+SERVER_ERRORS = (MlflowException, requests.RequestException, OSError)
+
+# The logging calls of the current training run, kept so that a server failure mid-run loses nothing.
+_journal: unsent_runs.UnsentRun | None = None
+
+
 @contextmanager
 def sqlite_setup_lock(tracking_uri: str):
     """Serialise the first touch of a local SQLite store across processes.
@@ -72,8 +98,7 @@ def sqlite_setup_lock(tracking_uri: str):
 
 def use_experiment(mlflow_cfg: DictConfig, description: str | None = None) -> str:
     """Select (or create) the experiment; the UI then opens it on its model-training view with `description`."""
-    uri = resolve_tracking_uri(mlflow_cfg.tracking_uri)
-    mlflow.set_tracking_uri(uri)
+    uri = connect(mlflow_cfg)
     with sqlite_setup_lock(uri):
         experiment_id = mlflow.set_experiment(mlflow_cfg.experiment).experiment_id
     mlflow.set_experiment_tag("mlflow.experimentKind", "custom_model_development")
@@ -146,8 +171,10 @@ def training_run(cfg: DictConfig, data_path: str, parent_run_id: str | None = No
     """Start a run named after model and features, tagged with the git commit and the data's hash.
 
     A sweep's jobs run in separate processes; `parent_run_id` nests each job's run under the sweep's run.
+    If the tracking server fails during the run, the rest of the run's logging calls are kept on disk under
+    `unsent_folder` and the run ends with TrackingServerUnavailable, which names the command that uploads them.
     """
-    use_experiment(cfg.mlflow, cfg.data.get("description"))
+    global _journal
     tags = {
         "model": cfg.model.name,
         "features": cfg.features.name,
@@ -155,8 +182,86 @@ def training_run(cfg: DictConfig, data_path: str, parent_run_id: str | None = No
         "data_path": data_path,
         "data_md5": file_digest(data_path),
     }
-    with mlflow.start_run(run_name=run_name(cfg), tags=tags, parent_run_id=parent_run_id) as run:
-        yield run
+    uri = resolve_tracking_uri(cfg.mlflow.get("tracking_uri"))
+    journal = unsent_runs.UnsentRun(
+        tracking_uri=without_user_info(uri),
+        experiment=cfg.mlflow.experiment,
+        run_name=run_name(cfg),
+        tags=tags,
+        description=cfg.data.get("description"),
+        parent_run_id=parent_run_id,
+    )
+    _journal = journal
+    run = None
+    try:
+        try:
+            use_experiment(cfg.mlflow, journal.description)
+            run = mlflow.start_run(run_name=journal.run_name, tags=tags, parent_run_id=parent_run_id)
+            journal.partial_run_id = run.info.run_id
+        except SERVER_ERRORS as error:
+            journal.failure = describe_failure(error)
+        try:
+            yield run
+        except BaseException:
+            if run is not None and journal.failure is None:
+                mlflow.end_run("FAILED")
+            raise
+        if journal.failure is None:
+            try:
+                mlflow.end_run()
+            except SERVER_ERRORS as error:
+                journal.failure = describe_failure(error)
+        if journal.failure is not None:
+            folder = unsent_runs.save(journal, unsent_folder(cfg))
+            raise TrackingServerUnavailable(
+                f"MLflow tracking server {redact(uri)} failed while logging run '{journal.run_name}': "
+                f"{journal.failure}. The model, params and metrics are kept in {folder}; "
+                f"upload them later with: python -m pipeline.sync {folder}"
+            )
+    finally:
+        _journal = None
+        if journal.failure is not None:
+            # MLflow still holds the run it could not finish; forget it locally.
+            while mlflow.active_run() is not None:
+                mlflow.tracking.fluent._active_run_stack.get().pop()
+
+
+def unsent_folder(cfg: DictConfig) -> str:
+    return cfg.paths.get("unsent_runs") or unsent_runs.DEFAULT_FOLDER
+
+
+def without_user_info(uri: str) -> str:
+    """Credentials never go to disk: they come from the environment when the run is uploaded."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.username is None:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
+
+
+def describe_failure(error: BaseException) -> str:
+    """One line from MLflow's long retry messages: the innermost cause, e.g. 'Connection refused'."""
+    text = describe(error)
+    for marker in ("Connection refused", "Read timed out", "Name or service not known", "Max retries exceeded"):
+        if marker in text:
+            return marker
+    return text.splitlines()[0][:300] if text else type(error).__name__
+
+
+def _logged(call: dict, send):
+    """Send one logging call to the server; within a training run, also keep it, and once the server has failed,
+    only keep it."""
+    if _journal is None:
+        return send()
+    _journal.calls.append(call)
+    if _journal.failure is not None:
+        return None
+    try:
+        return send()
+    except SERVER_ERRORS as error:
+        _journal.failure = describe_failure(error)
+        return None
 
 
 def log_config(cfg: DictConfig) -> None:
@@ -164,20 +269,38 @@ def log_config(cfg: DictConfig) -> None:
     # MLflow takes at most 100 params per batch.
     items = list(params.items())
     for start in range(0, len(items), 100):
-        mlflow.log_params(dict(items[start : start + 100]))
-    mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+        log_params(dict(items[start : start + 100]))
+    log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+
+
+def log_params(params: dict[str, str]) -> None:
+    _logged({"call": "log_params", "params": params}, lambda: mlflow.log_params(params))
 
 
 def log_dataset(frame: pd.DataFrame, source: str, name: str, context: str) -> None:
-    dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets="label")
-    mlflow.log_input(dataset, context=context)
+    def send():
+        dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets="label")
+        mlflow.log_input(dataset, context=context)
+
+    _logged({"call": "log_dataset", "frame": frame, "source": source, "name": name, "context": context}, send)
 
 
 def log_metrics(metrics: dict[str, float], prefix: str = "") -> None:
-    mlflow.log_metrics({f"{prefix}{name}": value for name, value in metrics.items()})
+    named = {f"{prefix}{name}": float(value) for name, value in metrics.items()}
+    _logged({"call": "log_metrics", "metrics": named}, lambda: mlflow.log_metrics(named))
+
+
+UNSENT_MODEL_URI = "unsent"
 
 
 def log_model(classifier, example: pd.DataFrame, target_column: str | None) -> str:
+    """Log the classifier as an MLflow model; returns its URI (UNSENT_MODEL_URI when the server has failed)."""
+    call = {"call": "log_model", "model": classifier, "frame": example, "target_column": target_column}
+    model_uri = _logged(call, lambda: _send_model(classifier, example, target_column))
+    return model_uri or UNSENT_MODEL_URI
+
+
+def _send_model(classifier, example: pd.DataFrame, target_column: str | None) -> str:
     info = mlflow.sklearn.log_model(
         classifier,
         name=MODEL_NAME_IN_RUN,
@@ -193,25 +316,36 @@ def log_model(classifier, example: pd.DataFrame, target_column: str | None) -> s
 
 @contextmanager
 def resumed_run(mlflow_cfg: DictConfig, run_id: str):
-    mlflow.set_tracking_uri(resolve_tracking_uri(mlflow_cfg.tracking_uri))
-    with mlflow.start_run(run_id=run_id) as run:
-        yield run
+    """Continue a training run. A server failure ends it with one line: the stage's files are already written."""
+    uri = connect(mlflow_cfg)
+    try:
+        with mlflow.start_run(run_id=run_id) as run:
+            yield run
+    except SERVER_ERRORS as error:
+        raise TrackingServerUnavailable(
+            f"MLflow tracking server {redact(uri)} failed while logging to run {run_id}: {describe_failure(error)}. "
+            "The stage's output files are written; run the stage again once the server answers"
+        ) from None
 
 
 def log_figure(figure, artifact_file: str) -> None:
-    mlflow.log_figure(figure, artifact_file)
+    call = {"call": "log_figure", "figure": figure, "artifact_file": artifact_file}
+    _logged(call, lambda: mlflow.log_figure(figure, artifact_file))
 
 
 def log_table(frame: pd.DataFrame, artifact_file: str) -> None:
-    mlflow.log_table(frame, artifact_file=artifact_file)
+    call = {"call": "log_table", "frame": frame, "artifact_file": artifact_file}
+    _logged(call, lambda: mlflow.log_table(frame, artifact_file=artifact_file))
 
 
 def log_text(text: str, artifact_file: str) -> None:
-    mlflow.log_text(text, artifact_file)
+    call = {"call": "log_text", "text": text, "artifact_file": artifact_file}
+    _logged(call, lambda: mlflow.log_text(text, artifact_file))
 
 
 def log_dict(payload: dict, artifact_file: str) -> None:
-    mlflow.log_dict(payload, artifact_file)
+    call = {"call": "log_dict", "payload": payload, "artifact_file": artifact_file}
+    _logged(call, lambda: mlflow.log_dict(payload, artifact_file))
 
 
 def register_model(model_uri: str, name: str) -> str:
@@ -233,7 +367,7 @@ def set_alias(name: str, alias: str, version: str) -> None:
 
 
 def set_tags(tags: dict[str, str]) -> None:
-    mlflow.set_tags(tags)
+    _logged({"call": "set_tags", "tags": tags}, lambda: mlflow.set_tags(tags))
 
 
 def load_sklearn_model(model_uri: str):
@@ -250,6 +384,7 @@ def runs_table(tracking_uri: str | None, experiment: str, max_results: int = 100
 
 def start_sweep_parent(mlflow_cfg: DictConfig, name: str, tags: dict[str, str]) -> str:
     """Open the parent run of a sweep; its jobs nest their runs under it. Returns its run id."""
+    ensure_reachable(mlflow_cfg)
     experiment_id = use_experiment(mlflow_cfg)
     run = mlflow.MlflowClient().create_run(experiment_id, run_name=name, tags={**tags, "sweep_role": "parent"})
     return run.info.run_id
@@ -275,3 +410,53 @@ def finish_sweep_parent(run_id: str, metric: str) -> dict | None:
         client.set_tag(run_id, "best_child_run_name", best["run_name"])
     client.set_terminated(run_id)
     return best
+
+
+def upload_unsent_run(run: unsent_runs.UnsentRun, folder: Path, load_model) -> str:
+    """Replay a kept run's logging calls into a new run on the current tracking server; returns its run id.
+
+    `load_model(path)` reads the kept model file (skops with the pipeline's trusted types).
+    """
+    experiment_id = mlflow.set_experiment(run.experiment).experiment_id
+    mlflow.set_experiment_tag("mlflow.experimentKind", "custom_model_development")
+    if run.description:
+        mlflow.set_experiment_tag("mlflow.note.content", run.description)
+    tags = {**run.tags, "uploaded_from": folder.name, "server_failure": run.failure}
+    client = mlflow.MlflowClient()
+    if run.partial_run_id:
+        # The half-logged run the server kept from before its failure: superseded by this upload.
+        with contextlib.suppress(MlflowException):
+            client.set_tag(run.partial_run_id, "superseded_by_upload_of", folder.name)
+            client.set_terminated(run.partial_run_id, "FAILED")
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=run.run_name, tags=tags, parent_run_id=run.parent_run_id
+    ) as uploaded:
+        for call in run.calls:
+            _replay(call, folder, load_model)
+    return uploaded.info.run_id
+
+
+def _replay(call: dict, folder: Path, load_model) -> None:
+    kind = call["call"]
+    if kind == "log_params":
+        mlflow.log_params(call["params"])
+    elif kind == "log_metrics":
+        mlflow.log_metrics(call["metrics"])
+    elif kind == "set_tags":
+        mlflow.set_tags(call["tags"])
+    elif kind == "log_text":
+        mlflow.log_text(call["text"], call["artifact_file"])
+    elif kind == "log_dict":
+        mlflow.log_dict(call["payload"], call["artifact_file"])
+    elif kind == "log_table":
+        mlflow.log_table(call["frame"], artifact_file=call["artifact_file"])
+    elif kind == "log_figure":
+        directory = str(Path(call["artifact_file"]).parent)
+        mlflow.log_artifact(str(folder / call["figure"]), None if directory == "." else directory)
+    elif kind == "log_dataset":
+        dataset = mlflow.data.from_pandas(call["frame"], source=call["source"], name=call["name"], targets="label")
+        mlflow.log_input(dataset, context=call["context"])
+    elif kind == "log_model":
+        _send_model(load_model(folder / call["model"]), call["frame"], call["target_column"])
+    else:
+        raise ValueError(f"unknown logging call {kind!r} in {folder}")

@@ -40,6 +40,7 @@ def save_classifier(classifier, path: str) -> None:
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 @exit_on_user_error
 def main(cfg: DictConfig) -> float:
+    tracking.ensure_reachable(cfg.mlflow)
     train = read_split(cfg.paths.processed, "train")
     validation = read_split(cfg.paths.processed, "validation")
     classifier = fit_classifier(cfg, train)

@@ -46,10 +46,29 @@ def stop_process_group(server: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def local_server(
-    command: Callable[[int], list[str]], cwd: Path, env: dict, ready_path: str, timeout: float
+    command: Callable[[int], list[str]],
+    cwd: Path,
+    env: dict,
+    ready_path: str,
+    timeout: float,
+    port: int | None = None,
 ) -> Iterator[str]:
     """Run `command(port)` in its own process group; yield its base URL once `ready_path` answers 200."""
-    port = free_port()
+    with started_server(command, cwd, env, ready_path, timeout, port) as (base_url, _server):
+        yield base_url
+
+
+@contextlib.contextmanager
+def started_server(
+    command: Callable[[int], list[str]],
+    cwd: Path,
+    env: dict,
+    ready_path: str,
+    timeout: float,
+    port: int | None = None,
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """As local_server, but also yield the server's process, whose id is its process group's id."""
+    port = port or free_port()
     log = cwd / f"server-{port}.log"
     with log.open("w") as output:
         server = subprocess.Popen(
@@ -58,6 +77,6 @@ def local_server(
     try:
         base_url = f"http://127.0.0.1:{port}"
         wait_until_answering(base_url + ready_path, server, log, timeout)
-        yield base_url
+        yield base_url, server
     finally:
         stop_process_group(server)
