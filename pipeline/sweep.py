@@ -5,19 +5,22 @@ worker processes). The parent's id reaches the jobs through a file in the sweep 
 """
 
 import logging
+import os
 from datetime import datetime
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, read_write
 
 from pipeline.files import read_json, write_json
 
 log = logging.getLogger(__name__)
 
 PARENT_FILE = "mlflow_parent_run.json"
+# Jobs on other machines (a Ray cluster) cannot read the sweep directory; they get the parent's id in this variable.
+PARENT_RUN_ID_VARIABLE = "STANCE_SWEEP_PARENT_RUN_ID"
 # Children are ranked on validation data; the test split stays out of model selection.
 SELECTION_METRIC = "val_macro_f1"
 
@@ -31,12 +34,23 @@ def parent_run_id() -> str | None:
     hydra = HydraConfig.get()
     if hydra.mode != RunMode.MULTIRUN:
         return None
+    if os.environ.get(PARENT_RUN_ID_VARIABLE):
+        return os.environ[PARENT_RUN_ID_VARIABLE]
     path = parent_file(hydra.sweep.dir)
     return read_json(path)["run_id"] if path.is_file() else None
 
 
 def in_sweep() -> bool:
     return HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def pass_to_jobs(config: DictConfig, variable: str, value: str) -> None:
+    """Set an environment variable in every job of this sweep, wherever the launcher runs it.
+
+    Launchers compose each job's config from the sweep's Hydra overrides; hydra.job.env_set takes effect in the job.
+    """
+    with read_write(config.hydra.overrides):
+        config.hydra.overrides.hydra.append(f"hydra.job.env_set.{variable}={value}")
 
 
 class MlflowSweepParent(Callback):
@@ -50,6 +64,7 @@ class MlflowSweepParent(Callback):
         name = f"sweep · {datetime.now():%Y-%m-%d %H:%M} · {overrides}".strip(" ·")
         self.run_id = tracking.start_sweep_parent(config.mlflow, name, {"sweep_overrides": overrides})
         write_json(parent_file(config.hydra.sweep.dir), {"run_id": self.run_id})
+        pass_to_jobs(config, PARENT_RUN_ID_VARIABLE, self.run_id)
         log.info("sweep parent run %s", self.run_id)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:

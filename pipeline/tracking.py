@@ -13,6 +13,7 @@ import subprocess
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import mlflow
 import mlflow.sklearn
@@ -24,6 +25,7 @@ from mlflow.types import ColSpec, Schema
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline import unsent_runs
+from pipeline.errors import UserInputError
 from pipeline.files import sqlite_database_path
 from pipeline.text_input import SKOPS_TRUSTED_TYPES
 from pipeline.tracking_server import TrackingServerUnavailable, bound_http_retries, check_answers, describe, redact
@@ -65,6 +67,11 @@ def connect(mlflow_cfg: DictConfig) -> str:
 def ensure_reachable(mlflow_cfg: DictConfig) -> None:
     """Before any work: stop with one line naming the URI and the cause if the tracking server does not answer."""
     uri = connect(mlflow_cfg)
+    if urlsplit(uri).password:
+        raise UserInputError(
+            f"mlflow.tracking_uri {redact(uri)}: holds a password, which would be logged with every run; "
+            "give it as MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD in the environment instead"
+        )
     check_answers(uri, float(mlflow_cfg.get("preflight_timeout") or 3))
 
 
@@ -199,6 +206,7 @@ def training_run(cfg: DictConfig, data_path: str, parent_run_id: str | None = No
             run = mlflow.start_run(run_name=journal.run_name, tags=tags, parent_run_id=parent_run_id)
             journal.partial_run_id = run.info.run_id
         except SERVER_ERRORS as error:
+            log.debug("the tracking server failed", exc_info=True)
             journal.failure = describe_failure(error)
         try:
             yield run
@@ -210,6 +218,7 @@ def training_run(cfg: DictConfig, data_path: str, parent_run_id: str | None = No
             try:
                 mlflow.end_run()
             except SERVER_ERRORS as error:
+                log.debug("the tracking server failed", exc_info=True)
                 journal.failure = describe_failure(error)
         if journal.failure is not None:
             folder = unsent_runs.save(journal, unsent_folder(cfg))
@@ -232,8 +241,6 @@ def unsent_folder(cfg: DictConfig) -> str:
 
 def without_user_info(uri: str) -> str:
     """Credentials never go to disk: they come from the environment when the run is uploaded."""
-    from urllib.parse import urlsplit, urlunsplit
-
     parts = urlsplit(uri)
     if parts.username is None:
         return uri
@@ -246,7 +253,8 @@ def describe_failure(error: BaseException) -> str:
     for marker in ("Connection refused", "Read timed out", "Name or service not known", "Max retries exceeded"):
         if marker in text:
             return marker
-    return text.splitlines()[0][:300] if text else type(error).__name__
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0][:300] if lines else type(error).__name__
 
 
 def _logged(call: dict, send):
@@ -260,6 +268,7 @@ def _logged(call: dict, send):
     try:
         return send()
     except SERVER_ERRORS as error:
+        log.debug("the tracking server failed", exc_info=True)
         _journal.failure = describe_failure(error)
         return None
 
@@ -421,7 +430,7 @@ def upload_unsent_run(run: unsent_runs.UnsentRun, folder: Path, load_model) -> s
     mlflow.set_experiment_tag("mlflow.experimentKind", "custom_model_development")
     if run.description:
         mlflow.set_experiment_tag("mlflow.note.content", run.description)
-    tags = {**run.tags, "uploaded_from": folder.name, "server_failure": run.failure}
+    tags = {**run.tags, "uploaded_from": folder.name, "server_failure": run.failure or ""}
     client = mlflow.MlflowClient()
     if run.partial_run_id:
         # The half-logged run the server kept from before its failure: superseded by this upload.

@@ -3,6 +3,7 @@
 Without them a client retries an unreachable server for minutes with growing back-off and ends in a traceback.
 """
 
+import base64
 import os
 import socket
 import urllib.error
@@ -48,6 +49,31 @@ def describe(error: BaseException) -> str:
     return str(reason) or type(error).__name__
 
 
+def check_credentials(base_url: str, timeout: float) -> None:
+    """A server with authentication must accept MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD (or a token)."""
+    request = urllib.request.Request(base_url + "/api/2.0/mlflow/experiments/search?max_results=1")
+    username, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    if username and password:
+        encoded = base64.b64encode(f"{username}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {encoded}")
+    elif token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+    except urllib.error.HTTPError as error:
+        if error.code in (401, 403):
+            who = f"user {username!r}" if username and password else "no credentials"
+            raise TrackingServerUnavailable(
+                f"MLflow tracking server {redact(base_url)} refused {who} (HTTP {error.code}): set "
+                "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD in the environment"
+            ) from None
+    except (urllib.error.URLError, OSError):
+        # It answered /health a moment ago; a failure here shows up, with its cause, in the first real request.
+        pass
+
+
 def check_answers(uri: str, timeout: float) -> None:
     """Raise TrackingServerUnavailable unless the server behind `uri` answers within `timeout` seconds.
 
@@ -60,11 +86,13 @@ def check_answers(uri: str, timeout: float) -> None:
         try:
             with urllib.request.urlopen(health + "/health", timeout=timeout) as response:
                 response.read()
-            return
         except urllib.error.HTTPError as error:
             cause = f"/health answered HTTP {error.code}"
         except (urllib.error.URLError, OSError) as error:
             cause = describe(error)
+        else:
+            check_credentials(health, timeout)
+            return
     elif parts.hostname:
         # A database store such as postgresql://host:5432/mlflow or mysql+pymysql://host/mlflow.
         port = parts.port or DEFAULT_DATABASE_PORTS.get(parts.scheme.split("+")[0], 5432)

@@ -31,7 +31,7 @@ class UnsentRun:
     parent_run_id: str | None = None
     # The run the server had created before it failed (left unfinished there); sync marks it FAILED.
     partial_run_id: str | None = None
-    failure: str = ""
+    failure: str | None = None
     # Logging calls in order: {"call": "log_params", ...}; objects are replaced by file names on saving.
     calls: list[dict] = field(default_factory=list)
 
