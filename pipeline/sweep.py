@@ -50,7 +50,7 @@ def pass_to_jobs(config: DictConfig, variable: str, value: str) -> None:
     Launchers compose each job's config from the sweep's Hydra overrides; hydra.job.env_set takes effect in the job.
     """
     with read_write(config.hydra.overrides):
-        config.hydra.overrides.hydra.append(f"hydra.job.env_set.{variable}={value}")
+        config.hydra.overrides.hydra.append(f"+hydra.job.env_set.{variable}={value}")
 
 
 class MlflowSweepParent(Callback):
@@ -65,6 +65,8 @@ class MlflowSweepParent(Callback):
         self.run_id = tracking.start_sweep_parent(config.mlflow, name, {"sweep_overrides": overrides})
         write_json(parent_file(config.hydra.sweep.dir), {"run_id": self.run_id})
         pass_to_jobs(config, PARENT_RUN_ID_VARIABLE, self.run_id)
+        # Jobs may run elsewhere (a Ray worker's copy of the project): the local store by its absolute path.
+        pass_to_jobs(config, "MLFLOW_TRACKING_URI", tracking.absolute_tracking_uri(config.mlflow))
         log.info("sweep parent run %s", self.run_id)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:

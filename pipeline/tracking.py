@@ -56,6 +56,13 @@ def resolve_tracking_uri(configured: str | None) -> str:
     return configured or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
 
 
+def absolute_tracking_uri(mlflow_cfg: DictConfig) -> str:
+    """The store's URI as seen from any working directory: a relative sqlite path made absolute."""
+    uri = resolve_tracking_uri(mlflow_cfg.get("tracking_uri"))
+    database = sqlite_database_path(uri)
+    return f"sqlite:///{database.resolve()}" if database is not None else uri
+
+
 def connect(mlflow_cfg: DictConfig) -> str:
     """Point MLflow at the configured store with bounded HTTP retries; returns the URI."""
     bound_http_retries(mlflow_cfg)
