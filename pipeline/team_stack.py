@@ -169,17 +169,6 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def free_port_pair() -> int:
-    """A port whose gRPC companion (port + 10000, SeaweedFS's convention) is free too."""
-    for _ in range(50):
-        port = free_port()
-        if port + 10000 < 65536:
-            with contextlib.suppress(OSError), socket.socket() as probe:
-                probe.bind((HOST, port + 10000))
-                return port
-    raise RuntimeError("no free pair of ports for SeaweedFS")
-
-
 def wait_for(what: str, ready, process: subprocess.Popen | None, log: Path, timeout: float = START_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -341,25 +330,18 @@ def start_seaweedfs(stack: Stack) -> None:
     fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(identities, handle)
-    master, volume, filer = free_port_pair(), free_port_pair(), free_port_pair()
+    master, volume, filer = free_port(), free_port(), free_port()
     command = [
-        weed_binary(),
-        "server",
-        f"-dir={data}",
-        f"-ip={HOST}",
-        f"-ip.bind={HOST}",
-        f"-master.port={master}",
-        f"-volume.port={volume}",
-        f"-filer.port={filer}",
+        weed_binary(), "server", f"-dir={data}", f"-ip={HOST}", f"-ip.bind={HOST}",
+        # Every port explicit (no default port, no "+10000" gRPC convention) so that two stacks never collide.
+        f"-master.port={master}", f"-master.port.grpc={free_port()}",
+        f"-volume.port={volume}", f"-volume.port.grpc={free_port()}",
+        "-filer", f"-filer.port={filer}", f"-filer.port.grpc={free_port()}", f"-filer.localSocket={data}/filer.sock",
+        "-s3", f"-s3.port={stack.ports.s3}", f"-s3.port.grpc={free_port()}", f"-s3.config={config}",
+        f"-s3.localSocket={data}/s3.sock", "-s3.port.iceberg=0", "-s3.port.lance=0",
         # Small volumes and no usage reports: a laptop's disk, a machine without internet.
-        "-master.volumeSizeLimitMB=64",
-        "-volume.max=0",
-        "-master.telemetry=false",
-        "-filer",
-        "-s3",
-        f"-s3.port={stack.ports.s3}",
-        f"-s3.config={config}",
-    ]
+        "-master.volumeSizeLimitMB=64", "-volume.max=0", "-master.telemetry=false",
+    ]  # fmt: skip
     log = team_dir / "logs" / "seaweedfs.log"
     process = spawn(command, log, dict(os.environ))
     record(stack, "seaweedfs", process.pid)
