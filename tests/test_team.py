@@ -13,8 +13,8 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from omegaconf import OmegaConf
 from conftest import FIXTURE_CSV, LEFT_BEHIND, REPO
+from omegaconf import OmegaConf
 from team_servers import running_ray_cluster, running_team_stack, team_environment
 
 from pipeline import team_stack
