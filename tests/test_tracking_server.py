@@ -1,0 +1,101 @@
+"""Reaching a tracking server: the quick check, the retry bounds, credentials kept out of URIs, kept runs on disk."""
+
+import http.server
+import os
+import threading
+import time
+
+import pandas as pd
+import pytest
+from local_server import free_port
+from omegaconf import OmegaConf
+from sklearn.dummy import DummyClassifier
+
+from pipeline import tracking, unsent_runs
+from pipeline.errors import UserInputError
+from pipeline.tracking_server import TrackingServerUnavailable, bound_http_retries, check_answers, redact
+
+
+def test_a_refused_connection_is_reported_at_once_with_the_uri_and_the_cause():
+    uri = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(TrackingServerUnavailable) as error:
+        check_answers(uri, timeout=3)
+    assert time.monotonic() - started < 3
+    assert str(error.value).startswith(f"MLflow tracking server {uri} did not answer within 3 s: Connection refused")
+
+
+def test_a_server_that_accepts_but_never_answers_is_given_up_after_the_timeout():
+    class Silent(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            time.sleep(5)
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Silent)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(TrackingServerUnavailable, match="did not answer within 1 s: timed out"):
+            check_answers(f"http://127.0.0.1:{server.server_port}", timeout=1)
+        assert time.monotonic() - started < 3
+    finally:
+        server.shutdown()
+
+
+def test_local_stores_are_not_checked():
+    check_answers("sqlite:///mlflow.db", timeout=1)
+    check_answers("file:///tmp/mlruns", timeout=1)
+
+
+def test_a_database_store_must_accept_a_connection():
+    with pytest.raises(TrackingServerUnavailable, match="Connection refused"):
+        check_answers(f"postgresql://mlflow@127.0.0.1:{free_port()}/mlflow", timeout=1)
+
+
+def test_retry_bounds_apply_only_where_the_user_set_none(monkeypatch):
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "7")
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_TIMEOUT", raising=False)
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", raising=False)
+    bound_http_retries(OmegaConf.create({"http_max_retries": 2, "http_timeout": 10, "http_backoff_factor": 1}))
+    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "7"
+    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "10"
+    assert os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] == "1"
+
+
+def test_passwords_never_reach_messages_or_kept_runs():
+    assert redact("https://alice:s3cret@mlflow.example.org:8443/x") == "https://alice:***@mlflow.example.org:8443/x"
+    assert tracking.without_user_info("https://alice:s3cret@mlflow.example.org") == "https://mlflow.example.org"
+    with pytest.raises(UserInputError, match="holds a password") as error:
+        tracking.ensure_reachable(OmegaConf.create({"tracking_uri": "https://alice:s3cret@mlflow.example.org"}))
+    assert "s3cret" not in str(error.value)
+
+
+def test_a_kept_run_reads_back_as_it_was_logged(tmp_path):
+    frame = pd.DataFrame({"text": ["a", "b"], "label": ["neutral", "neutral"]})
+    model = DummyClassifier(strategy="most_frequent").fit(frame[["text"]], frame["label"])
+    run = unsent_runs.UnsentRun(
+        tracking_uri="http://127.0.0.1:5050",
+        experiment="stance",
+        run_name="logreg · word · C=4.0",
+        tags={"model": "logreg"},
+        failure="Connection refused",
+        calls=[
+            {"call": "log_params", "params": {"model.name": "logreg"}},
+            {"call": "log_dataset", "frame": frame, "source": "x.csv", "name": "x", "context": "training"},
+            {"call": "log_metrics", "metrics": {"val_macro_f1": 0.5}},
+            {"call": "log_model", "model": model, "frame": frame.head(1), "target_column": None},
+        ],
+    )
+    folder = unsent_runs.save(run, tmp_path / "unsent_runs")
+    assert folder.name.endswith("logreg-word-C-4.0") and not list(folder.parent.glob(".unsent-*"))
+
+    loaded, _ = unsent_runs.load(folder)
+    assert loaded.run_name == run.run_name and loaded.failure == "Connection refused"
+    assert loaded.calls[0] == {"call": "log_params", "params": {"model.name": "logreg"}}
+    pd.testing.assert_frame_equal(loaded.calls[1]["frame"], frame)
+    assert (folder / loaded.calls[3]["model"]).is_file()
+
+    unsent_runs.mark_synced(folder, "abc123", run.tracking_uri)
+    with pytest.raises(UserInputError, match="already uploaded as run abc123"):
+        unsent_runs.load(folder)
+    with pytest.raises(UserInputError, match="not a kept run"):
+        unsent_runs.load(tmp_path)
