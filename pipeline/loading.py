@@ -45,11 +45,14 @@ def reader_options(suffix: str, encoding: str, quoting: str) -> dict:
     return {}
 
 
-def load_local_file(path: Path, encoding: str = UTF8, quoting: str = "minimal") -> pd.DataFrame:
-    suffix = path.suffix.lower()
+def load_local_file(
+    path: Path, encoding: str = UTF8, quoting: str = "minimal", file_format: str | None = None
+) -> pd.DataFrame:
+    suffix = f".{file_format.lower()}" if file_format else path.suffix.lower()
     if suffix not in BUILDERS_BY_SUFFIX:
         raise UserInputError(
-            f"{path}: unsupported file type {suffix!r}; expected one of {', '.join(sorted(BUILDERS_BY_SUFFIX))}"
+            f"{path}: unsupported file type {suffix!r}; expected one of {', '.join(sorted(BUILDERS_BY_SUFFIX))} "
+            "(data.format names the type of a file whose suffix does not, e.g. data.format=tsv for a .txt file)"
         )
     if not path.is_file():
         raise UserInputError(f"{path}: no such file (set data.path to a CSV, JSON Lines or Parquet file)")
@@ -82,11 +85,11 @@ def load_hub_dataset(name: str, split: str) -> pd.DataFrame:
 
 
 def load_statements(
-    location: str, split: str = "train", encoding: str = UTF8, quoting: str = "minimal"
+    location: str, split: str = "train", encoding: str = UTF8, quoting: str = "minimal", file_format: str | None = None
 ) -> pd.DataFrame:
     """Load a table of statements: a local CSV / TSV / JSON Lines / Parquet file, or a hub dataset's `split`."""
     if is_local_file(location):
-        frame = load_local_file(Path(location), encoding, quoting)
+        frame = load_local_file(Path(location), encoding, quoting, file_format)
     else:
         frame = load_hub_dataset(location, split)
     log.info("loaded %d rows and columns %s from %s", len(frame), list(frame.columns), location)

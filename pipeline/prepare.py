@@ -40,7 +40,7 @@ def columns_from_config(data: DictConfig, with_split_column: bool = False) -> St
 
 
 def load_and_validate(data: DictConfig, location: str, hub_split: str = "train", with_split_column=False):
-    raw = load_statements(location, hub_split, data.encoding, data.quoting)
+    raw = load_statements(location, hub_split, data.encoding, data.quoting, data.get("format"))
     return validate_statements(raw, columns_from_config(data, with_split_column), list(data.labels), location)
 
 
