@@ -17,10 +17,37 @@ TEST_FILE = "SemEval2016-Task6-subtaskA-testdata-gold.txt"
 HEADER = "ID\tTarget\tTweet\tStance"
 # Stance words are shared by the targets, but what they signal depends on the target ("freedom", "life", "god" and
 # "rights" argue opposite ways for different targets): each target draws its own favour / against words from one pool.
-STANCE_WORDS = (
-    "freedom life rights god faith science evidence tradition family choice tax future respect truth nature "
-    "safety children equality values history leader experience scandal hoax prayer reason body murder progress"
-).split()
+STANCE_WORDS = [
+    "freedom",
+    "life",
+    "rights",
+    "god",
+    "faith",
+    "science",
+    "evidence",
+    "tradition",
+    "family",
+    "choice",
+    "tax",
+    "future",
+    "respect",
+    "truth",
+    "nature",
+    "safety",
+    "children",
+    "equality",
+    "values",
+    "history",
+    "leader",
+    "experience",
+    "scandal",
+    "hoax",
+    "prayer",
+    "reason",
+    "body",
+    "murder",
+    "progress",
+]
 HASHTAGS = {
     "Atheism": ["#atheism", "#religion", "#faith"],
     "Climate Change is a Real Concern": ["#climate", "#climatechange", "#globalwarming"],
@@ -41,11 +68,42 @@ def stance_words(seed: int) -> dict[str, tuple[list[str], list[str]]]:
     return chosen
 
 
-FILLER = (
-    "today just really people think know this that what why when tonight news read watch again still never always "
-    "everyone someone nobody country world talk debate morning week year time live here there"
-).split()
-NEUTRAL_WORDS = "weather coffee game music traffic lunch weekend movie phone train".split()
+FILLER = [
+    "today",
+    "just",
+    "really",
+    "people",
+    "think",
+    "know",
+    "this",
+    "that",
+    "what",
+    "why",
+    "when",
+    "tonight",
+    "news",
+    "read",
+    "watch",
+    "again",
+    "still",
+    "never",
+    "always",
+    "everyone",
+    "someone",
+    "nobody",
+    "country",
+    "world",
+    "talk",
+    "debate",
+    "morning",
+    "week",
+    "year",
+    "time",
+    "live",
+    "here",
+    "there",
+]
+NEUTRAL_WORDS = ["weather", "coffee", "game", "music", "traffic", "lunch", "weekend", "movie", "phone", "train"]
 PUNCTUATION = ["!", "?", "...", "", "", ".", " \u2019", ' "', "\u2026", " \u2014"]
 LABELS = ("FAVOR", "AGAINST", "NONE")
 # Label shares per target, roughly as uneven as the real data.
