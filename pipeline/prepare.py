@@ -22,7 +22,7 @@ from pipeline.splitting import (
     split_statements,
 )
 from pipeline.stage_io import write_splits
-from pipeline.validation import LABEL, SPLIT, StatementColumns, validate_statements
+from pipeline.validation import LABEL, SPLIT, StatementColumns, describe_rows, validate_statements
 
 log = logging.getLogger(__name__)
 SPLIT_KINDS = ("fractions", "files", "column", "hub")
@@ -77,11 +77,11 @@ def fixed_splits(data: DictConfig) -> dict[str, pd.DataFrame | None]:
     statements = load_and_validate(data, data.path, with_split_column=True)
     values = {str(data.split.names[split]): split for split in SPLIT_NAMES if data.split.names[split] is not None}
     found = statements[SPLIT].astype(str)
-    if not found.isin(list(values)).all():
-        unknown = sorted(found[~found.isin(list(values))].unique())[:10]
+    unknown = ~found.isin(list(values))
+    if unknown.any():
         raise UserInputError(
-            f"{data.path}: column {data.split.column!r} holds {unknown}; expected one of {sorted(values)} "
-            "(data.split.names)"
+            f"{data.path}: column {data.split.column!r} holds {sorted(found[unknown].unique())[:10]} in "
+            f"{describe_rows(statements, unknown)}; expected one of {sorted(values)} (data.split.names)"
         )
     by_split = {split: statements[found.map(values) == split].drop(columns=SPLIT) for split in SPLIT_NAMES}
     for split in ("train", "test"):
