@@ -274,3 +274,22 @@ def test_a_significance_threshold_keeps_a_champion_the_candidate_beats_only_by_c
     assert decide(0.81, 0.80, 0.0, p_value=0.4).promote
     kept = decide(0.81, 0.80, 0.0, p_value=0.4, max_p_value=0.05)
     assert not kept.promote and "McNemar p=0.4" in kept.reason
+
+
+def test_dvc_accepts_a_hub_dataset_that_is_no_local_file(tmp_path):
+    """dvc.yaml's data dependency is a setting, so that a hub name as data.path does not break every DVC command."""
+    from conftest import run
+
+    for name in ("dvc.yaml", "params.yaml"):
+        (tmp_path / name).write_text((REPO / name).read_text())
+    run(["git", "init", "-q"], tmp_path)
+    run(["dvc", "init", "-q"], tmp_path)
+    from pipeline.compose_params import compose_params
+
+    hub = compose_params(["data.path=some-org/stance-tweets", "data.dvc_dependency=params.yaml"])
+    (tmp_path / "params.yaml").write_text(hub)
+    # Without the setting DVC reports the hub name as a deleted file, and `dvc repro` stops on it.
+    stages = run(["dvc", "status", "prepare"], tmp_path)
+    assert "some-org" not in stages.stdout + stages.stderr
+    dag = run(["dvc", "dag", "--md"], tmp_path).stdout
+    assert "prepare" in dag and "evaluate" in dag
