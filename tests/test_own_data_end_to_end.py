@@ -95,25 +95,6 @@ def test_registering_under_another_data_sets_model_is_refused(project, client):
     assert len(client.search_model_versions(f"name = '{SHIPPED}'")) == 1
 
 
-def test_a_broken_champion_is_reported_kept_and_replaced_only_on_request(project, client):
-    champion = client.get_model_version_by_alias(SEMEVAL, "champion")
-    source = Path(client.get_model_version_download_uri(SEMEVAL, champion.version).removeprefix("file://"))
-    skops_file = next(source.glob("*.skops"))
-    skops_file.write_bytes(skops_file.read_bytes()[:100])  # a truncated upload
-
-    kept = stage(project, "pipeline.evaluate")
-    assert kept.returncode == 0, kept.stderr
-    registered = json.loads((project / "reports/registered_model.json").read_text())
-    assert not registered["promoted"] and "champion.replace_broken=true" in registered["decision"]
-    assert client.get_model_version_by_alias(SEMEVAL, "champion").version == champion.version
-
-    replaced = stage(project, "pipeline.evaluate", "champion.replace_broken=true")
-    assert replaced.returncode == 0, replaced.stderr
-    registered = json.loads((project / "reports/registered_model.json").read_text())
-    assert registered["promoted"]
-    assert client.get_model_version_by_alias(SEMEVAL, "champion").version != champion.version
-
-
 def test_mlflow_models_serve_takes_the_users_columns_and_refuses_a_missing_target(project):
     import urllib.error
     import urllib.request
@@ -145,3 +126,23 @@ def test_mlflow_models_serve_takes_the_users_columns_and_refuses_a_missing_targe
     # Version 1 is the model the recipe scored: the server answers as the evaluation did.
     assert served == list(scored.loc[gold["ID"], "predicted"])
     assert refused.value.code == 400 and "Target" in refused.value.read().decode()
+
+
+def test_a_broken_champion_is_reported_kept_and_replaced_only_on_request(project, client):
+    """Last in this module: it truncates the champion's model file."""
+    champion = client.get_model_version_by_alias(SEMEVAL, "champion")
+    source = Path(client.get_model_version_download_uri(SEMEVAL, champion.version).removeprefix("file://"))
+    skops_file = next(source.glob("*.skops"))
+    skops_file.write_bytes(skops_file.read_bytes()[:100])  # a truncated upload
+
+    kept = stage(project, "pipeline.evaluate")
+    assert kept.returncode == 0, kept.stderr
+    registered = json.loads((project / "reports/registered_model.json").read_text())
+    assert not registered["promoted"] and "champion.replace_broken=true" in registered["decision"]
+    assert client.get_model_version_by_alias(SEMEVAL, "champion").version == champion.version
+
+    replaced = stage(project, "pipeline.evaluate", "champion.replace_broken=true")
+    assert replaced.returncode == 0, replaced.stderr
+    registered = json.loads((project / "reports/registered_model.json").read_text())
+    assert registered["promoted"]
+    assert client.get_model_version_by_alias(SEMEVAL, "champion").version != champion.version
