@@ -74,14 +74,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--cpus", type=int, default=os.cpu_count())
+    parser.add_argument("--launchers", default="joblib,ray", help="which launchers to time")
     args = parser.parse_args()
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "RAY_USAGE_STATS_ENABLED": "0"}
     env.pop("MLFLOW_TRACKING_URI", None)
     with tempfile.TemporaryDirectory(prefix="grid-") as temp:
         temp = Path(temp)
-        for repeat in range(args.repeats):
+        for repeat in range(args.repeats if "joblib" in args.launchers else 0):
             seconds = timed_sweep([f"hydra.launcher.n_jobs={args.cpus}"], env, temp / f"joblib-{repeat}")
             print(f"joblib, n_jobs={args.cpus}: {seconds:.1f} s")
+        if "ray" not in args.launchers:
+            return
         (temp / "ray").mkdir()
         with ray_cluster(args.cpus, temp / "ray") as address:
             for repeat in range(args.repeats):

@@ -75,6 +75,10 @@ class MlflowSweepParent(Callback):
         pass_to_jobs(config, PARENT_RUN_ID_VARIABLE, self.run_id)
         # Jobs may run elsewhere (a Ray worker's copy of the project): the local store by its absolute path.
         pass_to_jobs(config, "MLFLOW_TRACKING_URI", tracking.absolute_tracking_uri(config.mlflow))
+        # Ray ships a copy of the project to its workers but leaves out git-ignored files by default, and the DVC stage
+        # outputs the jobs read (data/processed) are git-ignored; conf/hydra/launcher/ray_cluster.yaml lists what to
+        # leave out instead.
+        os.environ.setdefault("RAY_RUNTIME_ENV_IGNORE_GITIGNORE", "1")
         log.info("sweep parent run %s", self.run_id)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
