@@ -49,7 +49,8 @@ def ray_cluster(cpus: int, temp: Path):
     command = [
         str(BIN / "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
         f"--num-cpus={cpus}", "--object-store-memory=100000000", "--include-dashboard=false",
-        "--disable-usage-stats", f"--temp-dir={temp}",
+        "--disable-usage-stats", f"--temp-dir={temp}", f"--ray-client-server-port={free_port()}",
+        f"--dashboard-agent-listen-port={free_port()}",
     ]  # fmt: skip
     log = temp / "ray.log"
     started = time.monotonic()

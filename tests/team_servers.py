@@ -67,14 +67,13 @@ def running_ray_cluster(environment: dict[str, str]):
     require(importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is not None, "hydra-ray-launcher")
     temp_dir = Path(tempfile.mkdtemp(prefix="ray-"))
     port = free_port()
-    # Ray's own ports, away from the random ones other servers of this session take.
-    base = 20000 + (port % 20000)
     command = [
         str(Path(sys.executable).parent / "ray"), "start", "--head", "--block",
         "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2", "--memory=2000000000",
         "--object-store-memory=100000000", "--include-dashboard=false", "--disable-usage-stats",
-        f"--temp-dir={temp_dir}", f"--ray-client-server-port={base}", f"--dashboard-agent-listen-port={base + 1}",
-        f"--min-worker-port={base + 10}", f"--max-worker-port={base + 60}",
+        # Free ports (outside Ray's worker port range) instead of Ray's fixed defaults, which another cluster may hold.
+        f"--temp-dir={temp_dir}", f"--ray-client-server-port={free_port()}",
+        f"--dashboard-agent-listen-port={free_port()}",
     ]  # fmt: skip
     log = temp_dir / "ray-start.log"
     with log.open("w") as output:
