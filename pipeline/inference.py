@@ -21,7 +21,7 @@ import pandas as pd
 
 from pipeline.errors import UserInputError
 from pipeline.files import sqlite_database_path
-from pipeline.quotes import Quote, extract_quotes
+from pipeline.quotes import DEFAULT_MAX_ARTICLE_MB, Quote, check_article_size, extract_quotes
 
 DEFAULT_MODEL = "models:/stance-classifier@champion"
 TEXT = "text"
@@ -112,8 +112,14 @@ class StanceTagger:
         """The quote rows (see `quote_frame`) with `label` and the probabilities added."""
         return pd.concat([quotes, self.predict(quotes)], axis=1)
 
-    def tag_article(self, article: str, include_indirect: bool = False) -> pd.DataFrame:
-        """One row per quote: `text`, `start`, `end`, `speaker`, `kind`, `label`, `p(<label>)`..."""
+    def tag_article(
+        self, article: str, include_indirect: bool = False, max_mb: float = DEFAULT_MAX_ARTICLE_MB
+    ) -> pd.DataFrame:
+        """One row per quote: `text`, `start`, `end`, `speaker`, `kind`, `label`, `p(<label>)`...
+
+        An article above `max_mb` megabytes (UTF-8) is refused with a UserInputError.
+        """
+        check_article_size(len(article.encode("utf-8")), "the article", max_mb)
         return self.tag_quotes(quote_frame(extract_quotes(article, include_indirect=include_indirect)))
 
 

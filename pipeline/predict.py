@@ -23,7 +23,7 @@ import pandas as pd
 from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError, exit_on_user_error
 from pipeline.files import atomic_path
 from pipeline.inference import DEFAULT_MODEL, LABEL, TEXT, StanceTagger, load_model, probability_column, quote_frame
-from pipeline.quotes import extract_quotes
+from pipeline.quotes import DEFAULT_MAX_ARTICLE_MB, check_article_size, extract_quotes
 from pipeline.text_files import READ_BLOCK, check_utf8, decoded_blocks, file_blocks
 
 ARTICLE_SUFFIXES = {".txt", ".text", ".md", ""}
@@ -85,6 +85,12 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--lines", action="store_true", help="standard input holds one statement per line")
     parser.add_argument("--indirect", action="store_true", help="also tag indirect speech (X said that ...)")
     parser.add_argument(
+        "--max-article-mb",
+        type=positive_float,
+        default=DEFAULT_MAX_ARTICLE_MB,
+        help=f"refuse articles larger than this many megabytes (default: {DEFAULT_MAX_ARTICLE_MB:g})",
+    )
+    parser.add_argument(
         "--batch-size", type=positive_int, default=10000, help="statements predicted at once (default: 10000)"
     )
     parser.add_argument(
@@ -107,6 +113,16 @@ def positive_int(value: str) -> int:
     return number
 
 
+def positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
+    return number
+
+
 # --- Reading input ---------------------------------------------------------------------------------------------------
 
 
@@ -119,20 +135,24 @@ def check_file(path: Path, expected: str) -> None:
         raise UserInputError(f"{path}: the file is empty; expected {expected}")
 
 
-def read_article(path: Path) -> str:
+def read_article(path: Path, max_mb: float = DEFAULT_MAX_ARTICLE_MB) -> str:
     check_file(path, "an article as UTF-8 text")
+    check_article_size(path.stat().st_size, str(path), max_mb)
     return "".join(decoded_blocks(file_blocks(path), str(path)))
 
 
-def read_stdin() -> str:
+def read_stdin(max_mb: float | None = DEFAULT_MAX_ARTICLE_MB) -> str:
+    """Standard input as text; an article is held to `max_mb`, statements (--lines, max_mb None) are not."""
     text = "".join(decoded_blocks(iter(lambda: sys.stdin.buffer.read(READ_BLOCK), b""), STDIN_NAME))
+    if max_mb is not None:
+        check_article_size(len(text.encode("utf-8")), STDIN_NAME, max_mb)
     if not text.strip():
         raise UserInputError(f"{STDIN_NAME}: standard input is empty; expected an article or, with --lines, statements")
     return text
 
 
-def article_paths(inputs: list[str]) -> list[Path]:
-    """Files as given; folders expanded to their .txt files, in name order."""
+def article_paths(inputs: list[str], max_mb: float = DEFAULT_MAX_ARTICLE_MB) -> list[Path]:
+    """Files as given; folders expanded to their .txt files, in name order. Files named outright are checked now."""
     paths = []
     for given in inputs:
         path = Path(given)
@@ -143,6 +163,7 @@ def article_paths(inputs: list[str]) -> list[Path]:
             paths.extend(found)
         elif path.suffix.lower() in ARTICLE_SUFFIXES:
             check_file(path, "an article as UTF-8 text")
+            check_article_size(path.stat().st_size, str(path), max_mb)
             paths.append(path)
         else:
             raise UserInputError(
@@ -427,8 +448,8 @@ def run(args: argparse.Namespace) -> int:
 
     # Cheap checks first, so that a typo does not wait for the model to load.
     table = StatementTable(Path(tables[0]), args.text_column) if tables else None
-    paths = article_paths(inputs) if inputs and not tables else []
-    stdin_text = read_stdin() if from_stdin else None
+    paths = article_paths(inputs, args.max_article_mb) if inputs and not tables else []
+    stdin_text = read_stdin(None if args.lines else args.max_article_mb) if from_stdin else None
     writer_format = output_format(args)
     with collecting_no_garbage_while_loading():
         tagger = load_model(args.model, args.tracking_uri, jobs=args.jobs)
@@ -444,7 +465,7 @@ def run(args: argparse.Namespace) -> int:
             tag_statement_lines(tagger, stdin_text, args, writer)
         else:
             named = [(STDIN_NAME, stdin_text)] if stdin_text is not None else None
-            named_texts = named or ((str(path), read_article(path)) for path in paths)
+            named_texts = named or ((str(path), read_article(path, args.max_article_mb)) for path in paths)
             with progress(len(named or paths), " articles", args.quiet) as bar:
                 if not tag_articles(tagger, named_texts, args, writer, bar):
                     raise UserInputError(f"no quotes found in {describe_inputs(args.inputs)}; nothing to tag")
