@@ -65,6 +65,12 @@ def build_parser() -> ArgumentParser:
         f"directory or a .skops file (default: {DEFAULT_MODEL})",
     )
     parser.add_argument(
+        "--trust-model",
+        action="store_true",
+        help="load a model that needs types or code beyond the project's own (refused by default): this runs code "
+        "from the model's author, so only for models whose author you trust",
+    )
+    parser.add_argument(
         "--tracking-uri",
         default=None,
         help="MLflow store holding the model (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
@@ -452,7 +458,7 @@ def run(args: argparse.Namespace) -> int:
     stdin_text = read_stdin(None if args.lines else args.max_article_mb) if from_stdin else None
     writer_format = output_format(args)
     with collecting_no_garbage_while_loading():
-        tagger = load_model(args.model, args.tracking_uri, jobs=args.jobs)
+        tagger = load_model(args.model, args.tracking_uri, jobs=args.jobs, trust_model=args.trust_model)
     if table is not None:
         check_new_columns(table, tagger, args.label_column)
 

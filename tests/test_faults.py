@@ -1,0 +1,332 @@
+"""Faults and bad input: foreign models, outputs that would destroy inputs, interruptions, dead runs, broken files.
+
+Each case checks what the user sees (one line on stderr, exit code 2) and that nothing was lost or run. The real
+command runs in a subprocess wherever sys.path, signals or exit codes matter; MLflow stores are real SQLite stores
+in temporary folders.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import FIXTURE_CSV, REPO, compose_config
+
+from pipeline.errors import UserInputError
+from pipeline.inference import load_model
+from pipeline.text_input import SKOPS_TRUSTED_TYPES
+from pipeline.train import fit_classifier
+
+SEED = REPO / "seeds" / "000_0a13e2fcd2c43a4f.txt"
+NAME = "stance-classifier"
+
+
+def run_predict(*args: str, env: dict | None = None, cwd: Path = REPO, timeout: int = 120):
+    """The real stance-predict in a fresh interpreter: (exit code, stdout, stderr)."""
+    environment = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", **(env or {})}
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.predict", *args, "--quiet"],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return result.returncode, result.stdout, result.stderr
+
+
+def assert_one_line_error(code: int, err: str, *expected: str) -> str:
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for part in expected:
+        assert part in lines[0], (part, lines[0])
+    return lines[0]
+
+
+# --- Models from strangers: never run their code ---------------------------------------------------------------------
+
+
+def skops_file_calling(command: str, path: Path) -> Path:
+    """A .skops file whose loading calls os.system(command) once `posix.system` is trusted (skops rebuilds such an
+    object by calling its type with the stored arguments)."""
+    import skops.io
+
+    arguments = json.loads(zipfile.ZipFile(path_of(skops.io.dumps((command,)))).read("schema.json"))
+    header = {key: arguments.pop(key) for key in ("protocol", "_skops_version")}
+    schema = {
+        "__class__": "system",
+        "__module__": "posix",
+        "__loader__": "ConstructorFromReduceNode",
+        "content": arguments,
+        "__id__": 1,
+        **header,
+    }
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("schema.json", json.dumps(schema))
+    return path
+
+
+def path_of(data: bytes):
+    import io
+
+    return io.BytesIO(data)
+
+
+def edit_mlmodel(model_dir: Path, change) -> None:
+    mlmodel = model_dir / "MLmodel"
+    description = yaml.safe_load(mlmodel.read_text())
+    change(description["flavors"]["sklearn"])
+    mlmodel.write_text(yaml.safe_dump(description))
+
+
+def ship_code(model_dir: Path, marker: Path) -> None:
+    """What MLflow's loader would put first on sys.path: a `skops` package that writes the marker when imported."""
+    package = model_dir / "code" / "skops"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    edit_mlmodel(model_dir, lambda flavor: flavor.update(code="code"))
+
+
+def trust_posix_system(model_dir: Path, marker: Path) -> None:
+    """An MLmodel that declares posix.system trusted, beside a skops file that calls it."""
+    skops_file_calling(f"touch {marker}", model_dir / "model.skops")
+    edit_mlmodel(model_dir, lambda flavor: flavor.update(skops_trusted_types=[*SKOPS_TRUSTED_TYPES, "posix.system"]))
+
+
+def hide_posix_system(model_dir: Path, marker: Path) -> None:
+    """A clean-looking MLmodel; only the skops file names posix.system."""
+    skops_file_calling(f"touch {marker}", model_dir / "model.skops")
+
+
+CRAFTS = {"code folder": ship_code, "MLmodel trusts posix.system": trust_posix_system, "skops calls": hide_posix_system}
+REASONS = {
+    "code folder": "ships its own code (code/skops)",
+    "MLmodel trusts posix.system": "declares types the project does not trust: posix.system",
+    "skops calls": "needs types the project does not trust: posix.system",
+}
+
+
+@pytest.fixture(scope="module")
+def foreign_models(tmp_path_factory) -> SimpleNamespace:
+    """A real MLflow store holding a clean model and, per craft, a tampered copy registered as `<craft>@champion`.
+
+    The tampering happens in the store's own artifact folder, as on a shared store someone else can write to.
+    """
+    import mlflow
+
+    from pipeline import tracking
+
+    folder = tmp_path_factory.mktemp("foreign")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    classifier = fit_classifier(compose_config(), pd.read_csv(FIXTURE_CSV))
+    example = pd.DataFrame({"text": ["The strikes must stop."]})
+    markers, names, dirs = {}, {}, {}
+    mlflow.set_tracking_uri(uri)
+    try:
+        experiment = mlflow.create_experiment("foreign", artifact_location=(folder / "artifacts").as_uri())
+        for index, (craft, tamper) in enumerate({"clean": None, **CRAFTS}.items()):
+            with mlflow.start_run(experiment_id=experiment):
+                model_uri = tracking.log_model(classifier, example, None)
+            name = f"{NAME}-{index}"
+            version = tracking.register_model(model_uri, name)
+            tracking.set_alias(name, "champion", version)
+            stored = Path(mlflow.get_logged_model(model_uri.removeprefix("models:/")).artifact_location[7:])
+            markers[craft] = folder / f"marker-{index}"
+            if tamper:
+                tamper(stored, markers[craft])
+            names[craft], dirs[craft] = name, stored
+    finally:
+        mlflow.set_tracking_uri(None)
+    return SimpleNamespace(uri=uri, folder=folder, names=names, dirs=dirs, markers=markers)
+
+
+def test_logged_models_carry_no_code_folder(foreign_models):
+    clean = foreign_models.dirs["clean"]
+    assert not (clean / "code").exists()
+    assert not yaml.safe_load((clean / "MLmodel").read_text())["flavors"]["sklearn"].get("code")
+
+
+@pytest.mark.parametrize("craft", list(CRAFTS))
+def test_stance_predict_refuses_a_foreign_model_and_runs_nothing(foreign_models, craft):
+    marker = foreign_models.markers[craft]
+    model = f"models:/{foreign_models.names[craft]}@champion"
+    code, out, err = run_predict(str(SEED), "--model", model, "--tracking-uri", foreign_models.uri)
+    assert_one_line_error(code, err, model, "refused to load", REASONS[craft], "--trust-model")
+    assert out == "" and not marker.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("craft", ["code folder", "MLmodel trusts posix.system"])
+def test_the_crafted_models_do_run_their_code_once_trusted(foreign_models, craft, tmp_path):
+    """The control: --trust-model hands the model to MLflow's loader, which runs the author's code.
+
+    (The third craft declares nothing, so even MLflow's loader refuses it.)"""
+    copy = Path(shutil.copytree(foreign_models.dirs[craft], tmp_path / "model"))
+    marker = foreign_models.markers[craft]
+    run_predict(str(SEED), "--model", str(copy), "--trust-model")
+    assert marker.exists()
+    marker.unlink()
+
+
+@pytest.mark.parametrize("craft", list(CRAFTS))
+def test_the_python_api_and_the_evaluate_loader_refuse_a_foreign_model(foreign_models, craft):
+    import mlflow
+
+    from pipeline import tracking
+
+    marker, name = foreign_models.markers[craft], foreign_models.names[craft]
+    path_before = list(sys.path)
+    with pytest.raises(UserInputError, match=REASONS[craft].replace("(", r"\(").replace(")", r"\)")):
+        load_model(f"models:/{name}@champion", foreign_models.uri)
+    with pytest.raises(UserInputError, match="refused to load"):
+        load_model(foreign_models.dirs[craft])
+    mlflow.set_tracking_uri(foreign_models.uri)
+    try:
+        # What the evaluate stage calls to re-score the champion.
+        with pytest.raises(UserInputError, match="refused to load"):
+            tracking.load_aliased_model(name, "champion")
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert not marker.exists()
+    assert sys.path == path_before
+    assert "site-packages" in sys.modules["skops"].__file__
+
+
+def test_the_clean_model_loads_through_every_path(foreign_models):
+    import mlflow
+
+    from pipeline import tracking
+
+    name = foreign_models.names["clean"]
+    tagger = load_model(f"models:/{name}@champion", foreign_models.uri)
+    mlflow.set_tracking_uri(foreign_models.uri)
+    try:
+        champion = tracking.load_aliased_model(name, "champion")
+    finally:
+        mlflow.set_tracking_uri(None)
+    statements = ["We must defend our allies.", "The bombing must stop."]
+    assert list(champion.predict(statements)) == list(tagger.tag(statements)["label"])
+    assert list(load_model(foreign_models.dirs["clean"]).tag(statements)["label"]) == list(champion.predict(statements))
+
+
+def test_a_skops_file_calling_os_system_is_refused(tmp_path):
+    marker = tmp_path / "marker"
+    evil = skops_file_calling(f"touch {marker}", tmp_path / "evil.skops")
+    with pytest.raises(UserInputError, match="refused to load: it needs types the project does not trust: posix"):
+        load_model(evil)
+    assert not marker.exists()
+
+
+def test_a_model_file_outside_the_model_folder_is_refused(foreign_models, tmp_path):
+    copy = Path(shutil.copytree(foreign_models.dirs["clean"], tmp_path / "model"))
+    shutil.move(copy / "model.skops", tmp_path / "elsewhere.skops")
+    edit_mlmodel(copy, lambda flavor: flavor.update(pickled_model="../elsewhere.skops"))
+    with pytest.raises(UserInputError, match="lies outside the model folder"):
+        load_model(copy)
+
+
+def test_a_pickled_model_is_refused(foreign_models, tmp_path):
+    copy = Path(shutil.copytree(foreign_models.dirs["clean"], tmp_path / "model"))
+    edit_mlmodel(copy, lambda flavor: flavor.update(serialization_format="cloudpickle"))
+    with pytest.raises(UserInputError, match="saved as cloudpickle, which runs code when loaded"):
+        load_model(copy)
+
+
+# --- Runs end in a true state ----------------------------------------------------------------------------------------
+
+TRAINING_RUN = """
+import sys, time
+from hydra import compose, initialize_config_dir
+from pipeline import tracking
+with initialize_config_dir(sys.argv[1], version_base=None):
+    cfg = compose(config_name="config", overrides=["mlflow.tracking_uri=" + sys.argv[2]])
+with tracking.training_run(cfg, sys.argv[3]) as run:
+    tracking.log_metrics({"val_macro_f1": 0.9})
+    print(run.info.run_id, flush=True)
+    time.sleep(300)
+"""
+
+
+def start_training_run(uri: str) -> tuple[subprocess.Popen, str]:
+    """A process holding an open training run, as the train stage does while it logs; returns it and the run id."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", TRAINING_RUN, str(REPO / "conf"), uri, str(FIXTURE_CSV)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+    )
+    return process, process.stdout.readline().strip()
+
+
+def test_a_killed_run_is_marked_failed_when_the_next_stage_starts_and_compare_hides_it(tmp_path, capsys):
+    import mlflow
+
+    from pipeline import compare, run_owners, tracking
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    with tracking.sqlite_setup_lock(uri):
+        mlflow.set_experiment("stance-intervention-statements")  # the store exists before two processes open it
+    killed, killed_id = start_training_run(uri)
+    alive, alive_id = start_training_run(uri)
+    try:
+        assert killed_id and alive_id
+        killed.kill()  # SIGKILL: no handler runs, the run stays RUNNING
+        killed.wait(timeout=30)
+        client = mlflow.MlflowClient(uri)
+        assert client.get_run(killed_id).info.status == "RUNNING"
+        assert client.get_run(killed_id).data.tags[run_owners.PID_TAG] == str(killed.pid)
+
+        # The next stage to start: a training run of its own.
+        cfg = compose_config([f"mlflow.tracking_uri={uri}"])
+        with tracking.training_run(cfg, str(FIXTURE_CSV)):
+            tracking.log_metrics({"val_macro_f1": 0.5})
+
+        dead = client.get_run(killed_id)
+        assert dead.info.status == "FAILED"
+        assert f"its process {killed.pid}" in dead.data.tags[run_owners.STALE_REASON_TAG]
+        assert client.get_run(alive_id).info.status == "RUNNING"  # its process lives: left alone
+
+        compare.main(["--tracking-uri", uri, "--chart", str(tmp_path / "chart.png")])
+        shown = capsys.readouterr().out
+        assert "Best 1 of 1 runs" in shown
+        assert "1 run(s) FAILED" in shown and "1 run(s) RUNNING" in shown and "--all-states" in shown
+        compare.main(["--tracking-uri", uri, "--chart", str(tmp_path / "chart.png"), "--all-states"])
+        assert "Best 3 of 3 runs" in capsys.readouterr().out
+    finally:
+        alive.kill()
+        alive.wait(timeout=30)
+        mlflow.set_tracking_uri(None)
+
+
+def test_a_run_of_another_machine_is_stale_only_after_the_timeout():
+    from pipeline.run_owners import HOST_TAG, PID_TAG, RunState, stale_reason
+
+    now = 1_000_000.0
+    elsewhere = {HOST_TAG: "another-host", PID_TAG: "1"}
+    hours_ago = lambda hours: int((now - hours * 3600) * 1000)  # noqa: E731
+    assert stale_reason(RunState("a", "RUNNING", hours_ago(2), elsewhere), now, stale_after_hours=48) is None
+    reason = stale_reason(RunState("b", "RUNNING", hours_ago(50), elsewhere), now, stale_after_hours=48)
+    assert reason == "RUNNING for 50 h (owned by 1 on another-host), longer than 48 h"
+    assert "no recorded owner" in stale_reason(RunState("c", "RUNNING", hours_ago(50), {}), now, 48)
+    assert stale_reason(RunState("d", "FINISHED", hours_ago(500), {}), now, 48) is None
+
+
+def test_a_reused_pid_does_not_keep_a_dead_run_alive():
+    """The owner is this very pid, but a process that started at another time: the run's owner is gone."""
+    from pipeline.run_owners import HOST_TAG, PID_START_TAG, PID_TAG, RunState, stale_reason
+
+    tags = {HOST_TAG: __import__("socket").gethostname(), PID_TAG: str(os.getpid()), PID_START_TAG: "1"}
+    assert "is gone" in stale_reason(RunState("a", "RUNNING", 0, tags))
+    from pipeline.run_owners import owner_tags
+
+    assert stale_reason(RunState("a", "RUNNING", 0, owner_tags())) is None  # this process, alive
