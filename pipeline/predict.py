@@ -21,7 +21,7 @@ from typing import TextIO
 import pandas as pd
 
 from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError, exit_on_user_error
-from pipeline.files import atomic_path
+from pipeline.files import atomic_path, same_file
 from pipeline.inference import DEFAULT_MODEL, LABEL, TEXT, StanceTagger, load_model, probability_column, quote_frame
 from pipeline.quotes import DEFAULT_MAX_ARTICLE_MB, check_article_size, extract_quotes
 from pipeline.text_files import READ_BLOCK, check_utf8, decoded_blocks, file_blocks
@@ -346,6 +346,25 @@ def output_stream(output: str | None) -> Iterator[TextIO]:
         yield handle
 
 
+def check_output_is_not_an_input(output: str | None, inputs: list[Path], model: str) -> None:
+    """Refuse an output that would overwrite an input: the same path, a symlink to it, a hard link, '..' detours.
+
+    The model is an input too when it is a local file or folder.
+    """
+    if output in (None, STDIN):
+        return
+    model_path = Path(model)
+    model_files = [model_path] if model_path.is_file() else []
+    if model_path.is_dir():
+        model_files = [path for path in model_path.rglob("*") if path.is_file()]
+    for given in [*inputs, *model_files]:
+        if same_file(output, given):
+            what = "the model file" if given in model_files else "the input"
+            raise UserInputError(
+                f"--output {output}: is {what} {given}; writing there would destroy it. Choose another file name"
+            )
+
+
 def output_format(args: argparse.Namespace) -> str:
     suffix = Path(args.output).suffix.lower() if args.output not in (None, STDIN) else ""
     if args.output not in (None, STDIN) and Path(args.output).is_dir():
@@ -457,6 +476,7 @@ def run(args: argparse.Namespace) -> int:
     paths = article_paths(inputs, args.max_article_mb) if inputs and not tables else []
     stdin_text = read_stdin(None if args.lines else args.max_article_mb) if from_stdin else None
     writer_format = output_format(args)
+    check_output_is_not_an_input(args.output, [table.path] if table is not None else paths, args.model)
     with collecting_no_garbage_while_loading():
         tagger = load_model(args.model, args.tracking_uri, jobs=args.jobs, trust_model=args.trust_model)
     if table is not None:
@@ -496,6 +516,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         return run(args)
+    except KeyboardInterrupt:
+        # Ctrl-C: the output's temporary file is already gone (atomic_path); no traceback for a user's choice.
+        print("interrupted" + ("; no output file written" if args.output not in (None, STDIN) else ""), file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # The reader (e.g. `head`) stopped early: not an error worth a traceback.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -330,3 +330,109 @@ def test_a_reused_pid_does_not_keep_a_dead_run_alive():
     from pipeline.run_owners import owner_tags
 
     assert stale_reason(RunState("a", "RUNNING", 0, owner_tags())) is None  # this process, alive
+
+
+# --- No destroyed files ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory) -> Path:
+    from pipeline.train import save_classifier
+
+    path = tmp_path_factory.mktemp("model") / "classifier.skops"
+    save_classifier(fit_classifier(compose_config(), pd.read_csv(FIXTURE_CSV)), str(path))
+    return path
+
+
+def predict_here(capsys, *args: str) -> tuple[int, str, str]:
+    from pipeline import predict
+
+    try:
+        code = predict.main([*args, "--quiet"])
+    except SystemExit as stop:
+        code = stop.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def output_aliases(folder: Path, name: str) -> list[str]:
+    """Ways to name the file folder/name again: as given, absolute, through '..', a symlink, a hard link."""
+    (folder / "sub").mkdir()
+    (folder / "link").symlink_to(folder / name)
+    os.link(folder / name, folder / "hardlink")
+    return [name, str(folder / name), f"sub/../{name}", "link", "hardlink"]
+
+
+def test_an_output_that_is_the_input_article_is_refused(small_model, tmp_path, capsys, monkeypatch):
+    shutil.copy(SEED, tmp_path / "a.txt")
+    monkeypatch.chdir(tmp_path)
+    aliases = output_aliases(tmp_path, "a.txt")
+    before = snapshot(tmp_path)
+    for output in aliases:
+        code, out, err = predict_here(capsys, "a.txt", "-o", output, "--model", str(small_model))
+        assert_one_line_error(code, err, f"--output {output}", "a.txt", "would destroy it")
+        assert out == ""
+    assert snapshot(tmp_path) == before
+
+
+def test_a_table_rewritten_in_place_and_the_model_file_are_refused(small_model, tmp_path, capsys, monkeypatch):
+    pd.read_csv(FIXTURE_CSV)[["text"]].head(5).to_csv(tmp_path / "s.csv", index=False)
+    model = Path(shutil.copy(small_model, tmp_path / "model.skops"))
+    monkeypatch.chdir(tmp_path)
+    before = snapshot(tmp_path)
+    for output in ["s.csv", str(tmp_path / "s.csv"), "./sub/../s.csv"]:
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        code, _, err = predict_here(capsys, "s.csv", "-o", output, "--model", str(model))
+        assert_one_line_error(code, err, "the input", "would destroy it")
+    code, _, err = predict_here(capsys, "s.csv", "-o", "model.skops", "--model", str(model))
+    assert_one_line_error(code, err, "is the model file", "would destroy it")
+    assert snapshot(tmp_path) == before
+    # Another name is fine.
+    code, _, err = predict_here(capsys, "s.csv", "-o", "tagged.csv", "--model", str(model))
+    assert code == 0, err
+
+
+def big_table(folder: Path, rows: int) -> Path:
+    texts = pd.read_csv(FIXTURE_CSV)["text"]
+    frame = pd.DataFrame({"text": [texts[index % len(texts)] for index in range(rows)]})
+    frame.to_csv(folder / "big.csv", index=False)
+    return folder / "big.csv"
+
+
+@pytest.mark.parametrize(("signal_name", "exit_code"), [("SIGTERM", 143), ("SIGINT", 130)])
+def test_an_interrupted_run_leaves_no_temporary_file_and_keeps_the_old_output(
+    small_model, tmp_path, signal_name, exit_code
+):
+    import signal
+    import time
+
+    table = big_table(tmp_path, 200_000)
+    output = tmp_path / "tagged.jsonl"
+    output.write_text("the previous output\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.predict", str(table), "-o", str(output), "--model", str(small_model)]
+        + ["--batch-size", "500", "--quiet"],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not list(tmp_path.glob(".tagged.jsonl.*.tmp")) and time.monotonic() < deadline:
+            assert process.poll() is None, process.stderr.read()
+            time.sleep(0.05)
+        temporary = list(tmp_path.glob(".tagged.jsonl.*.tmp"))
+        assert temporary, "the temporary output never appeared"
+        time.sleep(0.3)  # well inside the writing: rows are landing in the temporary file
+        assert temporary[0].stat().st_size > 0 and process.poll() is None
+        process.send_signal(getattr(signal, signal_name))
+        assert process.wait(timeout=60) == exit_code
+    finally:
+        process.kill()
+    assert "Traceback" not in process.stderr.read()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["big.csv", "tagged.jsonl"]
+    assert output.read_text() == "the previous output\n"
