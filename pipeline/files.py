@@ -1,5 +1,6 @@
 """Writing outputs atomically, so that a failed or interrupted stage never leaves a half-written file."""
 
+import errno
 import json
 import os
 import signal
@@ -8,6 +9,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from pipeline.errors import UserInputError
+
+# Write errors that are the user's to fix (free space, a writable place), not the program's.
+FULL_OR_READ_ONLY = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
 
 
 @contextmanager
@@ -50,6 +56,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.chmod(temporary, 0o666 & ~umask)
             yield Path(temporary)
             os.replace(temporary, target)
+        except OSError as error:
+            if error.errno not in FULL_OR_READ_ONLY:
+                raise
+            raise UserInputError(
+                f"{target}: could not be written ({os.strerror(error.errno)}); nothing was written there and an "
+                "earlier file of that name is unchanged. Free some space, or write elsewhere"
+            ) from None
         finally:
             if os.path.exists(temporary):
                 os.unlink(temporary)

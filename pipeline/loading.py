@@ -7,7 +7,7 @@ import datasets
 import pandas as pd
 
 from pipeline.errors import UserInputError
-from pipeline.text_files import check_utf8
+from pipeline.text_files import check_utf8, first_invalid_json_line
 
 log = logging.getLogger(__name__)
 datasets.disable_progress_bars()  # one line in the log says how many rows were read
@@ -37,6 +37,8 @@ def load_local_file(path: Path) -> pd.DataFrame:
         raise UserInputError(
             f"{path}: unsupported file type {suffix!r}; expected one of {', '.join(sorted(BUILDERS_BY_SUFFIX))}"
         )
+    if path.is_dir():
+        raise UserInputError(f"{path}: is a folder; set data.path to a CSV, TSV, JSON Lines or Parquet file")
     if not path.is_file():
         raise UserInputError(f"{path}: no such file (set data.path to a CSV, JSON Lines or Parquet file)")
     if path.stat().st_size == 0:
@@ -47,8 +49,14 @@ def load_local_file(path: Path) -> pd.DataFrame:
     try:
         dataset = datasets.load_dataset(BUILDERS_BY_SUFFIX[suffix], data_files=str(path), split="train", **options)
     except Exception as error:  # datasets wraps parser errors in several exception types
+        if suffix in (".json", ".jsonl") and (where := first_invalid_json_line(path)):
+            raise UserInputError(f"{path}: {where}; expected one JSON object per line") from None
+        if suffix in (".csv", ".tsv") and "corresponds to no data" in str(error):
+            raise UserInputError(f"{path}: no rows below the header; expected labelled statements") from None
         cause = error.__cause__ or error
         raise UserInputError(f"{path}: could not be parsed as {suffix[1:]}: {cause}") from None
+    if len(dataset) == 0:
+        raise UserInputError(f"{path}: no rows; expected labelled statements")
     return dataset.to_pandas()
 
 
@@ -56,6 +64,11 @@ def load_hub_dataset(name: str, split: str) -> pd.DataFrame:
     try:
         dataset = datasets.load_dataset(name, split=split)
     except Exception as error:  # offline, unknown name, or unknown split
+        if Path(name).is_dir():
+            raise UserInputError(
+                f"{name}: is a folder without data files datasets can read; set data.path to a CSV, TSV, "
+                "JSON Lines or Parquet file"
+            ) from None
         raise UserInputError(
             f"data.path={name!r} is neither a local file nor a loadable dataset ({type(error).__name__}: {error})"
         ) from None

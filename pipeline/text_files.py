@@ -1,6 +1,7 @@
 """Reading users' text files as UTF-8, streamed, naming the line of the first byte that is not."""
 
 import codecs
+import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -39,3 +40,21 @@ def file_blocks(path: Path) -> Iterator[bytes]:
 def check_utf8(path: Path) -> None:
     for _ in decoded_blocks(file_blocks(path), str(path)):
         pass
+
+
+def first_invalid_json_line(path: Path) -> str | None:
+    """Where a JSON Lines file stops being one JSON object per line: "line N: ...", or None when it does not.
+
+    Parsers that read the file in blocks report a byte position or a row count; this names the line to open.
+    """
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                return f"line {number}: not valid JSON ({error.msg} at column {error.colno})"
+            if not isinstance(record, dict):
+                return f"line {number}: a JSON {type(record).__name__}, not an object"
+    return None

@@ -22,6 +22,7 @@ from mlflow.types import ColSpec, Schema
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline import run_owners, trusted_loading
+from pipeline.errors import UserInputError
 from pipeline.files import sqlite_database_path
 from pipeline.text_input import SKOPS_TRUSTED_TYPES
 
@@ -51,6 +52,21 @@ def resolve_tracking_uri(configured: str | None) -> str:
     return configured or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
 
 
+def check_store_writable(tracking_uri: str) -> None:
+    """A local SQLite store must be writable (the file and its folder, where SQLite keeps its journal); otherwise
+    stop before any work with one line, rather than MLflow's "attempt to write a readonly database" traceback."""
+    database = sqlite_database_path(tracking_uri)
+    if database is None:
+        return
+    folder = database.parent if database.parent.exists() else next(p for p in database.parents if p.exists())
+    for path in (database, folder):
+        if path.exists() and not os.access(path, os.W_OK):
+            raise UserInputError(
+                f"{path}: the MLflow store {tracking_uri} is read-only; make it writable, or set "
+                "mlflow.tracking_uri (or MLFLOW_TRACKING_URI) to a writable store"
+            )
+
+
 @contextmanager
 def sqlite_setup_lock(tracking_uri: str):
     """Serialise the first touch of a local SQLite store across processes.
@@ -75,6 +91,7 @@ def sqlite_setup_lock(tracking_uri: str):
 def use_experiment(mlflow_cfg: DictConfig, description: str | None = None) -> str:
     """Select (or create) the experiment; the UI then opens it on its model-training view with `description`."""
     uri = resolve_tracking_uri(mlflow_cfg.tracking_uri)
+    check_store_writable(uri)
     mlflow.set_tracking_uri(uri)
     with sqlite_setup_lock(uri):
         experiment_id = mlflow.set_experiment(mlflow_cfg.experiment).experiment_id
@@ -219,7 +236,9 @@ def log_model(classifier, example: pd.DataFrame, target_column: str | None) -> s
 
 @contextmanager
 def resumed_run(mlflow_cfg: DictConfig, run_id: str):
-    mlflow.set_tracking_uri(resolve_tracking_uri(mlflow_cfg.tracking_uri))
+    uri = resolve_tracking_uri(mlflow_cfg.tracking_uri)
+    check_store_writable(uri)
+    mlflow.set_tracking_uri(uri)
     mark_stale_runs_failed(mlflow_cfg.get("stale_after_hours") or run_owners.DEFAULT_STALE_AFTER_HOURS)
     # The run now belongs to this process: a later stage must not take it for the (finished) train process's.
     owner = [RunTag(key, value) for key, value in run_owners.owner_tags().items()]

@@ -332,7 +332,7 @@ def test_a_reused_pid_does_not_keep_a_dead_run_alive():
     assert stale_reason(RunState("a", "RUNNING", 0, owner_tags())) is None  # this process, alive
 
 
-# --- No destroyed files ------------------------------------------------------------------------------------------------
+# --- No destroyed files ---------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
