@@ -436,3 +436,165 @@ def test_an_interrupted_run_leaves_no_temporary_file_and_keeps_the_old_output(
     assert "Traceback" not in process.stderr.read()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["big.csv", "tagged.jsonl"]
     assert output.read_text() == "the previous output\n"
+
+
+# --- Bad input: one line, exit code 2 -------------------------------------------------------------------------------
+
+
+def labelled_rows(count: int) -> list[dict]:
+    return [{"id": f"s{index}", "text": f"Statement number {index}.", "label": "neutral"} for index in range(count)]
+
+
+def test_a_header_only_csv_stops_the_prepare_stage_with_one_line(tmp_path):
+    """The real stage: exit code 2, one line on stderr, no split written."""
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("id,text,label\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.prepare", f"data.path={header_only}"]
+        + [f"paths.processed={tmp_path / 'processed'}", f"hydra.run.dir={tmp_path / 'hydra'}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert_one_line_error(result.returncode, result.stderr, str(header_only), "no rows below the header")
+    assert not (tmp_path / "processed").exists()
+
+
+def make_jsonl_with_bad_line(folder: Path) -> Path:
+    lines = [json.dumps(row) for row in labelled_rows(60)]
+    lines[50] = '{"id": "s50", "text": "unterminated, "label": "neutral"}'
+    path = folder / "bad.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda folder: (folder / "dir.csv").mkdir() or str(folder / "dir.csv"), "is a folder; set data.path"),
+        (lambda folder: (folder / "dir.csv").mkdir() or str(folder / "dir.csv") + "/", "is a folder; set data.path"),
+        (lambda folder: (folder / "data").mkdir() or str(folder / "data"), "is a folder without data files"),
+        (make_jsonl_with_bad_line, "line 51: not valid JSON"),
+        (lambda folder: (folder / "h.tsv").write_text("id\ttext\tlabel\n") and str(folder / "h.tsv"), "no rows below"),
+    ],
+    ids=["folder named .csv", "folder with a slash", "folder", "JSON Lines line 51", "header-only TSV"],
+)
+def test_the_loader_names_the_file_and_the_problem(tmp_path, make, expected):
+    from pipeline.loading import load_statements
+
+    location = str(make(tmp_path))
+    with pytest.raises(UserInputError) as raised:
+        load_statements(location)
+    message = str(raised.value)
+    assert expected in message and "\n" not in message
+    assert message.startswith(location.rstrip("/"))
+
+
+def corrupt(kind: str, model_dir: Path) -> None:
+    if kind == "truncated model file":
+        data = (model_dir / "model.skops").read_bytes()
+        (model_dir / "model.skops").write_bytes(data[: len(data) // 2])
+    elif kind == "missing model file":
+        (model_dir / "model.skops").unlink()
+    elif kind == "MLmodel not YAML":
+        (model_dir / "MLmodel").write_text("flavors: [unclosed\n  : :")
+    elif kind == "MLmodel without sklearn":
+        (model_dir / "MLmodel").write_text("flavors:\n  python_function: {}\n")
+    elif kind == "MLmodel binary":
+        (model_dir / "MLmodel").write_bytes(b"\xff\xfe\x00garbage")
+
+
+CORRUPTIONS = {
+    "truncated model file": "could not be loaded as a skops model (BadZipFile",
+    "missing model file": "the model file model.skops is missing",
+    "MLmodel not YAML": "MLmodel is not readable YAML",
+    "MLmodel without sklearn": "MLmodel has no sklearn flavor",
+    "MLmodel binary": "MLmodel is not readable YAML",
+}
+
+
+@pytest.mark.parametrize("kind", list(CORRUPTIONS))
+def test_a_corrupt_model_folder_is_one_line(foreign_models, tmp_path, capsys, kind):
+    model_dir = Path(shutil.copytree(foreign_models.dirs["clean"], tmp_path / "model"))
+    corrupt(kind, model_dir)
+    code, out, err = predict_here(capsys, str(SEED), "--model", str(model_dir), "-o", str(tmp_path / "out.jsonl"))
+    assert_one_line_error(code, err, str(model_dir), CORRUPTIONS[kind])
+    assert out == "" and not (tmp_path / "out.jsonl").exists()
+
+
+def mount_tmpfs(folder: Path, size: str) -> bool:
+    """A small tmpfs at `folder` where this process may mount one (root here); False elsewhere."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        return False
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)]).returncode == 0
+
+
+def unmount(folder: Path) -> None:
+    # Lazy: a connection MLflow still caches must not keep the mount (and the test's folder) busy.
+    subprocess.run(["umount", "--lazy", str(folder)], check=True)
+
+
+def test_a_read_only_store_stops_a_stage_before_any_work(tmp_path):
+    import hashlib
+
+    import mlflow
+
+    from pipeline import tracking
+
+    store_dir = tmp_path / "store"
+    mounted = mount_tmpfs(store_dir, "8m")
+    uri = f"sqlite:///{store_dir / 'mlflow.db'}"
+    try:
+        # A run logged by another process, which then exits: this one holds no connection to the store.
+        process, run_id = start_training_run(uri)
+        process.kill()
+        process.wait(timeout=30)
+        assert run_id
+        cfg = compose_config([f"mlflow.tracking_uri={uri}"])
+        if mounted:  # a read-only filesystem stops root too
+            subprocess.run(["mount", "-o", "remount,ro", str(store_dir)], check=True)
+        else:  # elsewhere, file modes do
+            (store_dir / "mlflow.db").chmod(0o444)
+            store_dir.chmod(0o555)
+        before = hashlib.sha256((store_dir / "mlflow.db").read_bytes()).hexdigest()
+        with pytest.raises(UserInputError) as raised, tracking.training_run(cfg, str(FIXTURE_CSV)):
+            pass
+        assert "the MLflow store" in str(raised.value) and "is read-only" in str(raised.value)
+        assert "\n" not in str(raised.value)
+        assert hashlib.sha256((store_dir / "mlflow.db").read_bytes()).hexdigest() == before
+    finally:
+        mlflow.set_tracking_uri(None)
+        if mounted:
+            unmount(store_dir)
+        else:
+            store_dir.chmod(0o755)
+            (store_dir / "mlflow.db").chmod(0o644)
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing_behind(small_model, tmp_path, capsys, monkeypatch):
+    """A 64 KB tmpfs where the machine allows mounting one (as root here); elsewhere the output's writes fail
+    with ENOSPC as a full disk's would, through the same atomic_path."""
+    import errno
+
+    disk = tmp_path / "disk"
+    mounted = mount_tmpfs(disk, "64k")
+    try:
+        if not mounted:
+            from pipeline import predict
+
+            def full(self, frame):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+            monkeypatch.setattr(predict.RowWriter, "write", full)
+        (disk / "tagged.jsonl").write_text("the previous output\n")
+        table = big_table(tmp_path, 2000)  # about 400 KB of output
+        output = disk / "tagged.jsonl"
+        code, _, err = predict_here(capsys, str(table), "-o", str(output), "--model", str(small_model))
+        assert_one_line_error(code, err, str(output), "No space left on device", "unchanged")
+        assert sorted(path.name for path in disk.iterdir()) == ["tagged.jsonl"]
+        assert output.read_text() == "the previous output\n"
+    finally:
+        if mounted:
+            unmount(disk)
