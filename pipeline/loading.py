@@ -7,7 +7,7 @@ import datasets
 import pandas as pd
 
 from pipeline.errors import UserInputError
-from pipeline.text_files import check_utf8, first_invalid_json_line
+from pipeline.text_files import check_csv_header, check_utf8, first_invalid_json_line
 
 log = logging.getLogger(__name__)
 datasets.disable_progress_bars()  # one line in the log says how many rows were read
@@ -45,14 +45,17 @@ def load_local_file(path: Path) -> pd.DataFrame:
         raise UserInputError(f"{path}: the file is empty; expected a header row and labelled statements")
     if suffix in TEXT_SUFFIXES:
         check_utf8(path)
+    if suffix in (".csv", ".tsv"):
+        check_csv_header(path, "\t" if suffix == ".tsv" else ",")
     options = {"delimiter": "\t"} if suffix == ".tsv" else {}
     try:
         dataset = datasets.load_dataset(BUILDERS_BY_SUFFIX[suffix], data_files=str(path), split="train", **options)
     except Exception as error:  # datasets wraps parser errors in several exception types
         if suffix in (".json", ".jsonl") and (where := first_invalid_json_line(path)):
             raise UserInputError(f"{path}: {where}; expected one JSON object per line") from None
-        if suffix in (".csv", ".tsv") and "corresponds to no data" in str(error):
-            raise UserInputError(f"{path}: no rows below the header; expected labelled statements") from None
+        if "corresponds to no data" in str(error):
+            found = "no rows below the header" if suffix in (".csv", ".tsv") else "no rows"
+            raise UserInputError(f"{path}: {found}; expected labelled statements") from None
         cause = error.__cause__ or error
         raise UserInputError(f"{path}: could not be parsed as {suffix[1:]}: {cause}") from None
     if len(dataset) == 0:

@@ -24,7 +24,7 @@ from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError, exit_on_user_e
 from pipeline.files import atomic_path, same_file
 from pipeline.inference import DEFAULT_MODEL, LABEL, TEXT, StanceTagger, load_model, probability_column, quote_frame
 from pipeline.quotes import DEFAULT_MAX_ARTICLE_MB, check_article_size, extract_quotes
-from pipeline.text_files import READ_BLOCK, check_utf8, decoded_blocks, file_blocks
+from pipeline.text_files import READ_BLOCK, check_csv_header, check_utf8, decoded_blocks, file_blocks
 
 ARTICLE_SUFFIXES = {".txt", ".text", ".md", ""}
 TABLE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet"}
@@ -193,6 +193,8 @@ class StatementTable:
         self.total_rows: int | None = None
         if self.suffix != ".parquet":
             check_utf8(path)
+        if self.suffix in (".csv", ".tsv"):
+            check_csv_header(path, "\t" if self.suffix == ".tsv" else ",")
         self.columns = self.read_columns()
         if text_column not in self.columns:
             raise UserInputError(

@@ -58,3 +58,20 @@ def first_invalid_json_line(path: Path) -> str | None:
             if not isinstance(record, dict):
                 return f"line {number}: a JSON {type(record).__name__}, not an object"
     return None
+
+
+# Parsers build one column per header field; a "header" of hundreds of thousands of fields (a line of commas, a
+# binary file) keeps them busy for many minutes before any error.
+MAX_COLUMNS = 1000
+
+
+def check_csv_header(path: Path, separator: str = ",") -> None:
+    """Refuse a CSV / TSV whose first line has more than MAX_COLUMNS fields, naming the count."""
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        first_line = handle.readline(READ_BLOCK)
+    # Counting separators, not parsing: a quoted separator in a column name would only make the count larger.
+    fields = first_line.count(separator) + 1
+    if fields > MAX_COLUMNS:
+        raise UserInputError(
+            f"{path}: line 1 has {fields:,} fields; expected a header naming the columns (at most {MAX_COLUMNS:,})"
+        )

@@ -598,3 +598,191 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_behind(small_model, tmp_path
     finally:
         if mounted:
             unmount(disk)
+
+
+# --- Generated bad input (Hypothesis) --------------------------------------------------------------------------------
+# Each example writes one damaged file and feeds it to the data loader, stance-predict or the Python API. Every
+# example must end in a result or in one line naming the file, never in a traceback, and must leave every other
+# file as it was. TALLY counts the examples tried and those that lost or changed anything.
+
+from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+TALLY: dict[str, list[int]] = {}
+EXAMPLES = settings(
+    max_examples=int(os.environ.get("FAULT_EXAMPLES", "25")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    derandomize=True,  # the same examples on every run: a failure in CI reproduces locally
+    # No shrinking: it would re-run the slow loader dozens of times; the failing example is printed as found.
+    phases=[Phase.explicit, Phase.generate],
+)
+VALID_CSV = FIXTURE_CSV.read_bytes()
+VALID_JSONL = "".join(json.dumps(row) + "\n" for row in pd.read_csv(FIXTURE_CSV).to_dict("records")).encode()
+VALID_ARTICLE = SEED.read_bytes()
+SUFFIX_OF = {"csv": VALID_CSV, "jsonl": VALID_JSONL, "txt": VALID_ARTICLE}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_tally():
+    yield
+    if path := os.environ.get("FAULT_TALLY"):
+        Path(path).write_text(json.dumps(TALLY, indent=2, sort_keys=True) + "\n")
+
+
+def count(suite: str, lost: bool) -> None:
+    tried_lost = TALLY.setdefault(suite, [0, 0])
+    tried_lost[0] += 1
+    tried_lost[1] += int(lost)
+
+
+def mixed_encodings(draw_text: str, codecs: list[str]) -> bytes:
+    parts = zip(draw_text.split(" "), codecs, strict=False)
+    return b"".join(part.encode(codec, errors="replace") for part, codec in parts)
+
+
+def wrong_type_jsonl(values: list) -> bytes:
+    rows = ({"id": f"s{index}", "text": value, "label": "neutral"} for index, value in enumerate(values))
+    return "".join(json.dumps(row) + "\n" for row in rows).encode()
+
+
+JSON_VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20))
+DAMAGED = st.one_of(
+    st.tuples(st.just("random bytes"), st.sampled_from(list(SUFFIX_OF)), st.binary(max_size=3000)),
+    st.sampled_from(list(SUFFIX_OF)).flatmap(
+        lambda suffix: st.tuples(
+            st.just("truncated"),
+            st.just(suffix),
+            st.integers(0, len(SUFFIX_OF[suffix])).map(lambda cut: SUFFIX_OF[suffix][:cut]),
+        )
+    ),
+    st.tuples(
+        st.just("wrong types"),
+        st.just("jsonl"),
+        st.lists(st.one_of(JSON_VALUES, st.lists(JSON_VALUES, max_size=3)), min_size=1, max_size=8).map(
+            wrong_type_jsonl
+        ),
+    ),
+    st.tuples(
+        st.just("huge line"),
+        st.sampled_from(list(SUFFIX_OF)),
+        st.tuples(st.sampled_from(['"', "a", " ", ",", "\u201c"]), st.integers(10_000, 300_000)).map(
+            lambda pair: (pair[0] * pair[1]).encode()
+        ),
+    ),
+    st.tuples(
+        st.just("mixed encodings"),
+        st.sampled_from(list(SUFFIX_OF)),
+        st.tuples(
+            st.text(min_size=1, max_size=200),
+            st.lists(st.sampled_from(["utf-8", "latin-1", "utf-16", "cp1252"]), min_size=1, max_size=40),
+        ).map(lambda pair: mixed_encodings(*pair)),
+    ),
+)
+
+
+def assert_one_line_naming(message: str, path: Path) -> None:
+    assert "\n" not in message.strip(), message
+    assert "Traceback" not in message, message
+    assert path.name in message, (path.name, message)
+
+
+@given(damaged=DAMAGED)
+@EXAMPLES
+def test_generated_bad_files_through_the_data_loader(tmp_path_factory, damaged):
+    """load_statements, as the prepare stage runs it first; earlier splits stay untouched.
+
+    (Validation, which comes next, lists every problem it finds on lines of its own: tests/test_validation.py.)
+    """
+    from pipeline.loading import load_statements
+    from pipeline.stage_io import write_splits
+
+    kind, suffix, data = damaged
+    folder = tmp_path_factory.mktemp("loader")
+    path = folder / f"statements.{'csv' if suffix == 'txt' else suffix}"
+    path.write_bytes(data)
+    processed = folder / "processed"
+    processed.mkdir()
+    (processed / "train.parquet").write_bytes(b"the previous split")
+    before = snapshot(folder)
+    try:
+        frame = load_statements(str(path))
+    except UserInputError as error:
+        assert_one_line_naming(str(error), path)
+        lost = snapshot(folder) != before
+    else:
+        write_splits({"train": frame.astype(str)}, str(processed))
+        lost = snapshot(folder)[path.name] != data
+    count(f"data loader: {kind}", lost)
+    assert not lost
+
+
+@given(damaged=DAMAGED)
+@EXAMPLES
+def test_generated_bad_files_through_stance_predict(small_model, tmp_path_factory, capsys, damaged):
+    """Articles (.txt) and statement tables: exit 0 with an output, or exit 2 with one line and no output."""
+    kind, suffix, data = damaged
+    folder = tmp_path_factory.mktemp("predict")
+    path = folder / f"input.{suffix}"
+    path.write_bytes(data)
+    (folder / "tagged.jsonl").write_text("the previous output\n")
+    before = snapshot(folder)
+    code, out, err = predict_here(capsys, str(path), "-o", str(folder / "tagged.jsonl"), "--model", str(small_model))
+    assert code in (0, 2), err
+    if code == 2:
+        # Warnings about articles without quotes may come first; the error itself is one line.
+        errors = [line for line in err.strip().splitlines() if not line.startswith("warning: ")]
+        assert len(errors) == 1 and errors[0].startswith("error: "), err
+        assert_one_line_naming(errors[0], path)
+        lost = snapshot(folder) != before
+    else:
+        after = snapshot(folder)
+        lost = after[path.name] != data or sorted(after) != sorted(before)
+    count(f"stance-predict: {kind}", lost)
+    assert not lost
+
+
+@given(damaged=DAMAGED)
+@EXAMPLES
+def test_generated_bad_files_through_the_python_api(small_model, tmp_path_factory, damaged):
+    """The same bytes as a model file, and as an article or statements handed to a loaded model."""
+    kind, _, data = damaged
+    folder = tmp_path_factory.mktemp("api")
+    model_file = folder / "model.skops"
+    model_file.write_bytes(data)
+    with pytest.raises(UserInputError) as raised:
+        load_model(model_file)
+    assert_one_line_naming(str(raised.value), model_file)
+    tagger = load_model(small_model)
+    text = data.decode("utf-8", errors="replace")
+    tagged = tagger.tag_article(text)
+    assert set(tagged.columns) >= {"text", "speaker", "label"}
+    assert len(tagger.tag(text.splitlines() or [text])) == max(1, len(text.splitlines()))
+    count(f"Python API: {kind}", snapshot(folder) != {"model.skops": data})
+    assert snapshot(folder) == {"model.skops": data}
+
+
+def test_generated_bad_model_references_leave_the_store_and_aliases_unchanged(foreign_models, capsys):
+    """Through a real registry: every refused or broken model leaves the store's database and aliases as they were."""
+    import hashlib
+
+    import mlflow
+
+    database = foreign_models.folder / "mlflow.db"
+
+    def state():
+        client = mlflow.MlflowClient(foreign_models.uri)
+        aliases = {name: client.get_registered_model(name).aliases for name in foreign_models.names.values()}
+        return hashlib.sha256(database.read_bytes()).hexdigest(), aliases
+
+    before = state()
+    references = [f"models:/{name}@champion" for name in foreign_models.names.values()]
+    references += [f"models:/{NAME}-0/99", f"models:/{NAME}-0@retired", "runs:/0123456789abcdef/model"]
+    for reference in references:
+        code, _, err = predict_here(capsys, str(SEED), "--model", reference, "--tracking-uri", foreign_models.uri)
+        assert code in (0, 2), err
+        if code == 2:
+            assert_one_line_error(code, err, reference)
+        count("registry references", state() != before)
+    mlflow.set_tracking_uri(None)
+    assert state() == before
