@@ -57,7 +57,10 @@ def load_local_file(path: Path) -> pd.DataFrame:
             found = "no rows below the header" if suffix in (".csv", ".tsv") else "no rows"
             raise UserInputError(f"{path}: {found}; expected labelled statements") from None
         cause = error.__cause__ or error
-        raise UserInputError(f"{path}: could not be parsed as {suffix[1:]}: {cause}") from None
+        # datasets' messages run over several paragraphs; the user gets them on one line.
+        detail = " ".join(str(cause).split())
+        detail = detail if len(detail) <= 400 else detail[:399] + "…"
+        raise UserInputError(f"{path}: could not be parsed as {suffix[1:]}: {detail}") from None
     if len(dataset) == 0:
         raise UserInputError(f"{path}: no rows; expected labelled statements")
     return dataset.to_pandas()

@@ -267,6 +267,7 @@ def start_training_run(uri: str) -> tuple[subprocess.Popen, str]:
     return process, process.stdout.readline().strip()
 
 
+@pytest.mark.slow
 def test_a_killed_run_is_marked_failed_when_the_next_stage_starts_and_compare_hides_it(tmp_path, capsys):
     import mlflow
 
@@ -786,3 +787,44 @@ def test_generated_bad_model_references_leave_the_store_and_aliases_unchanged(fo
         count("registry references", state() != before)
     mlflow.set_tracking_uri(None)
     assert state() == before
+
+
+# --- Quote extraction on large input, and the size limit -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", ["paragraphs", "one paragraph"])
+def test_a_long_article_gives_each_copy_of_the_seed_its_quotes(shape):
+    """400 KB of the founding article repeated: every copy yields the seed's quotes at its own offsets, and every copy
+    after the first (which sees the same earlier names) the same speakers."""
+    from pipeline.quotes import extract_quotes
+
+    seed = SEED.read_text(encoding="utf-8").strip()
+    unit = seed + "\n\n" if shape == "paragraphs" else seed.replace("\n", " ") + " "
+    copies = 400_000 // len(unit)
+    alone = extract_quotes(unit)
+    found = extract_quotes(unit * copies)
+    assert len(alone) >= 5 and len(found) == copies * len(alone)
+    per_copy = [found[index * len(alone) : (index + 1) * len(alone)] for index in range(copies)]
+    for index, quotes in enumerate(per_copy):
+        shift = index * len(unit)
+        assert [(q.text, q.start - shift, q.end - shift, q.kind) for q in quotes] == [
+            (q.text, q.start, q.end, q.kind) for q in alone
+        ]
+        assert [q.speaker for q in quotes] == [q.speaker for q in per_copy[min(index, 1)]]
+    assert [q.speaker for q in per_copy[0]] == [q.speaker for q in alone]
+
+
+def test_an_article_above_the_size_limit_is_refused_with_one_line(small_model, tmp_path, capsys, monkeypatch):
+    article = Path(shutil.copy(SEED, tmp_path / "a.txt"))
+    size_mb = article.stat().st_size / 1e6
+    code, out, err = predict_here(capsys, str(article), "--model", str(small_model), "--max-article-mb", "0.001")
+    assert_one_line_error(code, err, str(article), f"the article is {size_mb:.1f} MB", "limit of 0.001 MB")
+    assert "--max-article-mb" in err and out == ""
+    code, out, _ = predict_here(capsys, str(article), "--model", str(small_model), "--max-article-mb", "0.01")
+    assert code == 0 and out
+    tagger = load_model(small_model)
+    with pytest.raises(UserInputError, match="above the limit of 0.001 MB"):
+        tagger.tag_article(article.read_text(encoding="utf-8"), max_mb=0.001)
+    assert len(tagger.tag_article(article.read_text(encoding="utf-8"))) > 0
+    code, _, err = predict_here(capsys, str(article), "--model", str(small_model), "--max-article-mb", "0")
+    assert_one_line_error(code, err, "--max-article-mb", "expected a positive number")
