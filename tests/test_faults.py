@@ -134,7 +134,7 @@ def foreign_models(tmp_path_factory) -> SimpleNamespace:
         experiment = mlflow.create_experiment("foreign", artifact_location=(folder / "artifacts").as_uri())
         for index, (craft, tamper) in enumerate({"clean": None, **CRAFTS}.items()):
             with mlflow.start_run(experiment_id=experiment):
-                model_uri = tracking.log_model(classifier, example, None)
+                model_uri = tracking.log_model(classifier, example, "text", None)
             name = f"{NAME}-{index}"
             version = tracking.register_model(model_uri, name)
             tracking.set_alias(name, "champion", version)
