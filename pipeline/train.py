@@ -3,14 +3,14 @@
 import logging
 
 import hydra
-import skops.io
 from omegaconf import DictConfig
 
 from pipeline import sweep, tracking
 from pipeline.classifier import build_classifier
 from pipeline.errors import exit_on_user_error
-from pipeline.files import atomic_path, write_json
+from pipeline.files import write_json
 from pipeline.metrics import classification_metrics
+from pipeline.model_files import save_skops
 from pipeline.stage_io import read_split
 from pipeline.validation import LABEL, TARGET, TEXT
 
@@ -30,11 +30,6 @@ def fit_classifier(cfg: DictConfig, train):
 def validation_scores(cfg: DictConfig, classifier, validation) -> dict[str, float]:
     predictions = classifier.predict(validation)
     return classification_metrics(validation[LABEL], predictions, cfg.data.labels, cfg.data.stance_labels)
-
-
-def save_classifier(classifier, path: str) -> None:
-    with atomic_path(path) as temporary:
-        skops.io.dump(classifier, temporary)
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
@@ -62,7 +57,7 @@ def main(cfg: DictConfig) -> float:
     log.info("MLflow run %s, model %s", run.info.run_id, model_uri)
     if not sweep.in_sweep():
         # Parallel sweep jobs would overwrite each other's files; their models live in MLflow only.
-        save_classifier(classifier, cfg.paths.model)
+        save_skops(classifier, cfg.paths.model)
         write_json(cfg.paths.train_run, {"run_id": run.info.run_id, "model_uri": model_uri})
     # Returned for Hydra sweepers, which optimise the validation score, never the test score.
     return scores["macro_f1"]

@@ -32,6 +32,19 @@ def first_run(client):
     return runs[0]
 
 
+def changed_tracked_files(project: Path) -> str:
+    return run(["git", "status", "--porcelain", "--untracked-files=no"], project).stdout
+
+
+def test_a_fresh_copy_reproduces_the_committed_lock_and_reports(project):
+    """What `make run` does on a fresh clone: the same data, config and seed give the same dvc.lock and reports."""
+    changed = changed_tracked_files(project)
+    assert changed == "", (
+        f"reproducing the pipeline changed tracked files:\n{changed}{run(['git', 'diff', '--stat'], project).stdout}"
+        "If the change is intended (new code or config), run `make run` and commit dvc.lock, params.yaml and reports/."
+    )
+
+
 def test_stage_outputs_exist(project):
     for path in [
         "data/processed/train.parquet",
@@ -127,6 +140,8 @@ def test_rerunning_from_scratch_gives_the_same_split_metrics_and_predictions(pro
     run(["dvc", "repro", "--force"], project)
     for path in outputs:
         assert (project / path).read_bytes() == before[path], path
+    # The retrained model has the same bytes, so dvc.lock does not change either.
+    assert changed_tracked_files(project) == ""
 
 
 def test_a_model_parameter_change_reruns_only_train_and_evaluate(project):
