@@ -8,6 +8,8 @@ import os
 
 EXPERIMENT_NAME = "DVC_EXP_NAME"
 BASELINE_REV = "DVC_EXP_BASELINE_REV"
+# Under paths.reports; a metrics file of the train stage in dvc.yaml.
+MLFLOW_RUN_FILE = "mlflow_run.json"
 
 
 def experiment_name() -> str | None:
@@ -26,3 +28,12 @@ def experiment_tags() -> dict[str, str]:
     if rev := baseline_rev():
         tags["dvc_baseline_rev"] = rev
     return tags
+
+
+def experiment_record(run_id: str) -> dict[str, str]:
+    """What the train stage writes to reports/mlflow_run.json, a metrics file `dvc exp show` lists.
+
+    In a DVC experiment: the MLflow run it made. Outside one (`dvc repro`, `make run`) nothing, so that the
+    same config, data and seed leave the committed file unchanged; the run is in models/train_run.json.
+    """
+    return {"mlflow_run_id": run_id} if experiment_name() else {}

@@ -85,9 +85,10 @@ def gate_champion(cfg: DictConfig, version: str, metrics: dict[str, float], test
     decision = decide(metrics[metric], champion_score, cfg.champion.min_improvement)
     if decision.promote:
         tracking.set_alias(name, alias, version)
-    gate_scores = {"champion_gate/candidate_" + metric: decision.candidate_score}
+    # The MLflow UI orders chart sections by the part before "/": "vs_champion" comes after test_* and val_*.
+    gate_scores = {"vs_champion/candidate_" + metric: decision.candidate_score}
     if champion_score is not None:
-        gate_scores["champion_gate/champion_" + metric] = champion_score
+        gate_scores["vs_champion/champion_" + metric] = champion_score
     tracking.log_metrics(gate_scores)
     tracking.set_tags(
         {"champion_decision": "promoted" if decision.promote else "kept", "champion_reason": decision.reason}
@@ -118,6 +119,7 @@ def main(cfg: DictConfig) -> None:
         log_results(results)
         version = tracking.register_model(training["model_uri"], name)
         decision = gate_champion(cfg, version, metrics, test)
+        tracking.describe_version(name, version, cfg.data.name, cfg.champion.metric, results, decision)
     log.info("registered models:/%s/%s; champion: %s (%s)", name, version, decision.promote, decision.reason)
     write_json(
         reports_dir / "registered_model.json",

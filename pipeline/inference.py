@@ -138,8 +138,9 @@ def statement_frame(statements) -> pd.DataFrame:
         frame = statements.reset_index(drop=True)
     else:
         frame = pd.DataFrame({TEXT: list(statements)})
-    if len(frame) and not frame[TEXT].map(lambda value: isinstance(value, str)).all():
-        raise ValueError("expected every statement to be a string")
+    from pipeline.text_input import check_statements
+
+    check_statements(frame[TEXT])
     return frame
 
 
@@ -160,7 +161,7 @@ def is_uri(reference: str) -> bool:
 def load_model(
     reference: str | os.PathLike = DEFAULT_MODEL, tracking_uri: str | None = None, jobs: int = 1
 ) -> StanceTagger:
-    """A classifier from MLflow (`models:/name@alias`, `models:/name/3`, `models:/m-...`, `runs:/<id>/model`),
+    """A classifier from MLflow (`models:/name@alias`, `models:/name/3`, `models:/m-...`, `runs:/<id>/<model name>`),
     a local MLflow model directory, or a `.skops` file saved by the train stage."""
     reference = os.fspath(reference)
     if is_uri(reference):

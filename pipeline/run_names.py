@@ -1,8 +1,8 @@
 """Readable MLflow run names that show what sets a run apart: model, features, key and searched parameters.
 
-    logreg · word · C=0.6646 · ngram_range=[1,3] · min_df=2
-    logreg · word_char · C=4.0 · class_weight=null
-    logreg · word_char · C=4.0 · dvc exp bronze-fish
+logreg · word · C=0.6646 · ngram_range=[1,3] · min_df=2
+logreg · word_char · C=4.0 · class_weight=null
+logreg · word_char · C=4.0 · dvc exp bronze-fish
 """
 
 import re
@@ -12,8 +12,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 SEPARATOR = " · "
 # Prefixes that say nothing a reader of the name needs: the config group is in the name already.
 NOISE_PREFIXES = ("model.estimator.estimator.", "model.estimator.", "features.vectorizer.", "model.", "features.")
-# Overrides that only steer the sweep or the logging, not the model.
-IGNORED_OVERRIDES = ("hydra.", "hparams_search", "mlflow.", "paths.", "evaluate.", "champion.")
+# Overrides that say where things are or how they are logged, not what is trained.
+IGNORED_OVERRIDES = ("hydra.", "mlflow.", "paths.", "evaluate.", "champion.", "data.")
 LONG_DECIMAL = re.compile(r"-?\d+\.\d{5,}(?:[eE][-+]?\d+)?")
 
 
@@ -49,14 +49,25 @@ def transformer_name(cfg: DictConfig, index: int) -> str:
     return str(entry[0]) if isinstance(entry, ListConfig | list) and entry else f"part{index}"
 
 
+def hydra_job_overrides() -> list[str]:
+    """The command-line overrides of this job's parameters; config-group choices (model=logreg) left out."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return []
+    hydra = HydraConfig.get()
+    groups = set(hydra.runtime.choices)
+    return [override for override in hydra.overrides.task if override.partition("=")[0].lstrip("+~") not in groups]
+
+
 def differing_overrides(overrides: list[str], key_params: str, cfg: DictConfig | None = None) -> list[str]:
-    """The command-line overrides of parameters (not of config groups), shortened, minus those in key_params."""
+    """Parameter overrides, shortened, minus those the key params show already."""
     shown = {part.split("=", 1)[0].strip() for part in key_params.split(",") if "=" in part}
     parts = []
     for override in overrides:
         key, separator, value = override.partition("=")
-        if not separator or "." not in key or key.lstrip("+~").startswith(IGNORED_OVERRIDES):
-            continue  # a config-group choice such as model=logreg is in the name already
+        if not separator or key.lstrip("+~").startswith(IGNORED_OVERRIDES):
+            continue
         name = short_key(key, cfg)
         if name in shown:
             continue

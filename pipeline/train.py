@@ -1,12 +1,14 @@
 """Stage 2: fit the classifier chosen by the `features` and `model` config groups; log the run to MLflow."""
 
 import logging
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 from pipeline import sweep, tracking
 from pipeline.classifier import build_classifier
+from pipeline.dvc_experiment import MLFLOW_RUN_FILE, experiment_record
 from pipeline.errors import exit_on_user_error
 from pipeline.files import write_json
 from pipeline.metrics import classification_metrics
@@ -30,6 +32,11 @@ def fit_classifier(cfg: DictConfig, train):
 def validation_scores(cfg: DictConfig, classifier, validation) -> dict[str, float]:
     predictions = classifier.predict(validation)
     return classification_metrics(validation[LABEL], predictions, cfg.data.labels, cfg.data.stance_labels)
+
+
+def save_classifier(classifier, path: str) -> None:
+    # Byte-for-byte the same file for the same config, data and seed: dvc.lock does not change on a retrain.
+    save_skops(classifier, path)
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
@@ -57,8 +64,9 @@ def main(cfg: DictConfig) -> float:
     log.info("MLflow run %s, model %s", run.info.run_id, model_uri)
     if not sweep.in_sweep():
         # Parallel sweep jobs would overwrite each other's files; their models live in MLflow only.
-        save_skops(classifier, cfg.paths.model)
+        save_classifier(classifier, cfg.paths.model)
         write_json(cfg.paths.train_run, {"run_id": run.info.run_id, "model_uri": model_uri})
+        write_json(Path(cfg.paths.reports) / MLFLOW_RUN_FILE, experiment_record(run.info.run_id))
     # Returned for Hydra sweepers, which optimise the validation score, never the test score.
     return scores["macro_f1"]
 
