@@ -4,6 +4,7 @@ import logging
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from pipeline import reports, tracking
@@ -12,6 +13,7 @@ from pipeline.errors import UserInputError, exit_on_user_error
 from pipeline.files import atomic_path, read_json, write_json, write_text
 from pipeline.inference import load_skops
 from pipeline.metrics import HEADLINE_METRICS, classification_metrics, majority_baseline_metrics
+from pipeline.prepared_data import data_digest, use_prepared_data
 from pipeline.stage_io import read_split
 from pipeline.validation import LABEL
 
@@ -72,17 +74,44 @@ def log_results(results: dict) -> None:
         tracking.log_figure(figure, name)
 
 
-def gate_champion(cfg: DictConfig, version: str, metrics: dict[str, float], test) -> ChampionDecision:
-    """Re-score the current champion on this test split, then move the alias only if the new model beats it."""
-    name, alias, metric = cfg.mlflow.registered_model, cfg.champion.alias, cfg.champion.metric
-    champion = tracking.load_aliased_model(name, alias)
-    champion_score = None
-    if champion is not None:
-        champion_predictions = champion.predict(test)
-        champion_score = classification_metrics(
-            test[LABEL], champion_predictions, list(cfg.data.labels), list(cfg.data.stance_labels)
-        )[metric]
-    decision = decide(metrics[metric], champion_score, cfg.champion.min_improvement)
+def dataset_identity(cfg: DictConfig) -> dict[str, str]:
+    # The same string form as the flattened run params, so that older registered models are recognised.
+    return {"dataset": str(cfg.data.name), "labels": str(list(cfg.data.labels))}
+
+
+def rescore_champion(cfg: DictConfig, test) -> tuple[float | None, str | None]:
+    """The current champion's score on this test split, or why it cannot be scored (a problem, not a crash)."""
+    name, alias, metric = cfg.mlflow.registered_model, cfg.champion.alias, cfg.selection_metric
+    version = tracking.aliased_version(name, alias)
+    if version is None:
+        return None, None
+    try:
+        champion = tracking.load_aliased_model(name, alias)
+        predictions = champion.predict(test)
+    except Exception as error:  # a corrupt, deleted or foreign champion must not stop the stage; report it
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        log.warning("the champion models:/%s/%s could not be re-scored: %s", name, version, message)
+        return None, f"could not be loaded or scored (models:/{name}/{version}: {message})"
+    unknown = sorted(set(map(str, getattr(champion, "classes_", []))) - set(cfg.data.labels))
+    if unknown:
+        return None, f"predicts labels {unknown} outside data.labels (models:/{name}/{version})"
+    scores = classification_metrics(test[LABEL], predictions, list(cfg.data.labels), list(cfg.data.stance_labels))
+    return scores[metric], None
+
+
+def gate_champion(cfg: DictConfig, version: str, metrics: dict, baseline: dict, test) -> ChampionDecision:
+    """Re-score the current champion on this test split, then move the alias only for a real improvement."""
+    name, alias, metric = cfg.mlflow.registered_model, cfg.champion.alias, cfg.selection_metric
+    champion_score, problem = rescore_champion(cfg, test)
+    decision = decide(
+        metrics[metric],
+        champion_score,
+        cfg.champion.min_improvement,
+        baseline_score=baseline[metric],
+        min_over_baseline=cfg.champion.min_over_baseline,
+        champion_problem=problem,
+        replace_broken=cfg.champion.replace_broken,
+    )
     if decision.promote:
         tracking.set_alias(name, alias, version)
     # The MLflow UI orders chart sections by the part before "/": "vs_champion" comes after test_* and val_*.
@@ -90,15 +119,16 @@ def gate_champion(cfg: DictConfig, version: str, metrics: dict[str, float], test
     if champion_score is not None:
         gate_scores["vs_champion/champion_" + metric] = champion_score
     tracking.log_metrics(gate_scores)
-    tracking.set_tags(
-        {"champion_decision": "promoted" if decision.promote else "kept", "champion_reason": decision.reason}
-    )
+    outcome = {"champion_decision": "promoted" if decision.promote else "kept", "champion_reason": decision.reason}
+    tracking.set_tags(outcome)
+    tracking.set_version_tags(name, version, outcome)
     return decision
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
+    use_prepared_data(cfg, list(HydraConfig.get().overrides.task))
     train, test = read_split(cfg.paths.processed, "train"), read_split(cfg.paths.processed, "test")
     classifier = load_classifier(cfg.paths.model)
     results = evaluate(cfg, classifier, train, test)
@@ -117,9 +147,12 @@ def main(cfg: DictConfig) -> None:
     name = cfg.mlflow.registered_model
     with tracking.resumed_run(cfg.mlflow, training["run_id"]) as run:
         log_results(results)
-        version = tracking.register_model(training["model_uri"], name)
-        decision = gate_champion(cfg, version, metrics, test)
-        tracking.describe_version(name, version, cfg.data.name, cfg.champion.metric, results, decision)
+        identity = dataset_identity(cfg)
+        tracking.claim_registered_model(name, identity, cfg.data.get("description"))
+        version_tags = {**identity, "selection_metric": cfg.selection_metric, "data_md5": data_digest(cfg.data.path)}
+        version = tracking.register_model(training["model_uri"], name, version_tags)
+        decision = gate_champion(cfg, version, metrics, baseline, test)
+        tracking.describe_version(name, version, cfg.data.name, results, decision)
     log.info("registered models:/%s/%s; champion: %s (%s)", name, version, decision.promote, decision.reason)
     write_json(
         reports_dir / "registered_model.json",

@@ -40,14 +40,6 @@ def version_description(
     )
 
 
-def version_tags(
-    selection_metric: str, promoted: bool, run_tags: Mapping[str, str], dvc_tags: Mapping[str, str]
-) -> dict[str, str]:
-    """Tags to filter versions by: the metric the champion gate compared, the decision, commit and DVC experiment."""
-    tags = {
-        "selection_metric": f"test_{selection_metric}",
-        "champion_decision": "promoted" if promoted else "kept",
-        "git_commit": run_tags.get("git_commit", "unknown"),
-        "data_md5": run_tags.get("data_md5", "unknown"),
-    }
-    return tags | dict(dvc_tags)
+def version_tags(run_tags: Mapping[str, str], dvc_tags: Mapping[str, str]) -> dict[str, str]:
+    """The commit the version was trained at and, for `dvc exp run`, the DVC experiment and its baseline commit."""
+    return {"git_commit": run_tags.get("git_commit", "unknown"), **dvc_tags}

@@ -104,7 +104,7 @@ def test_the_registered_model_predicts_like_the_pipeline(project, client):
     assert first_run(client).info.run_name in version.description
     assert "Data: intervention-statements (md5 " in version.description
     assert "Test: macro-F1 0." in version.description and "promoted (no champion yet)" in version.description
-    assert version.tags["selection_metric"] == "test_macro_f1"
+    assert version.tags["selection_metric"] == "macro_f1"
     assert version.tags["champion_decision"] == "promoted"
     assert version.tags["git_commit"] == first_run(client).data.tags["git_commit"]
     logged = client.get_logged_model(version.source.removeprefix("models:/"))

@@ -78,14 +78,8 @@ def test_a_version_description_names_model_data_and_scores():
     assert "intervention-statements (md5 01234567)" in text
     assert "macro-F1 0.801 · F_avg 0.756 · accuracy 0.799 (majority baseline macro-F1 0.168)" in text
     assert "promoted (no champion yet)" in text
-    tags = version_tags("macro_f1", False, {"git_commit": "abc", "data_md5": "def"}, {"dvc_experiment": "x"})
-    assert tags == {
-        "selection_metric": "test_macro_f1",
-        "champion_decision": "kept",
-        "git_commit": "abc",
-        "data_md5": "def",
-        "dvc_experiment": "x",
-    }
+    tags = version_tags({"git_commit": "abc", "data_md5": "def"}, {"dvc_experiment": "x"})
+    assert tags == {"git_commit": "abc", "dvc_experiment": "x"}
 
 
 @pytest.mark.parametrize("verbose", [False, True])
