@@ -8,7 +8,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from pipeline import reports, tracking
-from pipeline.champion import ChampionDecision, decide
+from pipeline.champion import ChampionDecision, decide, mcnemar_p_value
 from pipeline.errors import UserInputError, exit_on_user_error
 from pipeline.files import atomic_path, read_json, write_json, write_text
 from pipeline.inference import load_skops
@@ -79,30 +79,35 @@ def dataset_identity(cfg: DictConfig) -> dict[str, str]:
     return {"dataset": str(cfg.data.name), "labels": str(list(cfg.data.labels))}
 
 
-def rescore_champion(cfg: DictConfig, test) -> tuple[float | None, str | None]:
-    """The current champion's score on this test split, or why it cannot be scored (a problem, not a crash)."""
+def rescore_champion(cfg: DictConfig, test) -> tuple[float | None, str | None, list | None]:
+    """The current champion's score and predictions on this test split, or why it cannot be scored (a problem,
+    not a crash)."""
     name, alias, metric = cfg.mlflow.registered_model, cfg.champion.alias, cfg.selection_metric
     version = tracking.aliased_version(name, alias)
     if version is None:
-        return None, None
+        return None, None, None
     try:
         champion = tracking.load_aliased_model(name, alias)
         predictions = champion.predict(test)
     except Exception as error:  # a corrupt, deleted or foreign champion must not stop the stage; report it
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         log.warning("the champion models:/%s/%s could not be re-scored: %s", name, version, message)
-        return None, f"could not be loaded or scored (models:/{name}/{version}: {message})"
+        return None, f"could not be loaded or scored (models:/{name}/{version}: {message})", None
     unknown = sorted(set(map(str, getattr(champion, "classes_", []))) - set(cfg.data.labels))
     if unknown:
-        return None, f"predicts labels {unknown} outside data.labels (models:/{name}/{version})"
+        return None, f"predicts labels {unknown} outside data.labels (models:/{name}/{version})", None
     scores = classification_metrics(test[LABEL], predictions, list(cfg.data.labels), list(cfg.data.stance_labels))
-    return scores[metric], None
+    return scores[metric], None, list(predictions)
 
 
-def gate_champion(cfg: DictConfig, version: str, metrics: dict, baseline: dict, test) -> ChampionDecision:
+def gate_champion(cfg: DictConfig, version: str, results: dict, test) -> ChampionDecision:
     """Re-score the current champion on this test split, then move the alias only for a real improvement."""
     name, alias, metric = cfg.mlflow.registered_model, cfg.champion.alias, cfg.selection_metric
-    champion_score, problem = rescore_champion(cfg, test)
+    metrics, baseline = results["metrics"], results["baseline"]
+    champion_score, problem, champion_predictions = rescore_champion(cfg, test)
+    p_value = None
+    if champion_predictions is not None:
+        p_value = mcnemar_p_value(test[LABEL], results["predictions"]["predicted"], champion_predictions)
     decision = decide(
         metrics[metric],
         champion_score,
@@ -111,6 +116,8 @@ def gate_champion(cfg: DictConfig, version: str, metrics: dict, baseline: dict, 
         min_over_baseline=cfg.champion.min_over_baseline,
         champion_problem=problem,
         replace_broken=cfg.champion.replace_broken,
+        p_value=p_value,
+        max_p_value=cfg.champion.get("max_p_value"),
     )
     if decision.promote:
         tracking.set_alias(name, alias, version)
@@ -118,6 +125,8 @@ def gate_champion(cfg: DictConfig, version: str, metrics: dict, baseline: dict, 
     gate_scores = {"vs_champion/candidate_" + metric: decision.candidate_score}
     if champion_score is not None:
         gate_scores["vs_champion/champion_" + metric] = champion_score
+    if p_value is not None:
+        gate_scores["vs_champion/mcnemar_p_value"] = p_value
     tracking.log_metrics(gate_scores)
     outcome = {"champion_decision": "promoted" if decision.promote else "kept", "champion_reason": decision.reason}
     tracking.set_tags(outcome)
@@ -151,7 +160,7 @@ def main(cfg: DictConfig) -> None:
         tracking.claim_registered_model(name, identity, cfg.data.get("description"))
         version_tags = {**identity, "selection_metric": cfg.selection_metric, "data_md5": data_digest(cfg.data.path)}
         version = tracking.register_model(training["model_uri"], name, version_tags)
-        decision = gate_champion(cfg, version, metrics, baseline, test)
+        decision = gate_champion(cfg, version, results, test)
         tracking.describe_version(name, version, cfg.data.name, results, decision)
     log.info("registered models:/%s/%s; champion: %s (%s)", name, version, decision.promote, decision.reason)
     write_json(

@@ -92,8 +92,17 @@ def fixed_splits(data: DictConfig) -> dict[str, pd.DataFrame | None]:
     return by_split
 
 
+def check_label_settings(data: DictConfig) -> None:
+    labels, stance_labels = [str(label) for label in data.labels], [str(label) for label in data.stance_labels]
+    if len(set(labels)) < 2 or len(set(labels)) != len(labels):
+        raise UserInputError(f"data.labels={labels}: expected at least two different labels, each once")
+    if not set(stance_labels) <= set(labels):
+        raise UserInputError(f"data.stance_labels={stance_labels}: expected labels from data.labels={labels}")
+
+
 def prepare(cfg: DictConfig) -> dict[str, pd.DataFrame]:
     data, kind = cfg.data, cfg.data.split.kind
+    check_label_settings(data)
     if kind not in SPLIT_KINDS:
         raise UserInputError(f"data.split.kind={kind!r}: expected one of {', '.join(SPLIT_KINDS)}")
     if kind == "fractions":

@@ -108,6 +108,18 @@ def test_a_label_missing_from_a_split_is_refused_naming_it(tmp_path):
         prepare(compose_config(["data=semeval2016", f"data.path={folder}"]))
 
 
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("data.labels=[neutral]", "at least two different labels"),
+        ("data.stance_labels=[for,against]", "expected labels from data.labels"),
+    ],
+)
+def test_label_settings_that_cannot_train_a_classifier_are_refused(override, expected):
+    with pytest.raises(UserInputError, match=expected):
+        prepare(compose_config([f"data.path={FIXTURE_CSV}", override]))
+
+
 # --- Encoding and quoting (item 7) -------------------------------------------------------------------------------
 
 
@@ -245,3 +257,39 @@ def test_a_quick_run_trains_on_the_prepared_data_set_and_leaves_stage_outputs_al
     other = run_module("pipeline.train", f"data.path={FIXTURE_CSV}", "data=statements", *paths, cwd=tmp_path)
     assert other.returncode == 2
     assert "prepared splits hold data set 'semeval2016-task6'" in other.stderr and "Traceback" not in other.stderr
+
+
+def test_mcnemar_counts_only_the_statements_one_model_gets_right():
+    from pipeline.champion import mcnemar_p_value
+
+    truth = ["a"] * 40
+    assert mcnemar_p_value(truth, ["a"] * 40, ["a"] * 40) == 1.0
+    # 20 statements only the candidate gets right, none only the champion: a real difference.
+    assert mcnemar_p_value(truth, ["a"] * 40, ["a"] * 20 + ["b"] * 20) < 1e-5
+    # 6 against 4: chance.
+    assert mcnemar_p_value(truth, ["a"] * 36 + ["b"] * 4, ["a"] * 30 + ["b"] * 6 + ["a"] * 4) > 0.5
+
+
+def test_a_significance_threshold_keeps_a_champion_the_candidate_beats_only_by_chance():
+    assert decide(0.81, 0.80, 0.0, p_value=0.4).promote
+    kept = decide(0.81, 0.80, 0.0, p_value=0.4, max_p_value=0.05)
+    assert not kept.promote and "McNemar p=0.4" in kept.reason
+
+
+def test_dvc_accepts_a_hub_dataset_that_is_no_local_file(tmp_path):
+    """dvc.yaml's data dependency is a setting, so that a hub name as data.path does not break every DVC command."""
+    from conftest import run
+
+    for name in ("dvc.yaml", "params.yaml"):
+        (tmp_path / name).write_text((REPO / name).read_text())
+    run(["git", "init", "-q"], tmp_path)
+    run(["dvc", "init", "-q"], tmp_path)
+    from pipeline.compose_params import compose_params
+
+    hub = compose_params(["data.path=some-org/stance-tweets", "data.dvc_dependency=params.yaml"])
+    (tmp_path / "params.yaml").write_text(hub)
+    # Without the setting DVC reports the hub name as a deleted file, and `dvc repro` stops on it.
+    stages = run(["dvc", "status", "prepare"], tmp_path)
+    assert "some-org" not in stages.stdout + stages.stderr
+    dag = run(["dvc", "dag", "--md"], tmp_path).stdout
+    assert "prepare" in dag and "evaluate" in dag

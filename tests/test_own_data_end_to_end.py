@@ -95,7 +95,41 @@ def test_registering_under_another_data_sets_model_is_refused(project, client):
     assert len(client.search_model_versions(f"name = '{SHIPPED}'")) == 1
 
 
+def test_mlflow_models_serve_takes_the_users_columns_and_refuses_a_missing_target(project):
+    import urllib.error
+    import urllib.request
+
+    from local_server import local_server
+
+    bin_dir = Path(sys.executable).parent  # `mlflow models serve` runs `uvicorn` from PATH
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
+    }
+    command = [str(bin_dir / "mlflow"), "models", "serve", "-m", f"models:/{SEMEVAL}/1", "--env-manager", "local"]
+    gold = pd.read_csv(project / GOLD, sep="\t", encoding="cp1252", quoting=3, dtype=str).head(25)
+    scored = pd.read_csv(project / "reports/test_predictions.csv", dtype=str).set_index("id")
+
+    def invoke(url: str, columns: list[str]):
+        body = json.dumps({"dataframe_split": {"columns": columns, "data": gold[columns].to_numpy().tolist()}})
+        request = urllib.request.Request(
+            f"{url}/invocations", data=body.encode(), headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())["predictions"]
+
+    with local_server(lambda port: [*command, "-h", "127.0.0.1", "-p", str(port)], project, env, "/ping", 120) as url:
+        served = invoke(url, ["Tweet", "Target"])
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            invoke(url, ["Tweet"])
+    # Version 1 is the model the recipe scored: the server answers as the evaluation did.
+    assert served == list(scored.loc[gold["ID"], "predicted"])
+    assert refused.value.code == 400 and "Target" in refused.value.read().decode()
+
+
 def test_a_broken_champion_is_reported_kept_and_replaced_only_on_request(project, client):
+    """Last in this module: it truncates the champion's model file."""
     champion = client.get_model_version_by_alias(SEMEVAL, "champion")
     source = Path(client.get_model_version_download_uri(SEMEVAL, champion.version).removeprefix("file://"))
     skops_file = next(source.glob("*.skops"))
