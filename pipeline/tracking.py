@@ -7,7 +7,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import re
 import subprocess
 from contextlib import contextmanager
 from importlib.metadata import version
@@ -18,12 +17,13 @@ import mlflow
 import mlflow.sklearn
 import pandas as pd
 import requests
+from mlflow.entities import Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline import unsent_runs
+from pipeline import dvc_experiment, quiet, run_names, run_owners, trusted_loading, unsent_runs, version_notes
 from pipeline.errors import UserInputError
 from pipeline.files import sqlite_database_path
 from pipeline.prepared_data import data_digest
@@ -63,17 +63,15 @@ def absolute_tracking_uri(mlflow_cfg: DictConfig) -> str:
     return f"sqlite:///{database.resolve()}" if database is not None else uri
 
 
-def connect(mlflow_cfg: DictConfig) -> str:
-    """Point MLflow at the configured store with bounded HTTP retries; returns the URI."""
+def connect_configured(mlflow_cfg: DictConfig) -> str:
+    """connect() to the configured store, with the profile's bounds on MLflow's HTTP retries; returns the URI."""
     bound_http_retries(mlflow_cfg)
-    uri = resolve_tracking_uri(mlflow_cfg.get("tracking_uri"))
-    mlflow.set_tracking_uri(uri)
-    return uri
+    return connect(mlflow_cfg.get("tracking_uri"))
 
 
 def ensure_reachable(mlflow_cfg: DictConfig) -> None:
     """Before any work: stop with one line naming the URI and the cause if the tracking server does not answer."""
-    uri = connect(mlflow_cfg)
+    uri = connect_configured(mlflow_cfg)
     if urlsplit(uri).password:
         raise UserInputError(
             f"mlflow.tracking_uri {redact(uri)}: holds a password, which would be logged with every run; "
@@ -87,6 +85,21 @@ SERVER_ERRORS = (MlflowException, requests.RequestException, OSError)
 
 # The logging calls of the current training run, kept so that a server failure mid-run loses nothing.
 _journal: unsent_runs.UnsentRun | None = None
+
+
+def check_store_writable(tracking_uri: str) -> None:
+    """A local SQLite store must be writable (the file and its folder, where SQLite keeps its journal); otherwise
+    stop before any work with one line, rather than MLflow's "attempt to write a readonly database" traceback."""
+    database = sqlite_database_path(tracking_uri)
+    if database is None:
+        return
+    folder = database.parent if database.parent.exists() else next(p for p in database.parents if p.exists())
+    for path in (database, folder):
+        if path.exists() and not os.access(path, os.W_OK):
+            raise UserInputError(
+                f"{path}: the MLflow store {tracking_uri} is read-only; make it writable, or set "
+                "mlflow.tracking_uri (or MLFLOW_TRACKING_URI) to a writable store"
+            )
 
 
 @contextmanager
@@ -110,15 +123,46 @@ def sqlite_setup_lock(tracking_uri: str):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def connect(configured_uri: str | None) -> str:
+    """Point MLflow at the store (see resolve_tracking_uri), without its set-up chatter unless verbose."""
+    quiet.quiet_stage()
+    uri = resolve_tracking_uri(configured_uri)
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
 def use_experiment(mlflow_cfg: DictConfig, description: str | None = None) -> str:
     """Select (or create) the experiment; the UI then opens it on its model-training view with `description`."""
-    uri = connect(mlflow_cfg)
+    uri = connect_configured(mlflow_cfg)
+    check_store_writable(uri)
     with sqlite_setup_lock(uri):
         experiment_id = mlflow.set_experiment(mlflow_cfg.experiment).experiment_id
     mlflow.set_experiment_tag("mlflow.experimentKind", "custom_model_development")
     if description:
         mlflow.set_experiment_tag("mlflow.note.content", description)
+    mark_stale_runs_failed(mlflow_cfg.get("stale_after_hours") or run_owners.DEFAULT_STALE_AFTER_HOURS)
     return experiment_id
+
+
+def mark_stale_runs_failed(stale_after_hours: float = run_owners.DEFAULT_STALE_AFTER_HOURS) -> list[str]:
+    """Close the RUNNING runs of the store whose process died (see run_owners) as FAILED; returns their ids.
+
+    Called when a stage starts, so that a killed run does not stay RUNNING forever beside finished ones.
+    """
+    client = mlflow.MlflowClient()
+    experiment_ids = [experiment.experiment_id for experiment in client.search_experiments()]
+    if not experiment_ids:
+        return []
+    running = client.search_runs(experiment_ids, filter_string="attributes.status = 'RUNNING'", max_results=1000)
+    closed = []
+    for run in running:
+        state = run_owners.RunState(run.info.run_id, run.info.status, run.info.start_time or 0, run.data.tags)
+        if reason := run_owners.stale_reason(state, stale_after_hours=stale_after_hours):
+            client.set_tag(run.info.run_id, run_owners.STALE_REASON_TAG, reason)
+            client.set_terminated(run.info.run_id, status="FAILED")
+            log.warning("marked MLflow run %s FAILED: %s", run.info.run_id, reason)
+            closed.append(run.info.run_id)
+    return closed
 
 
 def git_commit() -> str:
@@ -156,9 +200,18 @@ def flatten(config: DictConfig) -> dict[str, str]:
 
 
 def run_name(cfg: DictConfig) -> str:
-    # Searched values such as C=0.6646459471581082 are shortened to four significant digits.
-    key_params = re.sub(r"\d+\.\d{5,}", lambda number: f"{float(number.group()):.4g}", str(cfg.model.key_params))
-    return f"{cfg.model.name} · {cfg.features.name} · {key_params}"
+    """model · features · key params · searched or overridden params · DVC experiment (see run_names)."""
+    return run_names.run_name(cfg, run_names.hydra_job_overrides(), dvc_experiment.experiment_name())
+
+
+def unused_run_name(experiment_id: str, name: str) -> str:
+    """`name`, numbered when an earlier run of the experiment has it: the UI tells runs apart by name."""
+    # LIKE's wildcards (_ and %) in the name only widen the search; a quote would end the string.
+    prefix = name.split("'")[0]
+    taken = mlflow.MlflowClient().search_runs(
+        [experiment_id], filter_string=f"attributes.run_name LIKE '{prefix}%'", max_results=5000
+    )
+    return run_names.unique_name(name, {run.info.run_name for run in taken})
 
 
 def pip_requirements() -> list[str]:
@@ -191,6 +244,8 @@ def training_run(cfg: DictConfig, data_path: str, parent_run_id: str | None = No
         "dataset": cfg.data.name,
         "data_path": data_path,
         "data_md5": data_digest(data_path),
+        **run_owners.owner_tags(),
+        **dvc_experiment.experiment_tags(),
     }
     uri = resolve_tracking_uri(cfg.mlflow.get("tracking_uri"))
     journal = unsent_runs.UnsentRun(
@@ -205,7 +260,8 @@ def training_run(cfg: DictConfig, data_path: str, parent_run_id: str | None = No
     run = None
     try:
         try:
-            use_experiment(cfg.mlflow, journal.description)
+            experiment_id = use_experiment(cfg.mlflow, journal.description)
+            journal.run_name = unused_run_name(experiment_id, journal.run_name)
             run = mlflow.start_run(run_name=journal.run_name, tags=tags, parent_run_id=parent_run_id)
             journal.partial_run_id = run.info.run_id
         except SERVER_ERRORS as error:
@@ -305,6 +361,17 @@ def log_metrics(metrics: dict[str, float], prefix: str = "") -> None:
 UNSENT_MODEL_URI = "unsent"
 
 
+def logged_model_name(run_name: str | None) -> str:
+    """The run's readable name, as MLflow allows a model name: no / : . % or quotes.
+
+    A decimal point becomes U+2024 (one dot leader), which reads the same: "C=4․0".
+    """
+    if not run_name:
+        return MODEL_NAME_IN_RUN
+    name = run_name.replace(".", "\u2024").replace("/", "-").replace(":", "-").replace("%", "pct")
+    return name.replace('"', "").replace("'", "")
+
+
 def log_model(classifier, example: pd.DataFrame, text_column: str, target_column: str | None) -> str:
     """Log the classifier as an MLflow model; returns its URI (UNSENT_MODEL_URI when the server has failed)."""
     call = {
@@ -319,15 +386,18 @@ def log_model(classifier, example: pd.DataFrame, text_column: str, target_column
 
 
 def _send_model(classifier, example: pd.DataFrame, text_column: str, target_column: str | None) -> str:
+    """Log the classifier in the active run, named after it (the "Logged models" page lists it so)."""
+    active = mlflow.active_run()
     info = mlflow.sklearn.log_model(
         classifier,
-        name=MODEL_NAME_IN_RUN,
+        name=logged_model_name(active.info.run_name if active else None),
         serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
         skops_trusted_types=SKOPS_TRUSTED_TYPES,
         signature=model_signature(text_column, target_column),
         input_example=example,
         pip_requirements=pip_requirements(),
-        code_paths=[str(Path(__file__).parent)],
+        # No code_paths: the classifier's own steps come from the installed package (`pip install .`), as
+        # scikit-learn does. A code/ folder would be put first on sys.path by MLflow's loaders, shadowing it.
     )
     return info.model_uri
 
@@ -335,8 +405,16 @@ def _send_model(classifier, example: pd.DataFrame, text_column: str, target_colu
 @contextmanager
 def resumed_run(mlflow_cfg: DictConfig, run_id: str):
     """Continue a training run. A server failure ends it with one line: the stage's files are already written."""
-    uri = connect(mlflow_cfg)
+    bound_http_retries(mlflow_cfg)
+    uri = resolve_tracking_uri(mlflow_cfg.tracking_uri)
     try:
+        check_store_writable(uri)
+        mlflow.set_tracking_uri(uri)
+        mark_stale_runs_failed(mlflow_cfg.get("stale_after_hours") or run_owners.DEFAULT_STALE_AFTER_HOURS)
+        # The run now belongs to this process: a later stage must not take it for the (finished) train process's.
+        owner = [RunTag(key, value) for key, value in run_owners.owner_tags().items()]
+        mlflow.MlflowClient().log_batch(run_id, tags=owner)
+        connect(mlflow_cfg.tracking_uri)
         with mlflow.start_run(run_id=run_id) as run:
             yield run
     except SERVER_ERRORS as error:
@@ -431,6 +509,29 @@ def aliased_version(name: str, alias: str) -> str | None:
         return None
 
 
+def describe_version(name: str, version: str, data_name: str, results: dict, decision) -> None:
+    """Give a registered version (of the active run's model) a readable description, its commit and DVC experiment.
+
+    The evaluate stage tags it with the data set, labels, selection metric, data hash and champion decision."""
+    client = mlflow.MlflowClient()
+    run = client.get_run(mlflow.active_run().info.run_id)
+    # The training run's tags: a queued DVC experiment's evaluate stage runs with the same environment.
+    dvc_tags = {key: run.data.tags[key] for key in ("dvc_experiment", "dvc_baseline_rev") if key in run.data.tags}
+    description = version_notes.version_description(
+        run.info.run_name,
+        data_name,
+        run.data.tags.get("data_md5", "unknown"),
+        results["metrics"],
+        results["baseline"],
+        decision.reason,
+        decision.promote,
+    )
+    client.update_model_version(name, version, description=description)
+    tags = version_notes.version_tags(run.data.tags, dvc_tags)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+
+
 def load_aliased_model(name: str, alias: str):
     """The scikit-learn model behind `models:/name@alias`, or None when no version holds the alias."""
     if aliased_version(name, alias) is None:
@@ -446,8 +547,16 @@ def set_tags(tags: dict[str, str]) -> None:
     _logged({"call": "set_tags", "tags": tags}, lambda: mlflow.set_tags(tags))
 
 
-def load_sklearn_model(model_uri: str):
-    return mlflow.sklearn.load_model(model_uri)
+def load_sklearn_model(model_uri: str, trust_model: bool = False):
+    """The scikit-learn model at `model_uri`, loaded with the project's trusted types only (see trusted_loading).
+
+    trust_model=True uses MLflow's own loader, which trusts the model's MLmodel file and puts its code/ folder on
+    sys.path: it runs code from the model's author.
+    """
+    if trust_model:
+        return mlflow.sklearn.load_model(model_uri)
+    local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri)
+    return trusted_loading.load_model_dir(Path(local), model_uri)
 
 
 def runs_table(tracking_uri: str | None, experiment: str, max_results: int = 1000) -> pd.DataFrame:
@@ -458,11 +567,19 @@ def runs_table(tracking_uri: str | None, experiment: str, max_results: int = 100
     return mlflow.search_runs(experiment_names=[experiment], max_results=max_results, output_format="pandas")
 
 
-def start_sweep_parent(mlflow_cfg: DictConfig, name: str, tags: dict[str, str]) -> str:
-    """Open the parent run of a sweep; its jobs nest their runs under it. Returns its run id."""
+def start_sweep_parent(
+    mlflow_cfg: DictConfig, name: str, tags: dict[str, str], params: dict[str, str] | None = None
+) -> str:
+    """Open the parent run of a sweep, with what it varies as params; its jobs nest their runs under it.
+
+    Returns its run id."""
     ensure_reachable(mlflow_cfg)
     experiment_id = use_experiment(mlflow_cfg)
-    run = mlflow.MlflowClient().create_run(experiment_id, run_name=name, tags={**tags, "sweep_role": "parent"})
+    client = mlflow.MlflowClient()
+    tags = {**tags, **dvc_experiment.experiment_tags(), **run_owners.owner_tags(), "sweep_role": "parent"}
+    run = client.create_run(experiment_id, run_name=unused_run_name(experiment_id, name), tags=tags)
+    if params:
+        client.log_batch(run.info.run_id, params=[Param(key, value[:6000]) for key, value in params.items()])
     return run.info.run_id
 
 
@@ -504,8 +621,9 @@ def upload_unsent_run(run: unsent_runs.UnsentRun, folder: Path, load_model) -> s
         with contextlib.suppress(MlflowException):
             client.set_tag(run.partial_run_id, "superseded_by_upload_of", folder.name)
             client.set_terminated(run.partial_run_id, "FAILED")
+    name = unused_run_name(experiment_id, run.run_name)
     with mlflow.start_run(
-        experiment_id=experiment_id, run_name=run.run_name, tags=tags, parent_run_id=run.parent_run_id
+        experiment_id=experiment_id, run_name=name, tags=tags, parent_run_id=run.parent_run_id
     ) as uploaded:
         for call in run.calls:
             _replay(call, folder, load_model)
