@@ -183,7 +183,8 @@ def test_a_server_killed_after_the_fit_loses_nothing_and_sync_uploads_the_run(pr
         try:
             runs = mlflow.search_runs(experiment_names=["server-down"])
             uploaded = runs[runs["tags.uploaded_from"] == folder.name].iloc[0]
-            model = mlflow.sklearn.load_model(f"runs:/{uploaded['run_id']}/model")
+            [model_output] = mlflow.MlflowClient().get_run(uploaded["run_id"]).outputs.model_outputs
+            model = mlflow.sklearn.load_model(f"models:/{model_output.model_id}")
             partial = runs[runs["run_id"] == record["partial_run_id"]]
         finally:
             mlflow.set_tracking_uri(None)
@@ -191,7 +192,8 @@ def test_a_server_killed_after_the_fit_loses_nothing_and_sync_uploads_the_run(pr
     assert again.returncode == 2 and "already uploaded" in again.stderr
     assert uploaded["params.model.name"] == "logreg" and uploaded["status"] == "FINISHED"
     assert uploaded["metrics.val_macro_f1"] == pytest.approx(calls["log_metrics"]["metrics"]["val_macro_f1"])
-    assert uploaded["tags.mlflow.runName"] == record["run_name"]
+    # Named as it would have been (numbered, as the UI tells runs apart, beside the half-logged run of that name).
+    assert uploaded["tags.mlflow.runName"].startswith(record["run_name"])
     validation = pd.read_parquet(prepared / "processed" / "validation.parquet")
     assert list(model.predict(validation)) == list(kept_model.predict(validation))
     # The half-logged run the server had started before it died is marked failed, not left running.
