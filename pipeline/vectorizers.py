@@ -9,7 +9,11 @@ analyzer the counting runs vectorised in `pipeline.char_ngrams` instead, with th
 and counts. Everything else is TfidfVectorizer's.
 """
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
+import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from pipeline.char_ngrams import (
@@ -26,6 +30,15 @@ from pipeline.char_ngrams import (
 # Statements per vectorised batch: large enough to amortise NumPy's per-call cost, small enough that the
 # batch's n-gram arrays (about 10 kB per statement) stay small.
 BATCH_SIZE = 5_000
+
+
+def in_threads(work, starts: range) -> list:
+    """work(start) for each batch start, in order, on up to one thread per core."""
+    threads = min(len(starts), len(os.sched_getaffinity(0)))
+    if threads <= 1:
+        return [work(start) for start in starts]
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(work, starts))
 
 
 class CompactTfidfVectorizer(TfidfVectorizer):
@@ -65,47 +78,66 @@ class CompactTfidfVectorizer(TfidfVectorizer):
         return super()._count_vocab(documents, fixed_vocab)
 
     def _count_char_wb(self, documents, fixed_vocab):
-        """CountVectorizer._count_vocab for char_wb; None when a rare case needs scikit-learn's own loop."""
+        """CountVectorizer._count_vocab for char_wb; None when a rare case needs scikit-learn's own loop.
+
+        Batches run on threads: most of the work is NumPy, which releases the GIL.
+        """
         min_n, max_n = self.ngram_range
         preprocess = self.build_preprocessor()
-        batches = [
-            PaddedWords.from_documents(documents[start : start + BATCH_SIZE], preprocess)
-            for start in range(0, len(documents), BATCH_SIZE)
-        ]
+        starts = range(0, len(documents), BATCH_SIZE)
+
+        def words_from(start: int) -> PaddedWords:
+            return PaddedWords.from_documents(documents[start : start + BATCH_SIZE], preprocess)
+
         if fixed_vocab:
             index = self._char_ngram_index(max_n)
             if index is None:
                 return None
             char_ids, key_index = index
             n_features = len(self.vocabulary_)
-        else:
-            present = np.zeros(0x110000, dtype=bool)
-            for batch in batches:
-                present[batch.alphabet()] = True
-            char_ids = CharIds(np.flatnonzero(present).astype(np.uint32))
-            # A NUL character cannot round-trip through NumPy's fixed-width strings.
-            if not char_ids.fits(max_n) or (len(char_ids.alphabet) and char_ids.alphabet[0] == 0):
-                return None
-        occurrences = [ngram_keys(batch, char_ids, min_n, max_n) for batch in batches]
-        if not fixed_vocab:
-            sorted_keys = np.unique(np.concatenate([np.unique(keys) for _, keys in occurrences]))
-            if len(sorted_keys) == 0:
-                raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
-            n_features = len(sorted_keys)
-            key_index = KeyIndex(sorted_keys, np.arange(n_features))
-        matrices = []
-        for batch, (rows, keys) in zip(batches, occurrences, strict=True):
-            columns = key_index.lookup(keys)
-            known = columns >= 0
-            matrices.append(
-                count_matrix(rows[known], columns[known], len(batch.words_per_document), n_features, self.dtype)
+
+            def count(start: int):
+                words = words_from(start)
+                rows, keys = ngram_keys(words, char_ids, min_n, max_n)
+                columns = key_index.lookup(keys)
+                known = columns >= 0
+                n_rows = len(words.words_per_document)
+                return count_matrix(rows[known], columns[known], n_rows, n_features, self.dtype)
+
+            return self.vocabulary_, stack_rows(in_threads(count, starts), n_features, self.dtype)
+
+        present = np.zeros(0x110000, dtype=bool)
+        for alphabet in in_threads(lambda start: words_from(start).alphabet(), starts):
+            present[alphabet] = True
+        char_ids = CharIds(np.flatnonzero(present).astype(np.uint32))
+        # A NUL character cannot round-trip through NumPy's fixed-width strings.
+        if not char_ids.fits(max_n) or (len(char_ids.alphabet) and char_ids.alphabet[0] == 0):
+            return None
+
+        def count_locally(start: int):
+            """Counts over the batch's own sorted n-grams; only they and the counts are kept, not occurrences."""
+            words = words_from(start)
+            rows, keys = ngram_keys(words, char_ids, min_n, max_n)
+            local_keys, columns = np.unique(keys, return_inverse=True)
+            n_rows = len(words.words_per_document)
+            return local_keys, count_matrix(rows, columns, n_rows, len(local_keys), self.dtype)
+
+        local = in_threads(count_locally, starts)
+        sorted_keys = np.unique(np.concatenate([keys for keys, _ in local])) if local else np.zeros(0, np.int64)
+        if len(sorted_keys) == 0:
+            raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+        n_features = len(sorted_keys)
+        matrices = [
+            # Both key lists are sorted, so the renumbered columns stay sorted within each row.
+            sp.csr_array(
+                (counts.data, np.searchsorted(sorted_keys, keys).astype(np.int32)[counts.indices], counts.indptr),
+                shape=(counts.shape[0], n_features),
             )
-        counts = stack_rows(matrices, n_features, self.dtype)
-        if fixed_vocab:
-            return self.vocabulary_, counts
+            for keys, counts in local
+        ]
         # Keys sort as the terms do, so column i is the i-th term in sorted order, as after _sort_features.
         vocabulary = dict(zip(terms_of_keys(sorted_keys, char_ids, max_n), range(n_features), strict=True))
-        return vocabulary, counts
+        return vocabulary, stack_rows(matrices, n_features, self.dtype)
 
     def _char_ngram_index(self, max_n: int):
         """(char ids, sorted vocabulary keys, their columns) for the fitted vocabulary; cached; None if unusable."""
