@@ -5,6 +5,8 @@ from omegaconf import DictConfig
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
+from pipeline.errors import UserInputError
+from pipeline.out_of_core import BatchedPipeline
 from pipeline.text_input import StatementText
 
 
@@ -29,14 +31,27 @@ def build_estimator(model: DictConfig) -> BaseEstimator:
 def build_classifier(
     features: DictConfig, model: DictConfig, text_column: str = "text", target_column: str | None = None
 ) -> Pipeline:
-    """text selection -> vectorizer(s) from `features` -> classifier from `model`."""
-    return Pipeline(
-        [
-            ("text", StatementText(text_column=text_column, target_column=target_column)),
-            ("features", build_features(features)),
-            ("classifier", build_estimator(model)),
-        ]
-    )
+    """text selection -> vectorizer(s) from `features` -> classifier from `model`.
+
+    A model with an `out_of_core` section learns batch by batch (see pipeline.out_of_core).
+    """
+    steps = [
+        ("text", StatementText(text_column=text_column, target_column=target_column)),
+        ("features", build_features(features)),
+        ("classifier", build_estimator(model)),
+    ]
+    if model.get("out_of_core"):
+        return build_out_of_core(steps, model, features)
+    return Pipeline(steps)
+
+
+def build_out_of_core(steps: list, model: DictConfig, features: DictConfig) -> BatchedPipeline:
+    classifier = BatchedPipeline(steps, **model.out_of_core, random_state=model.estimator.get("random_state"))
+    try:
+        classifier.check_steps()
+    except ValueError as error:
+        raise UserInputError(f"model={model.name} with features={features.name}: {error}") from None
+    return classifier
 
 
 def linear_coefficients(classifier: Pipeline):

@@ -11,10 +11,13 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 # skops loads only types it knows to be safe. Beyond its defaults, a saved classifier holds the project's own
-# text step and vectorizer and, for the calibrated SVM, scikit-learn's private calibration helpers.
+# text step, vectorizers and batch-trained pipeline and, for the calibrated SVM, scikit-learn's private
+# calibration helpers.
 SKOPS_TRUSTED_TYPES = [
     "pipeline.text_input.StatementText",
     "pipeline.vectorizers.CompactTfidfVectorizer",
+    "pipeline.vectorizers.FastHashingVectorizer",
+    "pipeline.out_of_core.BatchedPipeline",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
 ]

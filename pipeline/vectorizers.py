@@ -14,7 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
+from sklearn.preprocessing import normalize
+from sklearn.utils import murmurhash3_32
 
 from pipeline.char_ngrams import (
     CharIds,
@@ -154,3 +156,64 @@ class CompactTfidfVectorizer(TfidfVectorizer):
             index = (char_ids, KeyIndex(keys, columns))
         self._char_index = (self.vocabulary_, index)
         return index
+
+
+class FastHashingVectorizer(HashingVectorizer):
+    """scikit-learn's HashingVectorizer, with `char_wb` n-grams counted vectorised: the same columns and values.
+
+    Each batch's distinct n-grams are hashed once (MurmurHash3 of the UTF-8 text, as FeatureHasher does)
+    instead of every occurrence. Stateless like its parent: nothing is learnt, nothing grows with the data.
+    """
+
+    def transform(self, X):
+        documents = X if isinstance(X, list | tuple | np.ndarray) else list(X)
+        vectorised = (
+            self.analyzer == "char_wb"
+            and self.input == "content"
+            and not isinstance(X, str)
+            and all(isinstance(document, str) for document in documents)
+        )
+        if not vectorised:
+            return super().transform(documents)
+        self._validate_ngram_range()
+        min_n, max_n = self.ngram_range
+        preprocess = self.build_preprocessor()
+        batches = range(0, len(documents), BATCH_SIZE)
+        counts = [
+            self._hash_batch(
+                PaddedWords.from_documents(documents[start : start + BATCH_SIZE], preprocess), min_n, max_n
+            )
+            for start in batches
+        ]
+        if any(batch is None for batch in counts):
+            return super().transform(documents)
+        hashed = sp.csr_array(sp.vstack(counts, format="csr")) if counts else sp.csr_array((0, self.n_features))
+        if self.binary:
+            hashed.data.fill(1)
+        if self.norm is not None:
+            hashed = normalize(hashed, norm=self.norm, copy=False)
+        return hashed
+
+    def _hash_batch(self, words: PaddedWords, min_n: int, max_n: int):
+        """FeatureHasher.transform over the batch's n-grams; None when a NUL or a huge alphabet needs the loop."""
+        char_ids = CharIds(words.alphabet())
+        if not char_ids.fits(max_n) or (len(char_ids.alphabet) and char_ids.alphabet[0] == 0):
+            return None
+        rows, keys = ngram_keys(words, char_ids, min_n, max_n)
+        # np.unique's return_inverse costs an argsort; a sort plus a hash-table lookup is quicker.
+        distinct = np.unique(keys)
+        occurrence = KeyIndex(distinct, np.arange(len(distinct))).lookup(keys)
+        hashes = np.array(
+            [murmurhash3_32(term, seed=0) for term in terms_of_keys(distinct, char_ids, max_n)], dtype=np.int64
+        )
+        # FeatureHasher's column: abs(h) % n_features, with abs(-2**31) taken as 2**31 (see _hashing_fast.pyx).
+        columns = (np.abs(hashes) % self.n_features).astype(np.int32)
+        n_rows = len(words.words_per_document)
+        if not self.alternate_sign:
+            return count_matrix(rows, columns[occurrence], n_rows, self.n_features, self.dtype)
+        signs = np.where(hashes >= 0, 1, -1)
+        matrix = sp.csr_array(
+            (signs[occurrence].astype(self.dtype), (rows, columns[occurrence])), shape=(n_rows, self.n_features)
+        )
+        matrix.sum_duplicates()
+        return matrix
