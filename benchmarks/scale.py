@@ -141,11 +141,11 @@ def run_size(rows: int, setup: str, folder: Path) -> list[dict]:
     return results
 
 
-def save(results: list[dict]) -> None:
+def save(results: list[dict], path: Path) -> None:
     columns = ["rows", "setup", "step", "seconds", "peak_mib", "exit_code", "tagged", "statements_per_second"]
     columns += ["test_macro_f1", "load_average"]
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS, "w", newline="") as output:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as output:
         writer = csv.DictWriter(output, columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(results)
@@ -197,9 +197,13 @@ def chart(table: pd.DataFrame) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
+    parser.add_argument("--sizes", type=int, nargs="*", default=list(DEFAULT_SIZES))
     parser.add_argument("--setups", nargs="+", choices=list(SETUPS), default=list(SETUPS))
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders (their path is printed)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help=f"where to write the results (default {RESULTS})")
+    parser.add_argument(
+        "--also", type=Path, nargs="*", default=[], help="earlier results files to put in the table and chart too"
+    )
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start", flush=True)
     results = []
@@ -213,10 +217,14 @@ def main() -> None:
                 limit = SETUPS[setup]["max_rows"]
                 if limit is None or rows <= limit:
                     results += run_size(rows, setup, folder)
-                    save(results)
+                    save(results, args.results)
     finally:
         if not args.keep:
             shutil.rmtree(temporary)
+    for earlier in args.also:
+        results += pd.read_csv(earlier).to_dict("records")
+    if args.also:
+        save(results, args.results)
     table = summary(results)
     print(table.to_string(index=False))
     chart(table)
