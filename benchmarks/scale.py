@@ -174,17 +174,22 @@ def chart(table: pd.DataFrame) -> None:
     import matplotlib.pyplot as plt
 
     figure, (time_axes, memory_axes) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
-    for setup, rows in table.groupby("setup"):
-        time_axes.plot(rows["rows"], rows["pipeline_seconds"], marker="o", label=f"{setup}: prepare+train+evaluate")
-        time_axes.plot(rows["rows"], rows["tag_seconds"], marker="x", linestyle=":", label=f"{setup}: tagging")
-        memory_axes.plot(rows["rows"], rows["peak_mib"] / 1024, marker="o", label=setup)
+    for (setup, rows), color in zip(table.groupby("setup"), ["tab:blue", "tab:orange", "tab:green"], strict=False):
+        time_axes.plot(
+            rows["rows"], rows["pipeline_seconds"], marker="o", color=color, label=f"{setup}: prepare+train+evaluate"
+        )
+        time_axes.plot(
+            rows["rows"], rows["tag_seconds"], marker="x", linestyle=":", color=color, label=f"{setup}: tagging"
+        )
+        memory_axes.plot(rows["rows"], rows["peak_mib"] / 1024, marker="o", color=color, label=setup)
     reference = np.array([table["rows"].min(), table["rows"].max()])
     for axes, ylabel in ((time_axes, "wall time (s)"), (memory_axes, "peak resident memory of a stage (GiB)")):
         axes.set_xscale("log")
-        axes.set_yscale("log")
         axes.set_xlabel("statements")
         axes.set_ylabel(ylabel)
         axes.grid(alpha=0.3, which="both")
+    time_axes.set_yscale("log")
+    memory_axes.set_ylim(bottom=0)
     time_axes.axhline(300, color="grey", linestyle="--", linewidth=0.8)
     memory_axes.axhline(4, color="grey", linestyle="--", linewidth=0.8)
     time_axes.plot(reference, reference / reference[-1] * 300, color="grey", linewidth=0.5, label="linear growth")
@@ -228,7 +233,7 @@ def main() -> None:
     table = summary(results)
     print(table.to_string(index=False))
     chart(table)
-    print(f"load average {os.getloadavg()[0]:.1f} at the end; wrote {RESULTS} and {CHART}")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end; wrote {args.results} and {CHART}")
 
 
 if __name__ == "__main__":
