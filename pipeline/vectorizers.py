@@ -36,7 +36,8 @@ BATCH_SIZE = 5_000
 
 def in_threads(work, starts: range) -> list:
     """work(start) for each batch start, in order, on up to one thread per core."""
-    threads = min(len(starts), len(os.sched_getaffinity(0)))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = min(len(starts), cores)
     if threads <= 1:
         return [work(start) for start in starts]
     with ThreadPoolExecutor(threads) as pool:
