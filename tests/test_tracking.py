@@ -44,6 +44,7 @@ def test_a_large_data_set_is_logged_with_a_digest_of_every_row_and_a_schema_from
     frame = pd.DataFrame({"text": [f"statement {n}" for n in range(20)], "label": ["neutral"] * 20})
     changed_far_down = frame.assign(text=frame["text"].where(frame.index != 19, "another statement"))
     mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment("datasets")  # this store's own; an earlier test may have left another one active
     digests = []
     for logged in (frame, changed_far_down):
         with mlflow.start_run() as run:
