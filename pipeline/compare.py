@@ -70,6 +70,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--include-parents", action="store_true", help="also rank the parent runs of sweeps (skipped by default)"
     )
+    parser.add_argument(
+        "--all-states",
+        action="store_true",
+        help="also rank runs that are RUNNING, FAILED or KILLED (by default only FINISHED runs)",
+    )
     args = parser.parse_args(argv)
     if args.top < 1:
         parser.error("--top must be at least 1")
@@ -102,6 +107,17 @@ def load_runs(tracking_uri: str | None, experiment: str) -> pd.DataFrame:
 def column(runs: pd.DataFrame, name: str) -> pd.Series:
     """A column of the runs table, all missing when no run has it."""
     return runs[name] if name in runs.columns else pd.Series(None, index=runs.index, dtype=object)
+
+
+def finished_only(runs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The FINISHED runs, and how many runs of each other state were left out.
+
+    A run that died half-way has partial scores (validation but no test, or a model that was never registered).
+    """
+    status = column(runs, "status").fillna("UNKNOWN")
+    finished = status.eq("FINISHED")
+    left_out = {f"{state}": int(count) for state, count in status[~finished].value_counts().sort_index().items()}
+    return runs[finished], left_out
 
 
 def is_sweep_parent(runs: pd.DataFrame) -> pd.Series:
@@ -269,7 +285,11 @@ def left_out_notes(left_out: dict[str, int], shown: pd.DataFrame, metric: str, i
 def compare(args: argparse.Namespace) -> str:
     """Rank the runs, write the chart; return what to print."""
     runs = load_runs(args.tracking_uri, args.experiment)
+    by_state: dict[str, int] = {}
+    if not args.all_states:
+        runs, by_state = finished_only(runs)
     ranked, left_out = rank_runs(runs, args.metric, args.include_parents)
+    left_out.update({f"{state} (--all-states to include)": count for state, count in by_state.items()})
     if ranked.empty:
         raise UserInputError(
             f"no run of experiment {args.experiment!r} has {args.metric!r}: "

@@ -17,10 +17,12 @@ import mlflow
 import mlflow.sklearn
 import pandas as pd
 from mlflow.data.meta_dataset import MetaDataset
+from mlflow.entities import RunTag
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 from omegaconf import DictConfig, OmegaConf
 
+from pipeline import run_owners, trusted_loading
 from pipeline.errors import UserInputError
 from pipeline.files import sqlite_database_path
 from pipeline.prepared_data import data_digest
@@ -54,6 +56,21 @@ def resolve_tracking_uri(configured: str | None) -> str:
     return configured or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
 
 
+def check_store_writable(tracking_uri: str) -> None:
+    """A local SQLite store must be writable (the file and its folder, where SQLite keeps its journal); otherwise
+    stop before any work with one line, rather than MLflow's "attempt to write a readonly database" traceback."""
+    database = sqlite_database_path(tracking_uri)
+    if database is None:
+        return
+    folder = database.parent if database.parent.exists() else next(p for p in database.parents if p.exists())
+    for path in (database, folder):
+        if path.exists() and not os.access(path, os.W_OK):
+            raise UserInputError(
+                f"{path}: the MLflow store {tracking_uri} is read-only; make it writable, or set "
+                "mlflow.tracking_uri (or MLFLOW_TRACKING_URI) to a writable store"
+            )
+
+
 @contextmanager
 def sqlite_setup_lock(tracking_uri: str):
     """Serialise the first touch of a local SQLite store across processes.
@@ -78,13 +95,36 @@ def sqlite_setup_lock(tracking_uri: str):
 def use_experiment(mlflow_cfg: DictConfig, description: str | None = None) -> str:
     """Select (or create) the experiment; the UI then opens it on its model-training view with `description`."""
     uri = resolve_tracking_uri(mlflow_cfg.tracking_uri)
+    check_store_writable(uri)
     mlflow.set_tracking_uri(uri)
     with sqlite_setup_lock(uri):
         experiment_id = mlflow.set_experiment(mlflow_cfg.experiment).experiment_id
     mlflow.set_experiment_tag("mlflow.experimentKind", "custom_model_development")
     if description:
         mlflow.set_experiment_tag("mlflow.note.content", description)
+    mark_stale_runs_failed(mlflow_cfg.get("stale_after_hours") or run_owners.DEFAULT_STALE_AFTER_HOURS)
     return experiment_id
+
+
+def mark_stale_runs_failed(stale_after_hours: float = run_owners.DEFAULT_STALE_AFTER_HOURS) -> list[str]:
+    """Close the RUNNING runs of the store whose process died (see run_owners) as FAILED; returns their ids.
+
+    Called when a stage starts, so that a killed run does not stay RUNNING forever beside finished ones.
+    """
+    client = mlflow.MlflowClient()
+    experiment_ids = [experiment.experiment_id for experiment in client.search_experiments()]
+    if not experiment_ids:
+        return []
+    running = client.search_runs(experiment_ids, filter_string="attributes.status = 'RUNNING'", max_results=1000)
+    closed = []
+    for run in running:
+        state = run_owners.RunState(run.info.run_id, run.info.status, run.info.start_time or 0, run.data.tags)
+        if reason := run_owners.stale_reason(state, stale_after_hours=stale_after_hours):
+            client.set_tag(run.info.run_id, run_owners.STALE_REASON_TAG, reason)
+            client.set_terminated(run.info.run_id, status="FAILED")
+            log.warning("marked MLflow run %s FAILED: %s", run.info.run_id, reason)
+            closed.append(run.info.run_id)
+    return closed
 
 
 def git_commit() -> str:
@@ -155,6 +195,7 @@ def training_run(cfg: DictConfig, data_path: str, parent_run_id: str | None = No
         "dataset": cfg.data.name,
         "data_path": data_path,
         "data_md5": data_digest(data_path),
+        **run_owners.owner_tags(),
     }
     with mlflow.start_run(run_name=run_name(cfg), tags=tags, parent_run_id=parent_run_id) as run:
         yield run
@@ -204,14 +245,21 @@ def log_model(classifier, example: pd.DataFrame, text_column: str, target_column
         signature=model_signature(text_column, target_column),
         input_example=example,
         pip_requirements=pip_requirements(),
-        code_paths=[str(Path(__file__).parent)],
+        # No code_paths: the classifier's own steps come from the installed package (`pip install .`), as
+        # scikit-learn does. A code/ folder would be put first on sys.path by MLflow's loaders, shadowing it.
     )
     return info.model_uri
 
 
 @contextmanager
 def resumed_run(mlflow_cfg: DictConfig, run_id: str):
-    mlflow.set_tracking_uri(resolve_tracking_uri(mlflow_cfg.tracking_uri))
+    uri = resolve_tracking_uri(mlflow_cfg.tracking_uri)
+    check_store_writable(uri)
+    mlflow.set_tracking_uri(uri)
+    mark_stale_runs_failed(mlflow_cfg.get("stale_after_hours") or run_owners.DEFAULT_STALE_AFTER_HOURS)
+    # The run now belongs to this process: a later stage must not take it for the (finished) train process's.
+    owner = [RunTag(key, value) for key, value in run_owners.owner_tags().items()]
+    mlflow.MlflowClient().log_batch(run_id, tags=owner)
     with mlflow.start_run(run_id=run_id) as run:
         yield run
 
@@ -312,8 +360,16 @@ def set_tags(tags: dict[str, str]) -> None:
     mlflow.set_tags(tags)
 
 
-def load_sklearn_model(model_uri: str):
-    return mlflow.sklearn.load_model(model_uri)
+def load_sklearn_model(model_uri: str, trust_model: bool = False):
+    """The scikit-learn model at `model_uri`, loaded with the project's trusted types only (see trusted_loading).
+
+    trust_model=True uses MLflow's own loader, which trusts the model's MLmodel file and puts its code/ folder on
+    sys.path: it runs code from the model's author.
+    """
+    if trust_model:
+        return mlflow.sklearn.load_model(model_uri)
+    local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri)
+    return trusted_loading.load_model_dir(Path(local), model_uri)
 
 
 def runs_table(tracking_uri: str | None, experiment: str, max_results: int = 1000) -> pd.DataFrame:
@@ -327,7 +383,9 @@ def runs_table(tracking_uri: str | None, experiment: str, max_results: int = 100
 def start_sweep_parent(mlflow_cfg: DictConfig, name: str, tags: dict[str, str]) -> str:
     """Open the parent run of a sweep; its jobs nest their runs under it. Returns its run id."""
     experiment_id = use_experiment(mlflow_cfg)
-    run = mlflow.MlflowClient().create_run(experiment_id, run_name=name, tags={**tags, "sweep_role": "parent"})
+    run = mlflow.MlflowClient().create_run(
+        experiment_id, run_name=name, tags={**tags, **run_owners.owner_tags(), "sweep_role": "parent"}
+    )
     return run.info.run_id
 
 
