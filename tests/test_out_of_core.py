@@ -76,16 +76,16 @@ def test_prepare_train_evaluate_and_tag_with_the_out_of_core_model(tmp_path):
         f"paths.train_run={tmp_path / 'train_run.json'}",
         f"paths.reports={tmp_path / 'reports'}",
         f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}",
-        f"hydra.run.dir={tmp_path / 'outputs'}",
     ]
-    for stage in ("pipeline.prepare", "pipeline.train", "pipeline.evaluate"):
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    # As DVC runs the stages: the composed config in params.yaml.
+    commands = [["pipeline.compose_params", *overrides]] + [
+        [stage, "--config-dir", str(tmp_path), "--config-name", "params", f"hydra.run.dir={tmp_path / 'outputs'}"]
+        for stage in ("pipeline.prepare", "pipeline.train", "pipeline.evaluate")
+    ]
+    for command in commands:
         result = subprocess.run(
-            [sys.executable, "-m", stage, *overrides],
-            cwd=tmp_path,
-            env={**os.environ, "PYTHONPATH": str(REPO), "MLFLOW_DISABLE_TELEMETRY": "true"},
-            capture_output=True,
-            text=True,
-            timeout=300,
+            [sys.executable, "-m", *command], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300
         )
         assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "reports" / "metrics.json").read_text())
