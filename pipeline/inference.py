@@ -181,8 +181,9 @@ def statement_frame(statements, text_column: str = TEXT) -> pd.DataFrame:
         frame = statements.reset_index(drop=True)
     else:
         frame = pd.DataFrame({TEXT: list(statements)})
-    if len(frame) and not frame[TEXT].map(lambda value: isinstance(value, str)).all():
-        raise ValueError("expected every statement to be a string")
+    from pipeline.text_input import check_statements
+
+    check_statements(frame[TEXT])
     return frame
 
 
@@ -206,7 +207,7 @@ def load_model(
     jobs: int = 1,
     trust_model: bool = False,
 ) -> StanceTagger:
-    """A classifier from MLflow (`models:/name@alias`, `models:/name/3`, `models:/m-...`, `runs:/<id>/model`),
+    """A classifier from MLflow (`models:/name@alias`, `models:/name/3`, `models:/m-...`, `runs:/<id>/<model name>`),
     a local MLflow model directory, or a `.skops` file saved by the train stage.
 
     The classifier is loaded with the project's own list of trusted types; a model needing anything else, or

@@ -23,6 +23,7 @@ import pandas as pd
 from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError, exit_on_user_error
 from pipeline.files import atomic_path, same_file
 from pipeline.inference import DEFAULT_MODEL, LABEL, TEXT, StanceTagger, load_model, probability_column, quote_frame
+from pipeline.quiet import quiet_stage
 from pipeline.quotes import DEFAULT_MAX_ARTICLE_MB, check_article_size, extract_quotes
 from pipeline.text_files import READ_BLOCK, UTF8, check_csv_header, check_encoding, decoded_blocks, file_blocks
 
@@ -32,6 +33,8 @@ FORMATS = ("jsonl", "csv")
 STDIN = "-"
 STDIN_NAME = "<stdin>"
 ARTICLE = "article"
+# 0.8731 rather than 0.8731204918432617: more digits than a calibrated probability can mean.
+PROBABILITY_DIGITS = 4
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -61,7 +64,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument(
         "--model",
         default=DEFAULT_MODEL,
-        help="models:/name@alias, models:/name/version, models:/m-<id>, runs:/<run id>/model, an MLflow model "
+        help="models:/name@alias, models:/name/version, models:/m-<id>, runs:/<run id>/<model name>, an MLflow model "
         f"directory or a .skops file (default: {DEFAULT_MODEL})",
     )
     parser.add_argument(
@@ -133,6 +136,9 @@ def build_parser() -> ArgumentParser:
         help="worker processes for large inputs; pays off from a few thousand statements (default: 1)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="also show MLflow's informational messages and warnings"
+    )
     return parser
 
 
@@ -384,12 +390,14 @@ class StatementTable:
 
 
 class RowWriter:
-    """Appends tagged frames to a stream as JSON Lines or CSV (one header)."""
+    """Appends tagged frames to a stream as JSON Lines or CSV (one header), probabilities rounded."""
 
-    def __init__(self, stream: TextIO, output_format: str):
+    def __init__(self, stream: TextIO, output_format: str, probability_columns: Iterable[str] = ()):
         self.stream, self.format, self.rows = stream, output_format, 0
+        self.rounding = dict.fromkeys(probability_columns, PROBABILITY_DIGITS)
 
     def write(self, frame: pd.DataFrame) -> None:
+        frame = frame.round(self.rounding) if self.rounding else frame
         if self.format == "csv":
             frame.to_csv(self.stream, index=False, header=self.rows == 0, lineterminator="\n")
         else:
@@ -555,7 +563,8 @@ def run(args: argparse.Namespace) -> int:
     check_targets_given(tagger, table, args)
 
     with output_stream(args.output) as stream:
-        writer = RowWriter(stream, writer_format)
+        probabilities = [column for column in tagger.output_columns if column != LABEL]
+        writer = RowWriter(stream, writer_format, probabilities)
         if table is not None:
             with progress(table.total_rows, " statements", args.quiet) as bar:
                 tag_table(tagger, table, args, writer, bar)
@@ -596,6 +605,8 @@ def describe_inputs(inputs: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_intermixed_args(argv)
+    if not args.verbose:
+        quiet_stage(verbose=False)
     # exit_on_user_error also logs; with no logging set up that would print each message twice.
     package_log = logging.getLogger("pipeline")
     if not package_log.handlers:

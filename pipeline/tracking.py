@@ -7,7 +7,6 @@ import fcntl
 import hashlib
 import logging
 import os
-import re
 import subprocess
 from contextlib import contextmanager
 from importlib.metadata import version
@@ -17,12 +16,12 @@ import mlflow
 import mlflow.sklearn
 import pandas as pd
 from mlflow.data.meta_dataset import MetaDataset
-from mlflow.entities import RunTag
+from mlflow.entities import Param, RunTag
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline import run_owners, trusted_loading
+from pipeline import dvc_experiment, quiet, run_names, run_owners, trusted_loading, version_notes
 from pipeline.errors import UserInputError
 from pipeline.files import sqlite_database_path
 from pipeline.prepared_data import data_digest
@@ -92,11 +91,18 @@ def sqlite_setup_lock(tracking_uri: str):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def connect(configured_uri: str | None) -> str:
+    """Point MLflow at the store (see resolve_tracking_uri), without its set-up chatter unless verbose."""
+    quiet.quiet_stage()
+    uri = resolve_tracking_uri(configured_uri)
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
 def use_experiment(mlflow_cfg: DictConfig, description: str | None = None) -> str:
     """Select (or create) the experiment; the UI then opens it on its model-training view with `description`."""
-    uri = resolve_tracking_uri(mlflow_cfg.tracking_uri)
+    uri = connect(mlflow_cfg.tracking_uri)
     check_store_writable(uri)
-    mlflow.set_tracking_uri(uri)
     with sqlite_setup_lock(uri):
         experiment_id = mlflow.set_experiment(mlflow_cfg.experiment).experiment_id
     mlflow.set_experiment_tag("mlflow.experimentKind", "custom_model_development")
@@ -162,9 +168,18 @@ def flatten(config: DictConfig) -> dict[str, str]:
 
 
 def run_name(cfg: DictConfig) -> str:
-    # Searched values such as C=0.6646459471581082 are shortened to four significant digits.
-    key_params = re.sub(r"\d+\.\d{5,}", lambda number: f"{float(number.group()):.4g}", str(cfg.model.key_params))
-    return f"{cfg.model.name} · {cfg.features.name} · {key_params}"
+    """model · features · key params · searched or overridden params · DVC experiment (see run_names)."""
+    return run_names.run_name(cfg, run_names.hydra_job_overrides(), dvc_experiment.experiment_name())
+
+
+def unused_run_name(experiment_id: str, name: str) -> str:
+    """`name`, numbered when an earlier run of the experiment has it: the UI tells runs apart by name."""
+    # LIKE's wildcards (_ and %) in the name only widen the search; a quote would end the string.
+    prefix = name.split("'")[0]
+    taken = mlflow.MlflowClient().search_runs(
+        [experiment_id], filter_string=f"attributes.run_name LIKE '{prefix}%'", max_results=5000
+    )
+    return run_names.unique_name(name, {run.info.run_name for run in taken})
 
 
 def pip_requirements() -> list[str]:
@@ -187,7 +202,7 @@ def training_run(cfg: DictConfig, data_path: str, parent_run_id: str | None = No
 
     A sweep's jobs run in separate processes; `parent_run_id` nests each job's run under the sweep's run.
     """
-    use_experiment(cfg.mlflow, cfg.data.get("description"))
+    experiment_id = use_experiment(cfg.mlflow, cfg.data.get("description"))
     tags = {
         "model": cfg.model.name,
         "features": cfg.features.name,
@@ -196,8 +211,10 @@ def training_run(cfg: DictConfig, data_path: str, parent_run_id: str | None = No
         "data_path": data_path,
         "data_md5": data_digest(data_path),
         **run_owners.owner_tags(),
+        **dvc_experiment.experiment_tags(),
     }
-    with mlflow.start_run(run_name=run_name(cfg), tags=tags, parent_run_id=parent_run_id) as run:
+    name = unused_run_name(experiment_id, run_name(cfg))
+    with mlflow.start_run(run_name=name, tags=tags, parent_run_id=parent_run_id) as run:
         yield run
 
 
@@ -236,10 +253,23 @@ def log_metrics(metrics: dict[str, float], prefix: str = "") -> None:
     mlflow.log_metrics({f"{prefix}{name}": value for name, value in metrics.items()})
 
 
+def logged_model_name(run_name: str | None) -> str:
+    """The run's readable name, as MLflow allows a model name: no / : . % or quotes.
+
+    A decimal point becomes U+2024 (one dot leader), which reads the same: "C=4․0".
+    """
+    if not run_name:
+        return MODEL_NAME_IN_RUN
+    name = run_name.replace(".", "\u2024").replace("/", "-").replace(":", "-").replace("%", "pct")
+    return name.replace('"', "").replace("'", "")
+
+
 def log_model(classifier, example: pd.DataFrame, text_column: str, target_column: str | None) -> str:
+    """Log the classifier in the active run, named after it (the "Logged models" page lists it so)."""
+    active = mlflow.active_run()
     info = mlflow.sklearn.log_model(
         classifier,
-        name=MODEL_NAME_IN_RUN,
+        name=logged_model_name(active.info.run_name if active else None),
         serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
         skops_trusted_types=SKOPS_TRUSTED_TYPES,
         signature=model_signature(text_column, target_column),
@@ -260,6 +290,7 @@ def resumed_run(mlflow_cfg: DictConfig, run_id: str):
     # The run now belongs to this process: a later stage must not take it for the (finished) train process's.
     owner = [RunTag(key, value) for key, value in run_owners.owner_tags().items()]
     mlflow.MlflowClient().log_batch(run_id, tags=owner)
+    connect(mlflow_cfg.tracking_uri)
     with mlflow.start_run(run_id=run_id) as run:
         yield run
 
@@ -345,6 +376,29 @@ def aliased_version(name: str, alias: str) -> str | None:
         return None
 
 
+def describe_version(name: str, version: str, data_name: str, results: dict, decision) -> None:
+    """Give a registered version (of the active run's model) a readable description, its commit and DVC experiment.
+
+    The evaluate stage tags it with the data set, labels, selection metric, data hash and champion decision."""
+    client = mlflow.MlflowClient()
+    run = client.get_run(mlflow.active_run().info.run_id)
+    # The training run's tags: a queued DVC experiment's evaluate stage runs with the same environment.
+    dvc_tags = {key: run.data.tags[key] for key in ("dvc_experiment", "dvc_baseline_rev") if key in run.data.tags}
+    description = version_notes.version_description(
+        run.info.run_name,
+        data_name,
+        run.data.tags.get("data_md5", "unknown"),
+        results["metrics"],
+        results["baseline"],
+        decision.reason,
+        decision.promote,
+    )
+    client.update_model_version(name, version, description=description)
+    tags = version_notes.version_tags(run.data.tags, dvc_tags)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+
+
 def load_aliased_model(name: str, alias: str):
     """The scikit-learn model behind `models:/name@alias`, or None when no version holds the alias."""
     if aliased_version(name, alias) is None:
@@ -380,12 +434,18 @@ def runs_table(tracking_uri: str | None, experiment: str, max_results: int = 100
     return mlflow.search_runs(experiment_names=[experiment], max_results=max_results, output_format="pandas")
 
 
-def start_sweep_parent(mlflow_cfg: DictConfig, name: str, tags: dict[str, str]) -> str:
-    """Open the parent run of a sweep; its jobs nest their runs under it. Returns its run id."""
+def start_sweep_parent(
+    mlflow_cfg: DictConfig, name: str, tags: dict[str, str], params: dict[str, str] | None = None
+) -> str:
+    """Open the parent run of a sweep, with what it varies as params; its jobs nest their runs under it.
+
+    Returns its run id."""
     experiment_id = use_experiment(mlflow_cfg)
-    run = mlflow.MlflowClient().create_run(
-        experiment_id, run_name=name, tags={**tags, **run_owners.owner_tags(), "sweep_role": "parent"}
-    )
+    client = mlflow.MlflowClient()
+    tags = {**tags, **dvc_experiment.experiment_tags(), **run_owners.owner_tags(), "sweep_role": "parent"}
+    run = client.create_run(experiment_id, run_name=unused_run_name(experiment_id, name), tags=tags)
+    if params:
+        client.log_batch(run.info.run_id, params=[Param(key, value[:6000]) for key, value in params.items()])
     return run.info.run_id
 
 

@@ -53,6 +53,8 @@ class CompactTfidfVectorizer(TfidfVectorizer):
         state.pop("stop_words_", None)
         # Derived from the vocabulary when first needed; never saved.
         state.pop("_char_index", None)
+        # `_stop_words_id` caches id(stop_words), a memory address: it would make equal models save differently.
+        state.pop("_stop_words_id", None)
         if vocabulary is not None:
             state["vocabulary_terms_"] = np.array(list(vocabulary), dtype=str)
             state["vocabulary_indices_"] = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))
