@@ -94,7 +94,9 @@ def ngram_keys(words: PaddedWords, char_ids: CharIds, min_n: int, max_n: int) ->
     key = np.zeros(len(codes), dtype=np.int64)
     rows, keys = [], []
     for n in range(1, max_n + 1):
-        key[: len(codes) - n + 1] += ids[n - 1 :] * char_ids.base ** (max_n - n)
+        # Position p adds its n-th character; the last n - 1 positions have none (and a short batch may have none).
+        if len(codes) >= n:
+            key[: len(codes) - n + 1] += ids[n - 1 :] * char_ids.base ** (max_n - n)
         # Below min_n, only a padded word of exactly n characters counts (once, whole).
         valid = np.flatnonzero(room >= n) if n >= min_n else starts[ends - starts == n]
         rows.append(document_of_position[valid])

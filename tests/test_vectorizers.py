@@ -76,6 +76,15 @@ def test_other_settings_and_awkward_text_equal_scikit_learns(options):
     same_output(TfidfVectorizer(**settings), CompactTfidfVectorizer(**settings), texts, unseen)
 
 
+@pytest.mark.parametrize("texts", [["a"], ["\ufffd"], ["ab"], [" "], ["a", "b"]])
+def test_a_batch_of_one_short_word_equals_scikit_learns(texts):
+    """Fewer characters in the whole batch than the longest n-gram: nothing to read past the end."""
+    fitted_on = pd.read_csv(FIXTURE_CSV)["text"].tolist()
+    same_output(TfidfVectorizer(**DEFAULT_CHAR), CompactTfidfVectorizer(**DEFAULT_CHAR), fitted_on, texts)
+    fast = CompactTfidfVectorizer(analyzer="char_wb", ngram_range=(1, 6))
+    same_output(TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 6)), fast, texts + ["abc"], texts)
+
+
 def test_a_nul_character_falls_back_to_scikit_learns_counting():
     texts = ["null\x00byte here", "plain text", "more plain text"]
     same_output(TfidfVectorizer(analyzer="char_wb"), CompactTfidfVectorizer(analyzer="char_wb"), texts, texts)
