@@ -14,11 +14,14 @@ from sklearn.base import BaseEstimator, TransformerMixin
 STANDARD_TEXT, STANDARD_TARGET = "text", "target"
 
 # skops loads only types it knows to be safe. Beyond its defaults, a saved classifier holds the project's own
-# text step and vectorizer and, for the calibrated SVM, scikit-learn's private calibration helpers.
+# text step, vectorizers and batch-trained pipeline and, for the calibrated SVM, scikit-learn's private
+# calibration helpers.
 SKOPS_TRUSTED_TYPES = [
     "pipeline.text_input.StatementText",
     "pipeline.per_target.PerTargetClassifier",
     "pipeline.vectorizers.CompactTfidfVectorizer",
+    "pipeline.vectorizers.FastHashingVectorizer",
+    "pipeline.out_of_core.BatchedPipeline",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
 ]
