@@ -7,7 +7,7 @@ OVERRIDES ?=
 # The embedded defaults work offline: no usage reports from MLflow.
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: install params run test lint serve clean
+.PHONY: install embeddings params run test lint serve clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -15,6 +15,10 @@ $(INSTALLED): pyproject.toml
 	touch $(INSTALLED)
 
 install: $(INSTALLED)
+
+# The optional extra for sentence-embedding features and the fine-tuned encoder (torch CPU build, about 1 GB).
+embeddings: $(INSTALLED)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[dev,embeddings]"
 
 # Compose conf/ (plus OVERRIDES) into params.yaml, which the DVC stages read.
 params: $(INSTALLED)

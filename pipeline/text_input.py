@@ -11,9 +11,11 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 # skops loads only types it knows to be safe. Beyond its defaults, a saved classifier holds the project's own
-# text step and vectorizer and, for the calibrated SVM, scikit-learn's private calibration helpers.
+# text step and vectorizer and, for the calibrated SVM, scikit-learn's private calibration helpers. The sentence
+# embedder holds only strings and numbers (the encoder's reference), never weights or code.
 SKOPS_TRUSTED_TYPES = [
     "pipeline.text_input.StatementText",
+    "pipeline.embeddings.SentenceEmbedder",
     "pipeline.vectorizers.CompactTfidfVectorizer",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",

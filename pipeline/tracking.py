@@ -21,6 +21,7 @@ from mlflow.types import ColSpec, Schema
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline.files import sqlite_database_path
+from pipeline.model_requirements import extra_requirements
 from pipeline.text_input import SKOPS_TRUSTED_TYPES
 
 log = logging.getLogger(__name__)
@@ -128,10 +129,14 @@ def run_name(cfg: DictConfig) -> str:
     return f"{cfg.model.name} · {cfg.features.name} · {key_params}"
 
 
-def pip_requirements() -> list[str]:
-    """Explicit requirements: inferring them costs MLflow several seconds per model."""
+def pip_requirements(extra: list[str] | None = None) -> list[str]:
+    """Explicit requirements: inferring them costs MLflow several seconds per model.
+
+    `extra`: what the classifier's own steps need beyond these (a sentence encoder: torch, sentence-transformers
+    and the package holding its weights; see pipeline/model_requirements.py).
+    """
     packages = ["mlflow", "scikit-learn", "skops", "pandas", "numpy", "scipy", "omegaconf"]
-    return [f"{package}=={version(package)}" for package in packages]
+    return [f"{package}=={version(package)}" for package in packages] + list(extra or [])
 
 
 def model_signature(target_column: str | None) -> ModelSignature:
@@ -185,7 +190,7 @@ def log_model(classifier, example: pd.DataFrame, target_column: str | None) -> s
         skops_trusted_types=SKOPS_TRUSTED_TYPES,
         signature=model_signature(target_column),
         input_example=example,
-        pip_requirements=pip_requirements(),
+        pip_requirements=pip_requirements(extra_requirements(classifier)),
         code_paths=[str(Path(__file__).parent)],
     )
     return info.model_uri
