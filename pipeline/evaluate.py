@@ -6,7 +6,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from pipeline import reports, tracking
+from pipeline import real_text, refit, reports, tracking
 from pipeline.champion import ChampionDecision, decide
 from pipeline.errors import UserInputError, exit_on_user_error
 from pipeline.files import atomic_path, read_json, write_json, write_text
@@ -78,6 +78,9 @@ def gate_champion(cfg: DictConfig, version: str, metrics: dict[str, float], test
     champion = tracking.load_aliased_model(name, alias)
     champion_score = None
     if champion is not None:
+        # A champion refitted on all labels has seen this test split: score its held-out twin instead.
+        if held_out_twin := refit.held_out_twin(tracking.aliased_version_tags(name, alias)):
+            champion = tracking.load_sklearn_model(held_out_twin)
         champion_predictions = champion.predict(test)
         champion_score = classification_metrics(
             test[LABEL], champion_predictions, list(cfg.data.labels), list(cfg.data.stance_labels)
@@ -116,7 +119,10 @@ def main(cfg: DictConfig) -> None:
     name = cfg.mlflow.registered_model
     with tracking.resumed_run(cfg.mlflow, training["run_id"]) as run:
         log_results(results)
-        version = tracking.register_model(training["model_uri"], name)
+        real_text.log_real_text_checks(cfg, classifier)
+        model_uri, version_tags = refit.log_deployable_model(cfg, training["model_uri"], metrics)
+        version = tracking.register_model(model_uri, name)
+        tracking.set_model_version_tags(name, version, version_tags)
         decision = gate_champion(cfg, version, metrics, test)
     log.info("registered models:/%s/%s; champion: %s (%s)", name, version, decision.promote, decision.reason)
     write_json(
@@ -127,6 +133,7 @@ def main(cfg: DictConfig) -> None:
             "experiment_id": run.info.experiment_id,
             "champion_uri": f"models:/{name}@{cfg.champion.alias}",
             "promoted": decision.promote,
+            "refit": version_tags[refit.REFIT_TAG],
             "decision": decision.reason,
         },
     )

@@ -182,10 +182,10 @@ def log_metrics(metrics: dict[str, float], prefix: str = "") -> None:
     mlflow.log_metrics({f"{prefix}{name}": value for name, value in metrics.items()})
 
 
-def log_model(classifier, example: pd.DataFrame, target_column: str | None) -> str:
+def log_model(classifier, example: pd.DataFrame, target_column: str | None, name: str = MODEL_NAME_IN_RUN) -> str:
     info = mlflow.sklearn.log_model(
         classifier,
-        name=MODEL_NAME_IN_RUN,
+        name=name,
         serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
         skops_trusted_types=SKOPS_TRUSTED_TYPES,
         signature=model_signature(target_column),
@@ -231,6 +231,20 @@ def load_aliased_model(name: str, alias: str):
     except mlflow.exceptions.MlflowException:
         return None
     return load_sklearn_model(f"models:/{name}@{alias}")
+
+
+def set_model_version_tags(name: str, version: str, tags: dict[str, str]) -> None:
+    client = mlflow.MlflowClient()
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+
+
+def aliased_version_tags(name: str, alias: str) -> dict[str, str]:
+    """The tags of the version holding `alias`; {} when no version holds it."""
+    try:
+        return dict(mlflow.MlflowClient().get_model_version_by_alias(name, alias).tags)
+    except mlflow.exceptions.MlflowException:
+        return {}
 
 
 def set_alias(name: str, alias: str, version: str) -> None:
