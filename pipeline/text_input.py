@@ -16,6 +16,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 SKOPS_TRUSTED_TYPES = [
     "pipeline.text_input.StatementText",
     "pipeline.embeddings.SentenceEmbedder",
+    # The fine-tuned encoder holds its weights as a safetensors blob and plain values.
+    "pipeline.finetune.FineTunedEncoderClassifier",
     "pipeline.vectorizers.CompactTfidfVectorizer",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",

@@ -182,6 +182,13 @@ def log_metrics(metrics: dict[str, float], prefix: str = "") -> None:
     mlflow.log_metrics({f"{prefix}{name}": value for name, value in metrics.items()})
 
 
+def log_training_history(history: list[dict[str, float]]) -> None:
+    """Per-epoch scores (a fine-tuned model's), as metric series the UI charts against the epoch: epoch/<name>."""
+    for record in history:
+        step = int(record["epoch"])
+        mlflow.log_metrics({f"epoch/{name}": value for name, value in record.items() if name != "epoch"}, step=step)
+
+
 def log_model(classifier, example: pd.DataFrame, target_column: str | None, name: str = MODEL_NAME_IN_RUN) -> str:
     info = mlflow.sklearn.log_model(
         classifier,

@@ -10,6 +10,7 @@ from pipeline import sweep, tracking
 from pipeline.classifier import build_classifier
 from pipeline.errors import exit_on_user_error
 from pipeline.files import atomic_path, write_json
+from pipeline.finetune import training_history
 from pipeline.metrics import classification_metrics
 from pipeline.stage_io import read_split
 from pipeline.validation import LABEL, TARGET, TEXT
@@ -56,6 +57,7 @@ def main(cfg: DictConfig) -> float:
         tracking.log_dataset(train, cfg.data.path, cfg.data.name, context="training")
         tracking.log_dataset(validation, cfg.data.path, cfg.data.name, context="validation")
         tracking.log_metrics(scores, prefix="val_")
+        tracking.log_training_history(training_history(classifier))
         inputs = [TEXT, target_column(cfg)] if target_column(cfg) else [TEXT]
         model_uri = tracking.log_model(classifier, train[inputs].head(3), target_column(cfg))
 
