@@ -31,10 +31,12 @@ run: params
 test: $(INSTALLED)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# Serve the champion over HTTP on 127.0.0.1:5001 (POST /invocations); see docs/inference.md.
+# Serve a model over HTTP on 127.0.0.1:5001 (POST /invocations); see docs/inference.md.
+# Another data set's champion: make serve MODEL=models:/stance-semeval2016-task6@champion
+MODEL ?= models:/stance-classifier@champion
 serve: $(INSTALLED)
 	PATH="$(abspath $(VENV))/bin:$$PATH" MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} \
-		$(VENV)/bin/mlflow models serve -m models:/stance-classifier@champion --env-manager local -h 127.0.0.1 -p 5001
+		$(VENV)/bin/mlflow models serve -m $(MODEL) --env-manager local -h 127.0.0.1 -p 5001
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .

@@ -74,7 +74,7 @@ def in_process_breakdown() -> dict[str, float]:
         tracking.log_dataset(train, cfg.data.path, cfg.data.name, context="training")
         tracking.log_metrics(scores, prefix="val_")
         logged_run = time.perf_counter()
-        tracking.log_model(classifier, train[["text"]].head(3), None)
+        tracking.log_model(classifier, train[["text"]].head(3), "text", None)
     logged_model = time.perf_counter()
     save_classifier(classifier, "/tmp/benchmark_classifier.skops")
     saved = time.perf_counter()

@@ -1,6 +1,14 @@
-"""The promotion gate: a new model becomes champion only if it beats the current one on the same test split."""
+"""The promotion gate: a new model becomes champion only for a real, comparable improvement.
 
+Comparable: the champion is re-scored on the candidate's own test split, and it belongs to the same data set and
+label set (the registry keeps one registered model per data set; see tracking.claim_registered_model).
+Real: the candidate beats the majority-class baseline by a margin, and the champion by `min_improvement`.
+"""
+
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -11,12 +19,56 @@ class ChampionDecision:
     reason: str
 
 
-def decide(candidate_score: float, champion_score: float | None, min_improvement: float) -> ChampionDecision:
-    """Promote the first model, or one that beats the champion by more than `min_improvement`."""
+def decide(
+    candidate_score: float,
+    champion_score: float | None,
+    min_improvement: float,
+    baseline_score: float | None = None,
+    min_over_baseline: float = 0.0,
+    champion_problem: str | None = None,
+    replace_broken: bool = False,
+    p_value: float | None = None,
+    max_p_value: float | None = None,
+) -> ChampionDecision:
+    """Promote a model that beats the baseline by `min_over_baseline` and then is the first model, or beats the
+    champion by more than `min_improvement`. A champion that could not be re-scored (`champion_problem`) is
+    replaced only when `replace_broken`."""
+    if baseline_score is not None and not candidate_score > baseline_score + min_over_baseline:
+        reason = (
+            f"{candidate_score:.4f} does not beat the majority-class baseline's {baseline_score:.4f} by more than "
+            f"{min_over_baseline} (champion.min_over_baseline)"
+        )
+        return ChampionDecision(False, candidate_score, champion_score, reason)
+    if champion_problem:
+        if replace_broken:
+            return ChampionDecision(
+                True, candidate_score, None, f"replaces a champion that {champion_problem} (champion.replace_broken)"
+            )
+        reason = f"kept a champion that {champion_problem}; set champion.replace_broken=true to replace it"
+        return ChampionDecision(False, candidate_score, None, reason)
     if champion_score is None:
         return ChampionDecision(True, candidate_score, None, "no champion yet")
     if candidate_score > champion_score + min_improvement:
         reason = f"{candidate_score:.4f} beats the champion's {champion_score:.4f} by more than {min_improvement}"
+        if max_p_value is not None and p_value is not None and p_value > max_p_value:
+            reason += f", but not significantly (McNemar p={p_value:.3g} > champion.max_p_value={max_p_value})"
+            return ChampionDecision(False, candidate_score, champion_score, reason)
         return ChampionDecision(True, candidate_score, champion_score, reason)
     reason = f"{candidate_score:.4f} does not beat the champion's {champion_score:.4f} by more than {min_improvement}"
     return ChampionDecision(False, candidate_score, champion_score, reason)
+
+
+def mcnemar_p_value(truth: Sequence[str], candidate: Sequence[str], champion: Sequence[str]) -> float:
+    """Exact McNemar test on the same test statements: do the two models' errors differ more than by chance?
+
+    Only the statements exactly one of the two gets right count; under no difference each is equally likely
+    to be the candidate's, so their split is Binomial(n, 1/2).
+    """
+    from scipy.stats import binomtest
+
+    truth, candidate, champion = np.asarray(truth), np.asarray(candidate), np.asarray(champion)
+    only_candidate = int(np.sum((candidate == truth) & (champion != truth)))
+    only_champion = int(np.sum((candidate != truth) & (champion == truth)))
+    if only_candidate + only_champion == 0:
+        return 1.0
+    return float(binomtest(only_candidate, only_candidate + only_champion, 0.5).pvalue)

@@ -5,7 +5,9 @@ from omegaconf import DictConfig
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
-from pipeline.text_input import StatementText
+from pipeline.errors import UserInputError
+from pipeline.per_target import PerTargetClassifier
+from pipeline.text_input import STANDARD_TEXT, StatementText
 
 
 def as_tuples(estimator: BaseEstimator) -> BaseEstimator:
@@ -27,16 +29,22 @@ def build_estimator(model: DictConfig) -> BaseEstimator:
 
 
 def build_classifier(
-    features: DictConfig, model: DictConfig, text_column: str = "text", target_column: str | None = None
-) -> Pipeline:
-    """text selection -> vectorizer(s) from `features` -> classifier from `model`."""
-    return Pipeline(
+    features: DictConfig, model: DictConfig, text_column: str = STANDARD_TEXT, target_column: str | None = None
+) -> BaseEstimator:
+    """text selection -> vectorizer(s) from `features` -> classifier from `model`; one per target with
+    `model.per_target`. Column names are the user's, so that the logged model takes the user's own table."""
+    pipeline = Pipeline(
         [
             ("text", StatementText(text_column=text_column, target_column=target_column)),
             ("features", build_features(features)),
             ("classifier", build_estimator(model)),
         ]
     )
+    if not model.get("per_target", False):
+        return pipeline
+    if not target_column:
+        raise UserInputError("model.per_target=true needs a stance target: set data.target_column")
+    return PerTargetClassifier(pipeline, min_statements=model.get("per_target_min_statements", 20))
 
 
 def linear_coefficients(classifier: Pipeline):
@@ -44,6 +52,8 @@ def linear_coefficients(classifier: Pipeline):
 
     A calibrated LinearSVC keeps its weights inside the calibrated wrapper.
     """
+    if not hasattr(classifier, "named_steps"):
+        return None  # one model per target: no single set of weights
     estimator = classifier.named_steps["classifier"]
     if hasattr(estimator, "calibrated_classifiers_") and len(estimator.calibrated_classifiers_) == 1:
         estimator = estimator.calibrated_classifiers_[0].estimator

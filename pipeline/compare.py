@@ -19,6 +19,20 @@ from pipeline.files import atomic_path, sqlite_database_path
 
 DEFAULT_EXPERIMENT = "stance-intervention-statements"
 DEFAULT_METRIC = "val_macro_f1"
+PROCESSED = "data/processed"
+
+
+def prepared_defaults(processed_dir: str = PROCESSED) -> tuple[str, str]:
+    """The experiment and validation metric of the data set the prepared splits hold (the shipped corpus's before)."""
+    from pipeline.prepared_data import read_manifest
+
+    manifest = read_manifest(processed_dir)
+    if manifest is None:
+        return DEFAULT_EXPERIMENT, DEFAULT_METRIC
+    data = manifest["data"]
+    return f"stance-{data['name']}", f"val_{data.get('selection_metric', 'macro_f1')}"
+
+
 # The scores the table always shows, beside the one the runs are ranked by.
 TABLE_METRICS = ("val_macro_f1", "test_macro_f1", "test_f_avg", "test_accuracy")
 MISSING = "-"
@@ -32,7 +46,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="stance-compare",
         description="Rank the MLflow runs of an experiment by one metric; print a table and write a bar chart.",
     )
-    parser.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help="MLflow experiment (default: %(default)s)")
+    experiment, metric = prepared_defaults()
+    parser.add_argument(
+        "--experiment",
+        default=experiment,
+        help="MLflow experiment (default: the prepared data set's, now %(default)s)",
+    )
     parser.add_argument(
         "--tracking-uri",
         default=None,
@@ -40,8 +59,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--metric",
-        default=DEFAULT_METRIC,
-        help="metric to rank by, higher is better: val_macro_f1, test_macro_f1, test_f_avg, ... (default: %(default)s)",
+        default=metric,
+        help="metric to rank by, higher is better: val_macro_f1, test_macro_f1, test_f_avg, ... "
+        "(default: the data set's selection metric on validation, now %(default)s)",
     )
     parser.add_argument("--top", type=int, default=10, metavar="N", help="how many runs to show (default: %(default)s)")
     parser.add_argument(

@@ -4,14 +4,16 @@ import logging
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from pipeline import real_text, refit, reports, tracking
-from pipeline.champion import ChampionDecision, decide
+from pipeline.champion import ChampionDecision, decide, mcnemar_p_value
 from pipeline.errors import UserInputError, exit_on_user_error
 from pipeline.files import atomic_path, read_json, write_json, write_text
 from pipeline.inference import load_skops
 from pipeline.metrics import HEADLINE_METRICS, classification_metrics, majority_baseline_metrics
+from pipeline.prepared_data import data_digest, use_prepared_data
 from pipeline.stage_io import read_split
 from pipeline.validation import LABEL
 
@@ -72,35 +74,72 @@ def log_results(results: dict) -> None:
         tracking.log_figure(figure, name)
 
 
-def gate_champion(cfg: DictConfig, version: str, metrics: dict[str, float], test) -> ChampionDecision:
-    """Re-score the current champion on this test split, then move the alias only if the new model beats it."""
-    name, alias, metric = cfg.mlflow.registered_model, cfg.champion.alias, cfg.champion.metric
-    champion = tracking.load_aliased_model(name, alias)
-    champion_score = None
-    if champion is not None:
-        # A champion refitted on all labels has seen this test split: score its held-out twin instead.
+def dataset_identity(cfg: DictConfig) -> dict[str, str]:
+    # The same string form as the flattened run params, so that older registered models are recognised.
+    return {"dataset": str(cfg.data.name), "labels": str(list(cfg.data.labels))}
+
+
+def rescore_champion(cfg: DictConfig, test) -> tuple[float | None, str | None, list | None]:
+    """The current champion's score and predictions on this test split, or why it cannot be scored (a problem,
+    not a crash)."""
+    name, alias, metric = cfg.mlflow.registered_model, cfg.champion.alias, cfg.selection_metric
+    version = tracking.aliased_version(name, alias)
+    if version is None:
+        return None, None, None
+    try:
+        champion = tracking.load_aliased_model(name, alias)
+        # A champion refitted on all labels has seen this test split: score its held-out twin, as candidates are.
         if held_out_twin := refit.held_out_twin(tracking.aliased_version_tags(name, alias)):
             champion = tracking.load_sklearn_model(held_out_twin)
-        champion_predictions = champion.predict(test)
-        champion_score = classification_metrics(
-            test[LABEL], champion_predictions, list(cfg.data.labels), list(cfg.data.stance_labels)
-        )[metric]
-    decision = decide(metrics[metric], champion_score, cfg.champion.min_improvement)
+        predictions = champion.predict(test)
+    except Exception as error:  # a corrupt, deleted or foreign champion must not stop the stage; report it
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        log.warning("the champion models:/%s/%s could not be re-scored: %s", name, version, message)
+        return None, f"could not be loaded or scored (models:/{name}/{version}: {message})", None
+    unknown = sorted(set(map(str, getattr(champion, "classes_", []))) - set(cfg.data.labels))
+    if unknown:
+        return None, f"predicts labels {unknown} outside data.labels (models:/{name}/{version})", None
+    scores = classification_metrics(test[LABEL], predictions, list(cfg.data.labels), list(cfg.data.stance_labels))
+    return scores[metric], None, list(predictions)
+
+
+def gate_champion(cfg: DictConfig, version: str, results: dict, test) -> ChampionDecision:
+    """Re-score the current champion on this test split, then move the alias only for a real improvement."""
+    name, alias, metric = cfg.mlflow.registered_model, cfg.champion.alias, cfg.selection_metric
+    metrics, baseline = results["metrics"], results["baseline"]
+    champion_score, problem, champion_predictions = rescore_champion(cfg, test)
+    p_value = None
+    if champion_predictions is not None:
+        p_value = mcnemar_p_value(test[LABEL], results["predictions"]["predicted"], champion_predictions)
+    decision = decide(
+        metrics[metric],
+        champion_score,
+        cfg.champion.min_improvement,
+        baseline_score=baseline[metric],
+        min_over_baseline=cfg.champion.min_over_baseline,
+        champion_problem=problem,
+        replace_broken=cfg.champion.replace_broken,
+        p_value=p_value,
+        max_p_value=cfg.champion.get("max_p_value"),
+    )
     if decision.promote:
         tracking.set_alias(name, alias, version)
     gate_scores = {"champion_gate/candidate_" + metric: decision.candidate_score}
     if champion_score is not None:
         gate_scores["champion_gate/champion_" + metric] = champion_score
+    if p_value is not None:
+        gate_scores["champion_gate/mcnemar_p_value"] = p_value
     tracking.log_metrics(gate_scores)
-    tracking.set_tags(
-        {"champion_decision": "promoted" if decision.promote else "kept", "champion_reason": decision.reason}
-    )
+    outcome = {"champion_decision": "promoted" if decision.promote else "kept", "champion_reason": decision.reason}
+    tracking.set_tags(outcome)
+    tracking.set_version_tags(name, version, outcome)
     return decision
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
+    use_prepared_data(cfg, list(HydraConfig.get().overrides.task))
     train, test = read_split(cfg.paths.processed, "train"), read_split(cfg.paths.processed, "test")
     classifier = load_classifier(cfg.paths.model)
     results = evaluate(cfg, classifier, train, test)
@@ -120,10 +159,13 @@ def main(cfg: DictConfig) -> None:
     with tracking.resumed_run(cfg.mlflow, training["run_id"]) as run:
         log_results(results)
         real_text.log_real_text_checks(cfg, classifier)
-        model_uri, version_tags = refit.log_deployable_model(cfg, training["model_uri"], metrics)
-        version = tracking.register_model(model_uri, name)
-        tracking.set_model_version_tags(name, version, version_tags)
-        decision = gate_champion(cfg, version, metrics, test)
+        identity = dataset_identity(cfg)
+        tracking.claim_registered_model(name, identity, cfg.data.get("description"))
+        version_tags = {**identity, "selection_metric": cfg.selection_metric, "data_md5": data_digest(cfg.data.path)}
+        model_uri, refit_tags = refit.log_deployable_model(cfg, training["model_uri"], results["metrics"])
+        version_tags.update(refit_tags)
+        version = tracking.register_model(model_uri, name, version_tags)
+        decision = gate_champion(cfg, version, results, test)
     log.info("registered models:/%s/%s; champion: %s (%s)", name, version, decision.promote, decision.reason)
     write_json(
         reports_dir / "registered_model.json",

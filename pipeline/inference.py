@@ -25,6 +25,7 @@ from pipeline.quotes import Quote, extract_quotes
 
 DEFAULT_MODEL = "models:/stance-classifier@champion"
 TEXT = "text"
+TARGET = "target"
 LABEL = "label"
 QUOTE_COLUMNS = ["text", "start", "end", "speaker", "kind"]
 MLMODEL_FILE = "MLmodel"
@@ -56,9 +57,35 @@ class StanceTagger:
         self.jobs = max(1, jobs)
         self.labels = [str(label) for label in classifier.classes_]
         self.has_probabilities = hasattr(classifier, "predict_proba")
+        from pipeline.text_input import input_columns
+
+        # The user's own column names the model was trained with; `target_column` is None without stance targets.
+        self.text_column, self.target_column = input_columns(classifier)
 
     def __repr__(self) -> str:
-        return f"StanceTagger({self.source!r}, labels={self.labels})"
+        target = f", target_column={self.target_column!r}" if self.target_column else ""
+        return f"StanceTagger({self.source!r}, labels={self.labels}{target})"
+
+    @property
+    def needs_target(self) -> bool:
+        return self.target_column is not None
+
+    def with_targets(self, frame: pd.DataFrame, target) -> pd.DataFrame:
+        """`frame` with a `target` column for a model trained with stance targets; refuses when none is given."""
+        if not self.needs_target:
+            return frame
+        if target is not None:
+            values = [target] * len(frame) if isinstance(target, str) else list(target)
+            if len(values) != len(frame):
+                raise ValueError(f"got {len(values)} targets for {len(frame)} statements")
+            return frame.assign(**{TARGET: values})
+        for column in (self.target_column, TARGET):
+            if column in frame.columns:
+                return frame.rename(columns={column: TARGET}) if column != TARGET else frame
+        raise ValueError(
+            f"{self.source or 'this model'} was trained with stance targets (column {self.target_column!r}): "
+            f"pass target=... or a DataFrame with a {self.target_column!r} column"
+        )
 
     @property
     def output_columns(self) -> list[str]:
@@ -98,23 +125,27 @@ class StanceTagger:
                 result[probability_column(label)] = probabilities[:, index]
         return result
 
-    def tag(self, statements) -> pd.DataFrame:
-        """One row per statement: `text`, `label`, `p(<label>)`...
+    def tag(self, statements, target=None) -> pd.DataFrame:
+        """One row per statement: `text`, (`target`,) `label`, `p(<label>)`...
 
-        `statements`: a list or Series of strings, one string, or a DataFrame with a `text` column.
+        `statements`: a list or Series of strings, one string, or a DataFrame with a `text` column (or the model's
+        own text column). A model trained with stance targets needs `target` (one for all, or one per statement)
+        or a target column in the DataFrame.
         """
-        frame = statement_frame(statements)
+        frame = self.with_targets(statement_frame(statements, self.text_column), target)
         if taken := [column for column in self.output_columns if column in frame.columns]:
             raise ValueError(f"the statements already have column(s) {taken}; rename them first")
         return pd.concat([frame, self.predict(frame)], axis=1)
 
-    def tag_quotes(self, quotes: pd.DataFrame) -> pd.DataFrame:
+    def tag_quotes(self, quotes: pd.DataFrame, target=None) -> pd.DataFrame:
         """The quote rows (see `quote_frame`) with `label` and the probabilities added."""
+        quotes = self.with_targets(quotes, target)
         return pd.concat([quotes, self.predict(quotes)], axis=1)
 
-    def tag_article(self, article: str, include_indirect: bool = False) -> pd.DataFrame:
-        """One row per quote: `text`, `start`, `end`, `speaker`, `kind`, `label`, `p(<label>)`..."""
-        return self.tag_quotes(quote_frame(extract_quotes(article, include_indirect=include_indirect)))
+    def tag_article(self, article: str, include_indirect: bool = False, target: str | None = None) -> pd.DataFrame:
+        """One row per quote: `text`, `start`, `end`, `speaker`, `kind`, (`target`,) `label`, `p(<label>)`..."""
+        quotes = quote_frame(extract_quotes(article, include_indirect=include_indirect))
+        return self.tag_quotes(quotes, target)
 
 
 _worker_tagger: StanceTagger | None = None
@@ -129,12 +160,14 @@ def predict_in_worker(statements: pd.DataFrame) -> pd.DataFrame:
     return _worker_tagger.predict_here(statements)
 
 
-def statement_frame(statements) -> pd.DataFrame:
+def statement_frame(statements, text_column: str = TEXT) -> pd.DataFrame:
     if isinstance(statements, str):
         statements = [statements]
     if isinstance(statements, pd.DataFrame):
+        if TEXT not in statements.columns and text_column in statements.columns:
+            statements = statements.rename(columns={text_column: TEXT})
         if TEXT not in statements.columns:
-            raise ValueError(f"expected a column {TEXT!r}; got columns {list(statements.columns)}")
+            raise ValueError(f"expected a column {text_column!r}; got columns {list(statements.columns)}")
         frame = statements.reset_index(drop=True)
     else:
         frame = pd.DataFrame({TEXT: list(statements)})

@@ -1,5 +1,6 @@
 """Reading labelled statements from a local file or a dataset hub, through `datasets.load_dataset`."""
 
+import csv
 import logging
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import datasets
 import pandas as pd
 
 from pipeline.errors import UserInputError
-from pipeline.text_files import check_utf8
+from pipeline.text_files import UTF8, check_encoding
 
 log = logging.getLogger(__name__)
 datasets.disable_progress_bars()  # one line in the log says how many rows were read
@@ -21,6 +22,8 @@ BUILDERS_BY_SUFFIX = {
     ".parquet": "parquet",
 }
 TEXT_SUFFIXES = {".csv", ".tsv", ".json", ".jsonl"}
+# data.quoting -> the csv module's constant. "none": tab-separated files whose text holds stray quote characters.
+QUOTING = {"minimal": csv.QUOTE_MINIMAL, "none": csv.QUOTE_NONE}
 
 
 def is_local_file(location: str) -> bool:
@@ -31,19 +34,38 @@ def is_local_file(location: str) -> bool:
     return Path(location).suffix.lower() in BUILDERS_BY_SUFFIX or Path(location).is_file()
 
 
-def load_local_file(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
+def reader_options(suffix: str, encoding: str, quoting: str) -> dict:
+    if quoting not in QUOTING:
+        raise UserInputError(f"data.quoting={quoting!r}: expected one of {', '.join(QUOTING)}")
+    if suffix in (".csv", ".tsv"):
+        options = {"encoding": encoding, "quoting": QUOTING[quoting]}
+        return {**options, "delimiter": "\t"} if suffix == ".tsv" else options
+    if suffix in (".json", ".jsonl"):
+        return {"encoding": encoding}
+    return {}
+
+
+def load_local_file(
+    path: Path, encoding: str = UTF8, quoting: str = "minimal", file_format: str | None = None
+) -> pd.DataFrame:
+    suffix = f".{file_format.lower()}" if file_format else path.suffix.lower()
     if suffix not in BUILDERS_BY_SUFFIX:
         raise UserInputError(
-            f"{path}: unsupported file type {suffix!r}; expected one of {', '.join(sorted(BUILDERS_BY_SUFFIX))}"
+            f"{path}: unsupported file type {suffix!r}; expected one of {', '.join(sorted(BUILDERS_BY_SUFFIX))} "
+            "(data.format names the type of a file whose suffix does not, e.g. data.format=tsv for a .txt file)"
         )
     if not path.is_file():
         raise UserInputError(f"{path}: no such file (set data.path to a CSV, JSON Lines or Parquet file)")
     if path.stat().st_size == 0:
         raise UserInputError(f"{path}: the file is empty; expected a header row and labelled statements")
+    options = reader_options(suffix, encoding, quoting)
     if suffix in TEXT_SUFFIXES:
-        check_utf8(path)
-    options = {"delimiter": "\t"} if suffix == ".tsv" else {}
+        try:
+            check_encoding(path, encoding)
+        except LookupError:
+            raise UserInputError(
+                f"data.encoding={encoding!r}: not an encoding Python knows (e.g. utf-8, cp1252)"
+            ) from None
     try:
         dataset = datasets.load_dataset(BUILDERS_BY_SUFFIX[suffix], data_files=str(path), split="train", **options)
     except Exception as error:  # datasets wraps parser errors in several exception types
@@ -62,8 +84,13 @@ def load_hub_dataset(name: str, split: str) -> pd.DataFrame:
     return dataset.to_pandas()
 
 
-def load_statements(location: str, split: str = "train") -> pd.DataFrame:
-    """Load a table of statements: a local CSV / TSV / JSON Lines / Parquet file, or a hub dataset name."""
-    frame = load_local_file(Path(location)) if is_local_file(location) else load_hub_dataset(location, split)
+def load_statements(
+    location: str, split: str = "train", encoding: str = UTF8, quoting: str = "minimal", file_format: str | None = None
+) -> pd.DataFrame:
+    """Load a table of statements: a local CSV / TSV / JSON Lines / Parquet file, or a hub dataset's `split`."""
+    if is_local_file(location):
+        frame = load_local_file(Path(location), encoding, quoting, file_format)
+    else:
+        frame = load_hub_dataset(location, split)
     log.info("loaded %d rows and columns %s from %s", len(frame), list(frame.columns), location)
     return frame

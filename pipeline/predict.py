@@ -24,7 +24,7 @@ from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError, exit_on_user_e
 from pipeline.files import atomic_path
 from pipeline.inference import DEFAULT_MODEL, LABEL, TEXT, StanceTagger, load_model, probability_column, quote_frame
 from pipeline.quotes import extract_quotes
-from pipeline.text_files import READ_BLOCK, check_utf8, decoded_blocks, file_blocks
+from pipeline.text_files import READ_BLOCK, UTF8, check_encoding, decoded_blocks, file_blocks
 
 ARTICLE_SUFFIXES = {".txt", ".text", ".md", ""}
 TABLE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet"}
@@ -76,11 +76,38 @@ def build_parser() -> ArgumentParser:
         default=None,
         help="jsonl (JSON Lines) or csv (default: csv when --output ends in .csv, else jsonl)",
     )
-    parser.add_argument("--text-column", default=TEXT, help="the statements column of a table (default: text)")
+    parser.add_argument(
+        "--text-column",
+        default=None,
+        help="the statements column of a table (default: the model's own text column if the table has it, else text)",
+    )
+    parser.add_argument(
+        "--target-column",
+        default=None,
+        help="for a model trained with stance targets: the table's target column (default: the model's own target "
+        "column if the table has it)",
+    )
+    parser.add_argument(
+        "--target",
+        default=None,
+        help="for a model trained with stance targets: the one target of every quote or statement, e.g. for articles",
+    )
     parser.add_argument(
         "--label-column",
         default=LABEL,
         help="name of the predicted-label column added to a table, e.g. when it already has a 'label' (default: label)",
+    )
+    parser.add_argument(
+        "--input-format",
+        choices=sorted(suffix[1:] for suffix in TABLE_SUFFIXES),
+        default=None,
+        help="read the input as a table of this format whatever its suffix (e.g. tsv for a SemEval .txt file)",
+    )
+    parser.add_argument(
+        "--encoding",
+        type=encoding_name,
+        default=UTF8,
+        help="character encoding of the input files, e.g. cp1252 (default: utf-8)",
     )
     parser.add_argument("--lines", action="store_true", help="standard input holds one statement per line")
     parser.add_argument("--indirect", action="store_true", help="also tag indirect speech (X said that ...)")
@@ -95,6 +122,15 @@ def build_parser() -> ArgumentParser:
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def encoding_name(value: str) -> str:
+    import codecs
+
+    try:
+        return codecs.lookup(value).name
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an encoding Python knows (e.g. utf-8, cp1252)") from None
 
 
 def positive_int(value: str) -> int:
@@ -119,9 +155,9 @@ def check_file(path: Path, expected: str) -> None:
         raise UserInputError(f"{path}: the file is empty; expected {expected}")
 
 
-def read_article(path: Path) -> str:
+def read_article(path: Path, encoding: str = UTF8) -> str:
     check_file(path, "an article as UTF-8 text")
-    return "".join(decoded_blocks(file_blocks(path), str(path)))
+    return "".join(decoded_blocks(file_blocks(path), str(path), encoding))
 
 
 def read_stdin() -> str:
@@ -158,19 +194,36 @@ class StatementTable:
     Each batch keeps the file's columns; its index numbers the rows as messages name them (`row_name` 1, 2, ...).
     """
 
-    def __init__(self, path: Path, text_column: str):
+    def __init__(self, path: Path, text_column: str | None, encoding: str = UTF8, file_format: str | None = None):
         check_file(path, "a table of statements with a header")
-        self.path, self.text_column = path, text_column
-        self.suffix = path.suffix.lower()
+        self.path, self.text_column, self.encoding = path, text_column, encoding
+        self.suffix = f".{file_format}" if file_format else path.suffix.lower()
         self.row_name = "line" if self.suffix in (".jsonl", ".ndjson") else "row"
         self.total_rows: int | None = None
         if self.suffix != ".parquet":
-            check_utf8(path)
+            check_encoding(path, encoding)
         self.columns = self.read_columns()
-        if text_column not in self.columns:
+        self.target_column: str | None = None
+        if text_column is not None:
+            self.require_column(text_column, "--text-column")
+
+    def require_column(self, column: str, option: str) -> None:
+        if column not in self.columns:
             raise UserInputError(
-                f"{path}: no column {text_column!r}; the columns are {self.columns}; pass --text-column to pick one"
+                f"{self.path}: no column {column!r}; the columns are {self.columns}; pass {option} to pick one"
             )
+
+    def choose_columns(self, tagger: StanceTagger, text_column: str | None, target_column: str | None) -> None:
+        """The text (and target) columns to read: as given, else the model's own names when the table has them."""
+        if text_column is None:
+            text_column = tagger.text_column if tagger.text_column in self.columns else TEXT
+            self.require_column(text_column, "--text-column")
+        self.text_column = text_column
+        if target_column is not None:
+            self.require_column(target_column, "--target-column")
+        elif tagger.needs_target and tagger.target_column in self.columns:
+            target_column = tagger.target_column
+        self.target_column = target_column
 
     def read_columns(self) -> list[str]:
         if self.suffix == ".parquet":
@@ -200,7 +253,7 @@ class StatementTable:
         separator = "\t" if self.suffix == ".tsv" else ","
         try:
             with pd.read_csv(
-                self.path, sep=separator, dtype=str, keep_default_na=False, chunksize=size, encoding="utf-8"
+                self.path, sep=separator, dtype=str, keep_default_na=False, chunksize=size, encoding=self.encoding
             ) as reader:
                 for chunk in reader:
                     yield chunk.set_axis(chunk.index + 1)
@@ -218,7 +271,7 @@ class StatementTable:
                 yield frame.set_axis(range(start + 1, start + 1 + len(frame)))
             return
         records, numbers = [], []
-        with self.path.open(encoding="utf-8") as handle:
+        with self.path.open(encoding=self.encoding) as handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
@@ -245,12 +298,12 @@ class StatementTable:
         return record
 
     def starts_with_array(self) -> bool:
-        with self.path.open(encoding="utf-8") as handle:
+        with self.path.open(encoding=self.encoding) as handle:
             return handle.read(4096).lstrip().startswith("[")
 
     def json_array(self) -> list[dict]:
         try:
-            records = json.loads(self.path.read_text(encoding="utf-8"))
+            records = json.loads(self.path.read_text(encoding=self.encoding))
         except json.JSONDecodeError as error:
             raise UserInputError(f"{self.path}: line {error.lineno}: not valid JSON ({error.msg})") from None
         for number, record in enumerate(records, start=1):
@@ -273,6 +326,17 @@ class StatementTable:
             frame = batch.to_pandas()
             yield frame.set_axis(range(start, start + len(frame)))
             start += len(frame)
+
+    def check_targets(self, batch: pd.DataFrame) -> None:
+        if self.target_column is None:
+            return
+        targets = batch[self.target_column]
+        usable = targets.map(lambda value: isinstance(value, str) and bool(value.strip()))
+        if not usable.all():
+            row = usable.index[~usable.to_numpy()][0]
+            raise UserInputError(
+                f"{self.path}: {self.row_name} {row}: column {self.target_column!r} is empty; expected a stance target"
+            )
 
     def check_texts(self, batch: pd.DataFrame) -> None:
         """Every statement is a non-empty string; otherwise name the first row that is not."""
@@ -351,7 +415,7 @@ def tag_articles(tagger: StanceTagger, named_texts: Iterable[tuple[str, str]], a
     def flush() -> None:
         nonlocal pending, pending_rows
         if pending:
-            writer.write(tagger.tag_quotes(pd.concat(pending, ignore_index=True)))
+            writer.write(tagger.tag_quotes(pd.concat(pending, ignore_index=True), args.target))
         pending, pending_rows = [], 0
 
     for name, text in named_texts:
@@ -374,13 +438,17 @@ def tag_articles(tagger: StanceTagger, named_texts: Iterable[tuple[str, str]], a
 def tag_statement_lines(tagger: StanceTagger, text: str, args, writer: RowWriter) -> None:
     statements = [line.strip() for line in text.splitlines() if line.strip()]
     for start in range(0, len(statements), args.batch_size):
-        writer.write(tagger.tag(statements[start : start + args.batch_size]))
+        writer.write(tagger.tag(statements[start : start + args.batch_size], args.target))
 
 
 def tag_table(tagger: StanceTagger, table: StatementTable, args, writer: RowWriter, bar) -> None:
     for batch in table.batches(args.batch_size):
         table.check_texts(batch)
         model_input = pd.DataFrame({TEXT: batch[table.text_column]}, index=batch.index)
+        if tagger.needs_target:
+            targets = batch[table.target_column] if table.target_column else args.target
+            table.check_targets(batch)
+            model_input = tagger.with_targets(model_input, targets)
         predicted = tagger.predict(model_input).rename(columns={LABEL: args.label_column})
         writer.write(pd.concat([batch, predicted], axis=1))
         bar.update(len(batch))
@@ -421,19 +489,21 @@ def run(args: argparse.Namespace) -> int:
         raise UserInputError("--lines applies to standard input only; a file of statements should be a .csv table")
     if from_stdin and not args.inputs and sys.stdin.isatty():
         raise UserInputError("no input: pass article files, a folder, a statements table, or pipe text into '-'")
-    tables = [given for given in inputs if Path(given).suffix.lower() in TABLE_SUFFIXES]
+    tables = [given for given in inputs if args.input_format or Path(given).suffix.lower() in TABLE_SUFFIXES]
     if tables and len(inputs) > 1:
         raise UserInputError(f"{tables[0]}: tag one statements table at a time, without other inputs")
 
     # Cheap checks first, so that a typo does not wait for the model to load.
-    table = StatementTable(Path(tables[0]), args.text_column) if tables else None
+    table = StatementTable(Path(tables[0]), args.text_column, args.encoding, args.input_format) if tables else None
     paths = article_paths(inputs) if inputs and not tables else []
     stdin_text = read_stdin() if from_stdin else None
     writer_format = output_format(args)
     with collecting_no_garbage_while_loading():
         tagger = load_model(args.model, args.tracking_uri, jobs=args.jobs)
     if table is not None:
+        table.choose_columns(tagger, args.text_column, args.target_column)
         check_new_columns(table, tagger, args.label_column)
+    check_targets_given(tagger, table, args)
 
     with output_stream(args.output) as stream:
         writer = RowWriter(stream, writer_format)
@@ -444,11 +514,27 @@ def run(args: argparse.Namespace) -> int:
             tag_statement_lines(tagger, stdin_text, args, writer)
         else:
             named = [(STDIN_NAME, stdin_text)] if stdin_text is not None else None
-            named_texts = named or ((str(path), read_article(path)) for path in paths)
+            named_texts = named or ((str(path), read_article(path, args.encoding)) for path in paths)
             with progress(len(named or paths), " articles", args.quiet) as bar:
                 if not tag_articles(tagger, named_texts, args, writer, bar):
                     raise UserInputError(f"no quotes found in {describe_inputs(args.inputs)}; nothing to tag")
     return 0
+
+
+def check_targets_given(tagger: StanceTagger, table: "StatementTable | None", args) -> None:
+    """A model trained with stance targets is never given statements without them: it would guess."""
+    if args.target_column and table is None:
+        raise UserInputError("--target-column applies to a statements table; for articles or lines pass --target")
+    if not tagger.needs_target:
+        if args.target or args.target_column:
+            raise UserInputError(f"{args.model}: the model was trained without stance targets; drop --target(-column)")
+        return
+    if args.target is None and (table is None or table.target_column is None):
+        where = f"; {table.path} has no column {tagger.target_column!r}" if table is not None else ""
+        raise UserInputError(
+            f"{args.model}: the model was trained with stance targets (column {tagger.target_column!r}){where}: "
+            "pass --target-column COLUMN for a table, or --target TEXT for one target of every statement"
+        )
 
 
 def describe_inputs(inputs: list[str]) -> str:

@@ -1,35 +1,123 @@
-"""Stage 1: validate the labelled statements, drop duplicates, split into train / validation / test."""
+"""Stage 1: validate the labelled statements, drop duplicates, split into train / validation / test.
+
+The split is the data set's own (`data.split.kind`): shares held out at random, the data set's own files, a split
+column, or a hub dataset's named splits. A data set without a validation split of its own gets one held out of train.
+"""
 
 import logging
+from pathlib import Path
 
 import hydra
+import pandas as pd
 from omegaconf import DictConfig
 
-from pipeline.errors import exit_on_user_error
-from pipeline.loading import load_statements
-from pipeline.splitting import split_statements
+from pipeline.errors import UserInputError, exit_on_user_error
+from pipeline.loading import is_local_file, load_statements
+from pipeline.prepared_data import data_digest, write_manifest
+from pipeline.splitting import (
+    SPLIT_NAMES,
+    check_every_label_in_each_split,
+    drop_held_out_duplicates,
+    hold_out_validation,
+    split_statements,
+)
 from pipeline.stage_io import write_splits
-from pipeline.validation import LABEL, StatementColumns, validate_statements
+from pipeline.validation import LABEL, SPLIT, StatementColumns, describe_rows, validate_statements
 
 log = logging.getLogger(__name__)
+SPLIT_KINDS = ("fractions", "files", "column", "hub")
 
 
-def columns_from_config(data: DictConfig) -> StatementColumns:
+def columns_from_config(data: DictConfig, with_split_column: bool = False) -> StatementColumns:
     return StatementColumns(
         text=data.text_column,
         label=data.label_column,
         id=data.id_column,
         group=data.group_column,
         target=data.target_column,
+        split=data.split.column if with_split_column else None,
     )
 
 
-def prepare(cfg: DictConfig):
-    raw = load_statements(cfg.data.path, cfg.data.hub_split)
-    statements = validate_statements(raw, columns_from_config(cfg.data), list(cfg.data.labels), cfg.data.path)
-    splits = split_statements(statements, cfg.split.validation_size, cfg.split.test_size, cfg.seed)
+def load_and_validate(data: DictConfig, location: str, hub_split: str = "train", with_split_column=False):
+    raw = load_statements(location, hub_split, data.encoding, data.quoting, data.get("format"))
+    return validate_statements(raw, columns_from_config(data, with_split_column), list(data.labels), location)
+
+
+def split_file_path(data: DictConfig, split: str) -> str | None:
+    name = data.split.files.get(split)
+    return None if name is None else str(Path(data.path) / name)
+
+
+def fixed_splits(data: DictConfig) -> dict[str, pd.DataFrame | None]:
+    """The splits a data set brings: None for a validation split it does not have."""
+    kind = data.split.kind
+    if kind == "files":
+        if not Path(data.path).is_dir():
+            raise UserInputError(
+                f"data.path={data.path}: expected a folder holding the files named in data.split.files"
+            )
+        for split in ("train", "test"):
+            if not data.split.files.get(split):
+                raise UserInputError(f"data.split.files.{split}: missing; name the {split} file inside {data.path}")
+        return {
+            split: load_and_validate(data, path) if (path := split_file_path(data, split)) else None
+            for split in SPLIT_NAMES
+        }
+    if kind == "hub":
+        if is_local_file(data.path):
+            raise UserInputError(f"data.split.kind=hub: data.path={data.path} is a local file, not a hub dataset")
+        names = data.split.names
+        splits = {split: load_and_validate(data, data.path, names[split]) for split in ("train", "test")}
+        splits["validation"] = load_and_validate(data, data.path, names.validation) if names.validation else None
+        return splits
+    # kind == "column": one table, a column says which split each row belongs to.
+    if not data.split.column:
+        raise UserInputError("data.split.kind=column: set data.split.column to the column naming each row's split")
+    statements = load_and_validate(data, data.path, with_split_column=True)
+    values = {str(data.split.names[split]): split for split in SPLIT_NAMES if data.split.names[split] is not None}
+    found = statements[SPLIT].astype(str)
+    unknown = ~found.isin(list(values))
+    if unknown.any():
+        raise UserInputError(
+            f"{data.path}: column {data.split.column!r} holds {sorted(found[unknown].unique())[:10]} in "
+            f"{describe_rows(statements, unknown)}; expected one of {sorted(values)} (data.split.names)"
+        )
+    by_split = {split: statements[found.map(values) == split].drop(columns=SPLIT) for split in SPLIT_NAMES}
+    for split in ("train", "test"):
+        if by_split[split].empty:
+            raise UserInputError(f"{data.path}: no row has {data.split.column}={data.split.names[split]!r}")
+    if by_split["validation"].empty:
+        by_split["validation"] = None
+    return by_split
+
+
+def check_label_settings(data: DictConfig) -> None:
+    labels, stance_labels = [str(label) for label in data.labels], [str(label) for label in data.stance_labels]
+    if len(set(labels)) < 2 or len(set(labels)) != len(labels):
+        raise UserInputError(f"data.labels={labels}: expected at least two different labels, each once")
+    if not set(stance_labels) <= set(labels):
+        raise UserInputError(f"data.stance_labels={stance_labels}: expected labels from data.labels={labels}")
+
+
+def prepare(cfg: DictConfig) -> dict[str, pd.DataFrame]:
+    data, kind = cfg.data, cfg.data.split.kind
+    check_label_settings(data)
+    if kind not in SPLIT_KINDS:
+        raise UserInputError(f"data.split.kind={kind!r}: expected one of {', '.join(SPLIT_KINDS)}")
+    if kind == "fractions":
+        statements = load_and_validate(data, data.path, data.split.names.train)
+        splits = split_statements(statements, data.split.validation_size, data.split.test_size, cfg.seed)
+    else:
+        splits = fixed_splits(data)
+        if splits["validation"] is None:
+            splits.update(hold_out_validation(splits["train"], data.split.validation_size, cfg.seed))
+        splits, leaked = drop_held_out_duplicates(splits)
+        if leaked:
+            log.warning("dropped %d training statement(s) that repeat a validation or test statement", leaked)
+    check_every_label_in_each_split(splits, list(data.labels))
     for name, frame in splits.items():
-        counts = frame[LABEL].value_counts().reindex(list(cfg.data.labels), fill_value=0)
+        counts = frame[LABEL].value_counts().reindex(list(data.labels), fill_value=0)
         log.info("%-10s %5d statements  %s", name, len(frame), {label: int(n) for label, n in counts.items()})
     return splits
 
@@ -37,7 +125,9 @@ def prepare(cfg: DictConfig):
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
-    write_splits(prepare(cfg), cfg.paths.processed)
+    splits = prepare(cfg)
+    write_splits(splits, cfg.paths.processed)
+    write_manifest(cfg, data_digest(cfg.data.path))
 
 
 if __name__ == "__main__":

@@ -25,8 +25,7 @@ from omegaconf import DictConfig
 from pipeline import real_text, tracking
 from pipeline.metrics import HEADLINE_METRICS
 from pipeline.stage_io import read_split
-from pipeline.train import fit_classifier, target_column
-from pipeline.validation import TEXT
+from pipeline.train import fit_classifier, input_columns, model_input_example
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +61,8 @@ def log_deployable_model(cfg: DictConfig, held_out_model_uri: str, held_out_metr
         return held_out_model_uri, {REFIT_TAG: "none", "trained_on": "train"}
     statements = all_labelled(cfg.paths.processed)
     classifier = fit_classifier(cfg, statements)
-    inputs = [TEXT, target_column(cfg)] if target_column(cfg) else [TEXT]
-    model_uri = tracking.log_model(classifier, statements[inputs].head(3), target_column(cfg), name=MODEL_NAME)
+    example = model_input_example(cfg, statements)
+    model_uri = tracking.log_model(classifier, example, *input_columns(cfg), name=MODEL_NAME)
     real_text.log_real_text_checks(cfg, classifier, prefix="all_labels_")
     log.info("refitted on all %d labelled statements: %s", len(statements), model_uri)
     return model_uri, version_tags(held_out_model_uri, held_out_metrics, len(statements))

@@ -4,7 +4,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from pipeline.errors import UserInputError
-from pipeline.validation import GROUP, LABEL
+from pipeline.validation import GROUP, LABEL, statement_keys
 
 SPLIT_NAMES = ("train", "validation", "test")
 
@@ -30,6 +30,10 @@ def hold_out_groups(frame: pd.DataFrame, size: float, seed: int) -> tuple[pd.Dat
     return frame.iloc[kept_rows].sort_index(), frame.iloc[held_out_rows].sort_index()
 
 
+def hold_out(frame: pd.DataFrame, size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return (hold_out_groups if GROUP in frame else hold_out_stratified)(frame, size, seed)
+
+
 def split_statements(
     frame: pd.DataFrame, validation_size: float, test_size: float, seed: int
 ) -> dict[str, pd.DataFrame]:
@@ -46,8 +50,47 @@ def split_statements(
             f"label(s) {dict(too_rare)} have fewer than {len(SPLIT_NAMES)} statements; "
             "every label needs at least one statement in each split"
         )
-    hold_out = hold_out_groups if GROUP in frame else hold_out_stratified
     rest, test = hold_out(frame, test_size, seed)
     # The validation share is of the whole data set, so rescale it to the rows left after the test hold-out.
     train, validation = hold_out(rest, validation_size / (1 - test_size), seed)
     return {"train": train, "validation": validation, "test": test}
+
+
+def hold_out_validation(train: pd.DataFrame, validation_size: float, seed: int) -> dict[str, pd.DataFrame]:
+    """For data with a fixed test split but no validation split: hold out part of the training rows."""
+    if not 0 < validation_size < 1:
+        raise UserInputError(
+            f"data.split.validation_size={validation_size}: expected a fraction between 0 and 1 of the training rows"
+        )
+    too_rare = train[LABEL].value_counts()
+    too_rare = too_rare[too_rare < 2]
+    if not too_rare.empty:
+        raise UserInputError(
+            f"label(s) {dict(too_rare)} have fewer than 2 training statements; every label needs at least one "
+            "statement in train and one in validation"
+        )
+    kept, validation = hold_out(train, validation_size, seed)
+    return {"train": kept, "validation": validation}
+
+
+def drop_held_out_duplicates(splits: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], int]:
+    """Remove training rows that repeat a validation or test statement: a fixed split's files may share some."""
+    held_out = pd.concat([splits["validation"], splits["test"]])
+    leaked = statement_keys(splits["train"]).isin(set(statement_keys(held_out)))
+    return {**splits, "train": splits["train"][~leaked]}, int(leaked.sum())
+
+
+def check_every_label_in_each_split(splits: dict[str, pd.DataFrame], labels: list[str]) -> None:
+    """A label missing from a split cannot be learnt (train) or scored (validation, test): refuse, naming it."""
+    missing = [
+        f"{label!r} has no statement in {name}"
+        for name in SPLIT_NAMES
+        for label in labels
+        if not (splits[name][LABEL] == label).any()
+    ]
+    if missing:
+        raise UserInputError(
+            "every label in data.labels needs statements in train, validation and test, but "
+            + "; ".join(missing)
+            + " (add labelled statements, drop the label from data.labels, or change data.split)"
+        )

@@ -18,8 +18,11 @@ from pipeline.files import read_json, write_json
 log = logging.getLogger(__name__)
 
 PARENT_FILE = "mlflow_parent_run.json"
-# Children are ranked on validation data; the test split stays out of model selection.
-SELECTION_METRIC = "val_macro_f1"
+
+
+def selection_metric(config: DictConfig) -> str:
+    # Children are ranked on validation data; the test split stays out of model selection.
+    return f"val_{config.selection_metric}"
 
 
 def parent_file(sweep_dir: str) -> Path:
@@ -42,10 +45,15 @@ def in_sweep() -> bool:
 class MlflowSweepParent(Callback):
     def __init__(self) -> None:
         self.run_id: str | None = None
+        self.metric = "val_macro_f1"
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         from pipeline import tracking
+        from pipeline.prepared_data import use_prepared_data
 
+        # The same data set as the jobs: the prepared one, unless the sweep's overrides name another.
+        use_prepared_data(config, list(config.hydra.overrides.task))
+        self.metric = selection_metric(config)
         overrides = " ".join(config.hydra.overrides.task)
         name = f"sweep · {datetime.now():%Y-%m-%d %H:%M} · {overrides}".strip(" ·")
         self.run_id = tracking.start_sweep_parent(config.mlflow, name, {"sweep_overrides": overrides})
@@ -57,6 +65,6 @@ class MlflowSweepParent(Callback):
 
         if self.run_id is None:
             return
-        best = tracking.finish_sweep_parent(self.run_id, SELECTION_METRIC)
+        best = tracking.finish_sweep_parent(self.run_id, self.metric)
         if best:
-            log.info("best of sweep: %s (%s %.4f)", best["run_name"], SELECTION_METRIC, best[SELECTION_METRIC])
+            log.info("best of sweep: %s (%s %.4f)", best["run_name"], self.metric, best[self.metric])

@@ -10,6 +10,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+# The column names of the prepared splits (see pipeline.validation), accepted beside the user's own names.
+STANDARD_TEXT, STANDARD_TARGET = "text", "target"
+
 # skops loads only types it knows to be safe. Beyond its defaults, a saved classifier holds the project's own
 # text step and vectorizer and, for the calibrated SVM, scikit-learn's private calibration helpers. The sentence
 # embedder holds only strings and numbers (the encoder's reference), never weights or code.
@@ -18,6 +21,7 @@ SKOPS_TRUSTED_TYPES = [
     "pipeline.embeddings.SentenceEmbedder",
     # The fine-tuned encoder holds its weights as a safetensors blob and plain values.
     "pipeline.finetune.FineTunedEncoderClassifier",
+    "pipeline.per_target.PerTargetClassifier",
     "pipeline.vectorizers.CompactTfidfVectorizer",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
@@ -29,12 +33,13 @@ class StatementText(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    text_column : column holding the statement when the input is a DataFrame.
-    target_column : optional column naming the stance target; when set its words are prefixed to the text
-        so that the vectorizer can learn target-specific cues.
+    text_column : column holding the statement when the input is a DataFrame (the user's own name; the standard
+        name `text` is accepted too).
+    target_column : optional column naming the stance target (the user's own name, or `target`); when set, the
+        model needs it and its words are prefixed to the text so that the vectorizer can learn target-specific cues.
     """
 
-    def __init__(self, text_column: str = "text", target_column: str | None = None):
+    def __init__(self, text_column: str = STANDARD_TEXT, target_column: str | None = None):
         self.text_column = text_column
         self.target_column = target_column
 
@@ -43,18 +48,47 @@ class StatementText(TransformerMixin, BaseEstimator):
 
     def select_text(self, X) -> pd.Series:
         if isinstance(X, pd.DataFrame):
-            if self.text_column in X.columns:
-                return X[self.text_column]
-            if X.shape[1] == 1:
+            for column in (self.text_column, STANDARD_TEXT):
+                if column in X.columns:
+                    return X[column]
+            if X.shape[1] == 1 and not self.target_column:
                 return X.iloc[:, 0]
             raise ValueError(f"expected a column {self.text_column!r}; got columns {list(X.columns)}")
         if isinstance(X, str):
             raise ValueError("expected a list of statements, got a single string; wrap it in a list")
+        if self.target_column:
+            raise ValueError(self.missing_target_message())
         return pd.Series(np.asarray(X, dtype=object).ravel())
+
+    def select_target(self, X) -> pd.Series:
+        """The stance target of each row; a model trained with targets refuses input without them."""
+        if isinstance(X, pd.DataFrame):
+            for column in (self.target_column, STANDARD_TARGET):
+                if column in X.columns:
+                    target = X[column]
+                    if target.isna().any():
+                        raise ValueError(f"column {column!r} has empty targets; every statement needs its target")
+                    return target.astype(str)
+        raise ValueError(self.missing_target_message())
+
+    def missing_target_message(self) -> str:
+        return (
+            f"this model was trained with stance targets: pass a DataFrame with columns {self.text_column!r} and "
+            f"{self.target_column!r} (stance-predict: --target-column)"
+        )
 
     def transform(self, X) -> np.ndarray:
         text = self.select_text(X).fillna("").astype(str)
-        if self.target_column and isinstance(X, pd.DataFrame) and self.target_column in X.columns:
-            target = X[self.target_column].fillna("").astype(str)
-            text = "target: " + target + " | " + text
+        if self.target_column:
+            text = "target: " + self.select_target(X) + " | " + text
         return text.to_numpy(dtype=object)
+
+
+def input_columns(model) -> tuple[str, str | None]:
+    """The (text, target) column names a fitted model reads: its first step's, or those of a per-target model."""
+    step = getattr(model, "input_step", None)
+    if step is None and hasattr(model, "steps"):
+        step = model.steps[0][1]
+    if isinstance(step, StatementText):
+        return step.text_column, step.target_column
+    return STANDARD_TEXT, None

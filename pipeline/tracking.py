@@ -4,7 +4,6 @@ The other modules return plain values; the stages hand them to the functions her
 """
 
 import fcntl
-import hashlib
 import logging
 import os
 import re
@@ -20,8 +19,10 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 from omegaconf import DictConfig, OmegaConf
 
+from pipeline.errors import UserInputError
 from pipeline.files import sqlite_database_path
 from pipeline.model_requirements import extra_requirements
+from pipeline.prepared_data import data_digest
 from pipeline.text_input import SKOPS_TRUSTED_TYPES
 
 log = logging.getLogger(__name__)
@@ -99,12 +100,6 @@ def git_commit() -> str:
     return commit + ("-dirty" if dirty else "")
 
 
-def file_digest(path: str) -> str:
-    if not Path(path).is_file():
-        return "not-a-local-file"
-    return hashlib.md5(Path(path).read_bytes()).hexdigest()
-
-
 def flatten(config: DictConfig) -> dict[str, str]:
     """Nested config -> {"model.estimator.C": "4.0", ...}, the form MLflow's params table shows."""
     flat: dict[str, str] = {}
@@ -139,10 +134,11 @@ def pip_requirements(extra: list[str] | None = None) -> list[str]:
     return [f"{package}=={version(package)}" for package in packages] + list(extra or [])
 
 
-def model_signature(target_column: str | None) -> ModelSignature:
-    inputs = [ColSpec("string", "text")]
+def model_signature(text_column: str, target_column: str | None) -> ModelSignature:
+    """The user's own column names; a model trained with stance targets requires them."""
+    inputs = [ColSpec("string", text_column)]
     if target_column:
-        inputs.append(ColSpec("string", target_column, required=False))
+        inputs.append(ColSpec("string", target_column))
     return ModelSignature(inputs=Schema(inputs), outputs=Schema([ColSpec("string")]))
 
 
@@ -157,8 +153,9 @@ def training_run(cfg: DictConfig, data_path: str, parent_run_id: str | None = No
         "model": cfg.model.name,
         "features": cfg.features.name,
         "git_commit": git_commit(),
+        "dataset": cfg.data.name,
         "data_path": data_path,
-        "data_md5": file_digest(data_path),
+        "data_md5": data_digest(data_path),
     }
     with mlflow.start_run(run_name=run_name(cfg), tags=tags, parent_run_id=parent_run_id) as run:
         yield run
@@ -189,13 +186,15 @@ def log_training_history(history: list[dict[str, float]]) -> None:
         mlflow.log_metrics({f"epoch/{name}": value for name, value in record.items() if name != "epoch"}, step=step)
 
 
-def log_model(classifier, example: pd.DataFrame, target_column: str | None, name: str = MODEL_NAME_IN_RUN) -> str:
+def log_model(
+    classifier, example: pd.DataFrame, text_column: str, target_column: str | None, name: str = MODEL_NAME_IN_RUN
+) -> str:
     info = mlflow.sklearn.log_model(
         classifier,
         name=name,
         serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
         skops_trusted_types=SKOPS_TRUSTED_TYPES,
-        signature=model_signature(target_column),
+        signature=model_signature(text_column, target_column),
         input_example=example,
         pip_requirements=pip_requirements(extra_requirements(classifier)),
         code_paths=[str(Path(__file__).parent)],
@@ -226,24 +225,76 @@ def log_dict(payload: dict, artifact_file: str) -> None:
     mlflow.log_dict(payload, artifact_file)
 
 
-def register_model(model_uri: str, name: str) -> str:
+# Registered-model tags that say which data set and label set its versions were trained on.
+IDENTITY_TAGS = ("dataset", "labels")
+
+
+def registered_model_identity(name: str) -> dict[str, str] | None:
+    """The data set and labels a registered model holds; None for a model not registered yet.
+
+    A model registered before it carried identity tags is identified by its newest version's run params.
+    """
+    client = mlflow.MlflowClient()
+    try:
+        registered = client.get_registered_model(name)
+    except mlflow.exceptions.MlflowException:
+        return None
+    if all(tag in registered.tags for tag in IDENTITY_TAGS):
+        return {tag: registered.tags[tag] for tag in IDENTITY_TAGS}
+    versions = client.search_model_versions(f"name = '{name}'", order_by=["version_number DESC"], max_results=1)
+    if versions and versions[0].run_id:
+        params = client.get_run(versions[0].run_id).data.params
+        if "data.name" in params and "data.labels" in params:
+            return {"dataset": params["data.name"], "labels": params["data.labels"]}
+    return {}
+
+
+def claim_registered_model(name: str, identity: dict[str, str], description: str | None = None) -> None:
+    """Create the registered model for this data set, or check that an existing one holds the same data set.
+
+    Models of different data sets or label sets must never share a registry entry: their champion alias would
+    cross data sets (a champion re-scored on labels it does not know scores 0 and loses to anything).
+    """
+    client = mlflow.MlflowClient()
+    existing = registered_model_identity(name)
+    if existing is None:
+        client.create_registered_model(name, tags=identity, description=description)
+        return
+    if existing and existing != identity:
+        raise UserInputError(
+            f"registered model {name!r} holds models of data set {existing['dataset']!r} with labels "
+            f"{existing['labels']}; this run's data set is {identity['dataset']!r} with labels {identity['labels']}. "
+            "Register it under its own name (data.registered_model=stance-<data set>, the default for new data "
+            "sets) instead of mixing data sets under one champion"
+        )
+    for tag, value in identity.items():
+        client.set_registered_model_tag(name, tag, value)
+
+
+def register_model(model_uri: str, name: str, tags: dict[str, str] | None = None) -> str:
     """Register the run's model; returns its version."""
-    return mlflow.register_model(model_uri, name).version
+    return mlflow.register_model(model_uri, name, tags=tags).version
+
+
+def set_version_tags(name: str, version: str, tags: dict[str, str]) -> None:
+    client = mlflow.MlflowClient()
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+
+
+def aliased_version(name: str, alias: str) -> str | None:
+    """The version holding `alias`, or None."""
+    try:
+        return mlflow.MlflowClient().get_model_version_by_alias(name, alias).version
+    except mlflow.exceptions.MlflowException:
+        return None
 
 
 def load_aliased_model(name: str, alias: str):
     """The scikit-learn model behind `models:/name@alias`, or None when no version holds the alias."""
-    try:
-        mlflow.MlflowClient().get_model_version_by_alias(name, alias)
-    except mlflow.exceptions.MlflowException:
+    if aliased_version(name, alias) is None:
         return None
     return load_sklearn_model(f"models:/{name}@{alias}")
-
-
-def set_model_version_tags(name: str, version: str, tags: dict[str, str]) -> None:
-    client = mlflow.MlflowClient()
-    for key, value in tags.items():
-        client.set_model_version_tag(name, version, key, value)
 
 
 def aliased_version_tags(name: str, alias: str) -> dict[str, str]:

@@ -1,30 +1,40 @@
-"""Stage 2: fit the classifier chosen by the `features` and `model` config groups; log the run to MLflow."""
+"""Stage 2: fit the classifier chosen by the `features` and `model` config groups; log the run to MLflow.
+
+As the DVC stage (`--config-name params`) it also writes the model file the evaluate stage reads. Run by hand
+(`python -m pipeline.train model=linear_svm`, or a `--multirun` sweep) it trains on the data set the prepared
+splits hold and logs to MLflow only, so that a quick run never changes what `dvc repro` tracks.
+"""
 
 import logging
 
 import hydra
 import skops.io
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from pipeline import sweep, tracking
 from pipeline.classifier import build_classifier
-from pipeline.errors import exit_on_user_error
+from pipeline.errors import UserInputError, exit_on_user_error
 from pipeline.files import atomic_path, write_json
 from pipeline.finetune import training_history
-from pipeline.metrics import classification_metrics
+from pipeline.metrics import HEADLINE_METRICS, classification_metrics
+from pipeline.prepared_data import use_prepared_data
 from pipeline.stage_io import read_split
 from pipeline.validation import LABEL, TARGET, TEXT
 
 log = logging.getLogger(__name__)
+# The config DVC's stages read (dvc.yaml: --config-name params).
+STAGE_CONFIG_NAME = "params"
 
 
-def target_column(cfg: DictConfig) -> str | None:
-    """After prepare, the stance target (when the data has one) lives in the standard `target` column."""
-    return TARGET if cfg.data.target_column else None
+def input_columns(cfg: DictConfig) -> tuple[str, str | None]:
+    """The user's own (text, target) column names: the logged model takes the user's table as it is."""
+    return cfg.data.text_column, cfg.data.target_column or None
 
 
 def fit_classifier(cfg: DictConfig, train):
-    classifier = build_classifier(cfg.features, cfg.model, target_column=target_column(cfg))
+    text_column, target_column = input_columns(cfg)
+    classifier = build_classifier(cfg.features, cfg.model, text_column=text_column, target_column=target_column)
     return classifier.fit(train, train[LABEL])
 
 
@@ -33,20 +43,43 @@ def validation_scores(cfg: DictConfig, classifier, validation) -> dict[str, floa
     return classification_metrics(validation[LABEL], predictions, cfg.data.labels, cfg.data.stance_labels)
 
 
+def selection_metric(cfg: DictConfig) -> str:
+    metric = cfg.selection_metric
+    if metric not in HEADLINE_METRICS:
+        raise UserInputError(f"selection_metric={metric!r}: expected one of {', '.join(HEADLINE_METRICS)}")
+    return metric
+
+
+def model_input_example(cfg: DictConfig, train):
+    """A few training rows under the user's column names: the logged model's input example."""
+    text_column, target_column = input_columns(cfg)
+    renamed = {TEXT: text_column, TARGET: target_column}
+    columns = [TEXT, TARGET] if target_column else [TEXT]
+    return train[columns].head(3).rename(columns=renamed)
+
+
 def save_classifier(classifier, path: str) -> None:
     with atomic_path(path) as temporary:
         skops.io.dump(classifier, temporary)
 
 
+def writes_stage_outputs() -> bool:
+    # Parallel sweep jobs would overwrite each other's files; quick runs must not change DVC's outputs.
+    return HydraConfig.get().job.config_name == STAGE_CONFIG_NAME and not sweep.in_sweep()
+
+
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 @exit_on_user_error
 def main(cfg: DictConfig) -> float:
+    use_prepared_data(cfg, list(HydraConfig.get().overrides.task))
+    metric = selection_metric(cfg)
     train = read_split(cfg.paths.processed, "train")
     validation = read_split(cfg.paths.processed, "validation")
     classifier = fit_classifier(cfg, train)
     scores = validation_scores(cfg, classifier, validation)
     log.info(
-        "validation: macro-F1 %.3f  F_avg %.3f  accuracy %.3f",
+        "%s validation: macro-F1 %.3f  F_avg %.3f  accuracy %.3f",
+        cfg.data.name,
         scores["macro_f1"],
         scores["f_avg"],
         scores["accuracy"],
@@ -58,16 +91,14 @@ def main(cfg: DictConfig) -> float:
         tracking.log_dataset(validation, cfg.data.path, cfg.data.name, context="validation")
         tracking.log_metrics(scores, prefix="val_")
         tracking.log_training_history(training_history(classifier))
-        inputs = [TEXT, target_column(cfg)] if target_column(cfg) else [TEXT]
-        model_uri = tracking.log_model(classifier, train[inputs].head(3), target_column(cfg))
+        model_uri = tracking.log_model(classifier, model_input_example(cfg, train), *input_columns(cfg))
 
     log.info("MLflow run %s, model %s", run.info.run_id, model_uri)
-    if not sweep.in_sweep():
-        # Parallel sweep jobs would overwrite each other's files; their models live in MLflow only.
+    if writes_stage_outputs():
         save_classifier(classifier, cfg.paths.model)
         write_json(cfg.paths.train_run, {"run_id": run.info.run_id, "model_uri": model_uri})
     # Returned for Hydra sweepers, which optimise the validation score, never the test score.
-    return scores["macro_f1"]
+    return scores[metric]
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 EXAMPLES_PER_PROBLEM = 10
 
 # The standard column names every later stage uses, whatever the user's file calls them.
-ID, TEXT, LABEL, GROUP, TARGET = "id", "text", "label", "group", "target"
+ID, TEXT, LABEL, GROUP, TARGET, SPLIT = "id", "text", "label", "group", "target", "split"
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,17 @@ class StatementColumns:
     id: str | None = None
     group: str | None = None
     target: str | None = None
+    split: str | None = None
 
     def by_role(self) -> dict[str, str]:
-        roles = {ID: self.id, TEXT: self.text, LABEL: self.label, GROUP: self.group, TARGET: self.target}
+        roles = {
+            ID: self.id,
+            TEXT: self.text,
+            LABEL: self.label,
+            GROUP: self.group,
+            TARGET: self.target,
+            SPLIT: self.split,
+        }
         return {role: column for role, column in roles.items() if column}
 
 
@@ -55,7 +63,8 @@ def missing_column_problems(frame: pd.DataFrame, columns: StatementColumns) -> l
         return []
     return [
         f"missing column(s) {missing}; the file has {list(frame.columns)} "
-        "(set data.text_column, data.label_column, data.id_column, data.group_column or data.target_column)"
+        "(set data.text_column, data.label_column, data.id_column, data.group_column, data.target_column "
+        "or data.split.column)"
     ]
 
 
@@ -76,6 +85,13 @@ def empty_text_problems(frame: pd.DataFrame) -> list[str]:
     return [f"empty or whitespace-only text in {describe_rows(frame, empty)}; every statement needs text"]
 
 
+def empty_target_problems(frame: pd.DataFrame) -> list[str]:
+    empty = frame[TARGET].isna() | (frame[TARGET].astype(str).str.strip() == "")
+    if not empty.any():
+        return []
+    return [f"empty target (data.target_column) in {describe_rows(frame, empty)}; every statement needs its target"]
+
+
 def unknown_label_problems(frame: pd.DataFrame, labels: list[str]) -> list[str]:
     unknown = ~frame[LABEL].astype(str).isin(labels) | frame[LABEL].isna()
     if not unknown.any():
@@ -84,9 +100,17 @@ def unknown_label_problems(frame: pd.DataFrame, labels: list[str]) -> list[str]:
     return [f"label(s) {values} outside the configured set {labels} (data.labels) in {describe_rows(frame, unknown)}"]
 
 
+def statement_keys(frame: pd.DataFrame) -> pd.Series:
+    """What makes two rows the same statement: the normalised text and, where the data has one, the target."""
+    keys = frame[TEXT].astype(str).map(normalise_text)
+    if TARGET in frame:
+        keys = frame[TARGET].astype(str).map(normalise_text) + "\x1f" + keys
+    return keys
+
+
 def conflicting_label_problems(frame: pd.DataFrame) -> list[str]:
     """The same statement (ignoring case and spacing) labelled differently cannot be learnt from."""
-    keys = frame[TEXT].astype(str).map(normalise_text)
+    keys = statement_keys(frame)
     label_counts = frame.groupby(keys)[LABEL].nunique()
     conflicting = label_counts[label_counts > 1].index
     problems = []
@@ -101,9 +125,9 @@ def conflicting_label_problems(frame: pd.DataFrame) -> list[str]:
 
 def drop_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, DeduplicationCounts]:
     """Keep the first of statements repeated with the same label, exactly or up to case and spacing."""
-    exact = frame.duplicated(subset=[TEXT, LABEL])
+    exact = frame.duplicated(subset=[TEXT, LABEL, TARGET] if TARGET in frame else [TEXT, LABEL])
     without_exact = frame[~exact]
-    normalised = without_exact.assign(_key=without_exact[TEXT].map(normalise_text)).duplicated(subset=["_key", LABEL])
+    normalised = without_exact.assign(_key=statement_keys(without_exact)).duplicated(subset=["_key", LABEL])
     kept = without_exact[~normalised]
     return kept, DeduplicationCounts(exact=int(exact.sum()), normalised=int(normalised.sum()))
 
@@ -117,8 +141,12 @@ def validate_statements(frame: pd.DataFrame, columns: StatementColumns, labels: 
         raise DataValidationError(f"{source}: no statements (the file has a header but no rows)")
     statements = to_standard_columns(frame, columns)
     problems = empty_text_problems(statements) + unknown_label_problems(statements, labels)
+    if TARGET in statements:
+        problems += empty_target_problems(statements)
     if not problems:
         statements[TEXT] = statements[TEXT].astype(str)
+        if TARGET in statements:
+            statements[TARGET] = statements[TARGET].astype(str)
         statements[LABEL] = statements[LABEL].astype(str)
         problems = conflicting_label_problems(statements)
     if problems:

@@ -56,7 +56,7 @@ def registry(small_model, tmp_path_factory) -> SimpleNamespace:
     try:
         experiment = mlflow.create_experiment("predict-tests", artifact_location=(folder / "artifacts").as_uri())
         with mlflow.start_run(experiment_id=experiment) as run:
-            model_uri = tracking.log_model(classifier, pd.DataFrame({"text": ["The strikes must stop."]}), None)
+            model_uri = tracking.log_model(classifier, pd.DataFrame({"text": ["The strikes must stop."]}), "text", None)
         version = tracking.register_model(model_uri, "stance-classifier")
         tracking.set_alias("stance-classifier", "champion", version)
         directory = mlflow.artifacts.download_artifacts(model_uri, dst_path=str(folder / "downloaded"))

@@ -1,0 +1,81 @@
+"""Which data set the prepared splits hold, so that later stages and quick runs never mix data sets.
+
+The prepare stage writes `dataset.json` beside the splits: the data config it used, the seed and a digest of the
+data. A quick `python -m pipeline.train` (or a sweep) without data overrides trains on exactly that data set, under
+its name, labels and registered model; one that names another data set is told to prepare it first.
+"""
+
+import hashlib
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from pipeline.errors import UserInputError
+from pipeline.files import read_json, write_json
+
+MANIFEST = "dataset.json"
+
+
+def manifest_path(processed_dir: str) -> Path:
+    return Path(processed_dir) / MANIFEST
+
+
+def data_digest(location: str) -> str:
+    """md5 of a data file, or of a folder's files (names and bytes); `hub:<name>` for a hub dataset."""
+    path = Path(location)
+    if path.is_file():
+        return hashlib.md5(path.read_bytes()).hexdigest()
+    if path.is_dir():
+        digest = hashlib.md5()
+        for file in sorted(child for child in path.rglob("*") if child.is_file()):
+            digest.update(str(file.relative_to(path)).encode() + b"\0" + file.read_bytes())
+        return digest.hexdigest()
+    return f"hub:{location}"
+
+
+def without_description(data: dict) -> dict:
+    """The description is prose, not identity."""
+    return {key: value for key, value in data.items() if key != "description"}
+
+
+def write_manifest(cfg: DictConfig, digest: str) -> None:
+    data = OmegaConf.to_container(cfg.data, resolve=True)
+    write_json(manifest_path(cfg.paths.processed), {"data": data, "seed": cfg.seed, "digest": digest})
+
+
+def read_manifest(processed_dir: str) -> dict | None:
+    path = manifest_path(processed_dir)
+    return read_json(path) if path.is_file() else None
+
+
+def overrides_data(task_overrides: list[str]) -> bool:
+    """True when the command line chose the data set or changed it (data=..., data.labels=...)."""
+    names = [override.lstrip("+~").split("=", 1)[0] for override in task_overrides]
+    return any(name == "data" or name.startswith("data.") for name in names)
+
+
+def use_prepared_data(cfg: DictConfig, task_overrides: list[str]) -> None:
+    """Make `cfg.data` the data set the prepared splits hold, or stop if the command asked for another one.
+
+    Without data overrides, a quick run adopts the prepared data set's config (so after `make run data=mine`,
+    `python -m pipeline.train model=linear_svm` trains on `mine`, not on conf/'s default).
+    """
+    manifest = read_manifest(cfg.paths.processed)
+    if manifest is None:
+        return
+    prepared = manifest["data"]
+    if not overrides_data(task_overrides):
+        with open_dict(cfg):
+            cfg.data = OmegaConf.create(prepared)
+        return
+    wanted = without_description(OmegaConf.to_container(cfg.data, resolve=True))
+    differing = sorted(
+        key for key in wanted.keys() | prepared.keys() - {"description"} if wanted.get(key) != prepared.get(key)
+    )
+    if differing:
+        raise UserInputError(
+            f"{manifest_path(cfg.paths.processed)}: the prepared splits hold data set {prepared['name']!r}, which "
+            f"differs from this command's data in {', '.join('data.' + key for key in differing)}; prepare it first "
+            'with the same overrides (python -m pipeline.prepare <overrides>, or make run OVERRIDES="<overrides>"), '
+            "then train"
+        )
