@@ -33,7 +33,11 @@ log = logging.getLogger(__name__)
 def build_network(folder, n_classes: int, load_pretrained: bool):
     """The encoder with a mean-pooling + linear head, as a torch module."""
     import torch
+    import transformers
     from transformers import AutoConfig, AutoModel
+
+    # The weight-loading progress bar would interleave with the stage's own log.
+    transformers.utils.logging.disable_progress_bar()
 
     class EncoderClassifier(torch.nn.Module):
         def __init__(self):
