@@ -40,7 +40,7 @@ def registered(tmp_path_factory):
     train = pd.read_csv(Path(__file__).parent / "fixtures" / "statements.csv").rename(columns={"source": "group"})
     classifier = fit_classifier(cfg, train)
     with tracking.training_run(cfg, cfg.data.path):
-        model_uri = tracking.log_model(classifier, train[["text"]].head(3), None)
+        model_uri = tracking.log_model(classifier, train[["text"]].head(3), "text", None)
     version = tracking.register_model(model_uri, cfg.mlflow.registered_model)
     yield {
         "classifier": classifier,

@@ -72,7 +72,7 @@ def test_the_logged_model_loads_through_pyfunc_and_stance_predict(fitted, train,
     try:
         with tracking.training_run(cfg, cfg.data.path) as run:
             tracking.log_training_history(fitted.steps[-1][1].history_)
-            model_uri = tracking.log_model(fitted, train[["text"]].head(3), None)
+            model_uri = tracking.log_model(fitted, train[["text"]].head(3), "text", None)
         history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "epoch/val_macro_f1")
         assert [point.step for point in history] == [1]
         expected = list(fitted.predict(train))
