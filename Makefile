@@ -7,7 +7,7 @@ OVERRIDES ?=
 # The embedded defaults work offline: no usage reports from MLflow.
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: install embeddings params run test lint serve clean
+.PHONY: install embeddings params run test lint serve clean reset
 
 $(INSTALLED): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -41,5 +41,21 @@ serve: $(INSTALLED)
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 
+# Generated files git does not track: the splits, the model, Hydra's run folders, charts. The committed reports
+# (reports/metrics.json and the plots) stay: they are the versioned results (git checkout reports/ after a run).
+CLEAN_PATHS := data/processed/*.parquet models/classifier.skops models/train_run.json reports/registered_model.json \
+	reports/compare_*.png outputs multirun dvc_plots
+# Local state on top of that: every MLflow run and registered model, and DVC's cache (and its run-cache).
+RESET_PATHS := mlflow.db mlflow.db.lock mlruns mlartifacts .dvc/cache .dvc/tmp
+
 clean:
-	rm -rf data/processed models reports outputs multirun
+	rm -rf $(CLEAN_PATHS)
+
+# Back to a fresh clone's state, apart from your own edits. Asks first; FORCE=1 does not.
+reset:
+	@if [ "$(FORCE)" != "1" ]; then \
+		printf 'Delete every MLflow run and registered model (mlflow.db, mlruns/), the DVC cache (.dvc/cache) and all outputs? [y/N] '; \
+		read answer; \
+		case "$$answer" in [yY]*) ;; *) echo "nothing deleted"; exit 1;; esac; \
+	fi
+	rm -rf $(CLEAN_PATHS) $(RESET_PATHS)

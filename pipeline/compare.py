@@ -2,6 +2,7 @@
 
     python -m pipeline.compare                          # best 10 runs by validation macro-F1
     python -m pipeline.compare --metric test_f_avg --top 5 --chart reports/best_f_avg.png
+    python -m pipeline.compare --dvc-exp bronze-fish    # the runs of one DVC experiment
 
 The runs come from MLflow through `tracking.runs_table`; everything else here works on that plain DataFrame.
 """
@@ -70,6 +71,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--include-parents", action="store_true", help="also rank the parent runs of sweeps (skipped by default)"
     )
+    parser.add_argument(
+        "--all-states",
+        action="store_true",
+        help="also rank runs that are RUNNING, FAILED or KILLED (by default only FINISHED runs)",
+    )
+    parser.add_argument(
+        "--dvc-exp",
+        default=None,
+        metavar="NAME",
+        help="only the runs of this DVC experiment (the name `dvc exp show` lists; `dvc exp apply NAME` restores it)",
+    )
     args = parser.parse_args(argv)
     if args.top < 1:
         parser.error("--top must be at least 1")
@@ -102,6 +114,17 @@ def load_runs(tracking_uri: str | None, experiment: str) -> pd.DataFrame:
 def column(runs: pd.DataFrame, name: str) -> pd.Series:
     """A column of the runs table, all missing when no run has it."""
     return runs[name] if name in runs.columns else pd.Series(None, index=runs.index, dtype=object)
+
+
+def finished_only(runs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The FINISHED runs, and how many runs of each other state were left out.
+
+    A run that died half-way has partial scores (validation but no test, or a model that was never registered).
+    """
+    status = column(runs, "status").fillna("UNKNOWN")
+    finished = status.eq("FINISHED")
+    left_out = {f"{state}": int(count) for state, count in status[~finished].value_counts().sort_index().items()}
+    return runs[finished], left_out
 
 
 def is_sweep_parent(runs: pd.DataFrame) -> pd.Series:
@@ -165,7 +188,20 @@ def comparison_rows(ranked: pd.DataFrame, metric: str) -> pd.DataFrame:
     for name in metrics:
         rows[name] = pd.to_numeric(column(ranked, f"metrics.{name}"), errors="coerce")
     rows["run id"] = ranked["run_id"].str[:SHORT_ID]
+    # Runs made by `dvc exp run` name their experiment: `dvc exp apply <name>` brings its workspace back.
+    if column(ranked, "tags.dvc_experiment").notna().any():
+        rows["dvc exp"] = column(ranked, "tags.dvc_experiment")
     return rows.reset_index(drop=True)
+
+
+def runs_of_dvc_experiment(runs: pd.DataFrame, name: str) -> pd.DataFrame:
+    chosen = runs[column(runs, "tags.dvc_experiment").eq(name)]
+    if chosen.empty:
+        named = sorted(column(runs, "tags.dvc_experiment").dropna().unique())
+        raise UserInputError(
+            f"no run of DVC experiment {name!r}; runs name these: {', '.join(named) or 'none (run dvc exp run first)'}"
+        )
+    return chosen
 
 
 def shorten(text, width: int = MAX_NAME):
@@ -269,7 +305,13 @@ def left_out_notes(left_out: dict[str, int], shown: pd.DataFrame, metric: str, i
 def compare(args: argparse.Namespace) -> str:
     """Rank the runs, write the chart; return what to print."""
     runs = load_runs(args.tracking_uri, args.experiment)
+    by_state: dict[str, int] = {}
+    if not args.all_states:
+        runs, by_state = finished_only(runs)
+    if getattr(args, "dvc_exp", None):
+        runs = runs_of_dvc_experiment(runs, args.dvc_exp)
     ranked, left_out = rank_runs(runs, args.metric, args.include_parents)
+    left_out.update({f"{state} (--all-states to include)": count for state, count in by_state.items()})
     if ranked.empty:
         raise UserInputError(
             f"no run of experiment {args.experiment!r} has {args.metric!r}: "

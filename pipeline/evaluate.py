@@ -124,11 +124,12 @@ def gate_champion(cfg: DictConfig, version: str, results: dict, test) -> Champio
     )
     if decision.promote:
         tracking.set_alias(name, alias, version)
-    gate_scores = {"champion_gate/candidate_" + metric: decision.candidate_score}
+    # The MLflow UI orders chart sections by the part before "/": "vs_champion" comes after test_* and val_*.
+    gate_scores = {"vs_champion/candidate_" + metric: decision.candidate_score}
     if champion_score is not None:
-        gate_scores["champion_gate/champion_" + metric] = champion_score
+        gate_scores["vs_champion/champion_" + metric] = champion_score
     if p_value is not None:
-        gate_scores["champion_gate/mcnemar_p_value"] = p_value
+        gate_scores["vs_champion/mcnemar_p_value"] = p_value
     tracking.log_metrics(gate_scores)
     outcome = {"champion_decision": "promoted" if decision.promote else "kept", "champion_reason": decision.reason}
     tracking.set_tags(outcome)
@@ -166,6 +167,7 @@ def main(cfg: DictConfig) -> None:
         version_tags.update(refit_tags)
         version = tracking.register_model(model_uri, name, version_tags)
         decision = gate_champion(cfg, version, results, test)
+        tracking.describe_version(name, version, cfg.data.name, results, decision)
     log.info("registered models:/%s/%s; champion: %s (%s)", name, version, decision.promote, decision.reason)
     write_json(
         reports_dir / "registered_model.json",

@@ -21,7 +21,7 @@ import pandas as pd
 
 from pipeline.errors import UserInputError
 from pipeline.files import sqlite_database_path
-from pipeline.quotes import Quote, extract_quotes
+from pipeline.quotes import DEFAULT_MAX_ARTICLE_MB, Quote, check_article_size, extract_quotes
 
 DEFAULT_MODEL = "models:/stance-classifier@champion"
 TEXT = "text"
@@ -142,8 +142,18 @@ class StanceTagger:
         quotes = self.with_targets(quotes, target)
         return pd.concat([quotes, self.predict(quotes)], axis=1)
 
-    def tag_article(self, article: str, include_indirect: bool = False, target: str | None = None) -> pd.DataFrame:
-        """One row per quote: `text`, `start`, `end`, `speaker`, `kind`, (`target`,) `label`, `p(<label>)`..."""
+    def tag_article(
+        self,
+        article: str,
+        include_indirect: bool = False,
+        target: str | None = None,
+        max_mb: float = DEFAULT_MAX_ARTICLE_MB,
+    ) -> pd.DataFrame:
+        """One row per quote: `text`, `start`, `end`, `speaker`, `kind`, (`target`,) `label`, `p(<label>)`...
+
+        An article above `max_mb` megabytes (UTF-8) is refused with a UserInputError.
+        """
+        check_article_size(len(article.encode("utf-8")), "the article", max_mb)
         quotes = quote_frame(extract_quotes(article, include_indirect=include_indirect))
         return self.tag_quotes(quotes, target)
 
@@ -171,8 +181,9 @@ def statement_frame(statements, text_column: str = TEXT) -> pd.DataFrame:
         frame = statements.reset_index(drop=True)
     else:
         frame = pd.DataFrame({TEXT: list(statements)})
-    if len(frame) and not frame[TEXT].map(lambda value: isinstance(value, str)).all():
-        raise ValueError("expected every statement to be a string")
+    from pipeline.text_input import check_statements
+
+    check_statements(frame[TEXT])
     return frame
 
 
@@ -191,46 +202,50 @@ def is_uri(reference: str) -> bool:
 
 
 def load_model(
-    reference: str | os.PathLike = DEFAULT_MODEL, tracking_uri: str | None = None, jobs: int = 1
+    reference: str | os.PathLike = DEFAULT_MODEL,
+    tracking_uri: str | None = None,
+    jobs: int = 1,
+    trust_model: bool = False,
 ) -> StanceTagger:
-    """A classifier from MLflow (`models:/name@alias`, `models:/name/3`, `models:/m-...`, `runs:/<id>/model`),
-    a local MLflow model directory, or a `.skops` file saved by the train stage."""
+    """A classifier from MLflow (`models:/name@alias`, `models:/name/3`, `models:/m-...`, `runs:/<id>/<model name>`),
+    a local MLflow model directory, or a `.skops` file saved by the train stage.
+
+    The classifier is loaded with the project's own list of trusted types; a model needing anything else, or
+    shipping its own code, is refused (UserInputError). trust_model=True loads such a model anyway through
+    MLflow's loader: that runs code from the model's author.
+    """
     reference = os.fspath(reference)
     if is_uri(reference):
-        return StanceTagger(load_from_mlflow(reference, tracking_uri), reference, jobs)
+        return StanceTagger(load_from_mlflow(reference, tracking_uri, trust_model), reference, jobs)
     path = Path(reference)
     if path.is_dir():
         if not (path / MLMODEL_FILE).is_file():
             raise UserInputError(f"{path}: not an MLflow model directory (no {MLMODEL_FILE} file)")
-        return StanceTagger(load_from_mlflow(str(path.resolve()), tracking_uri), reference, jobs)
+        if not trust_model:
+            from pipeline.trusted_loading import load_model_dir
+
+            return StanceTagger(load_model_dir(path, reference), reference, jobs)
+        return StanceTagger(load_from_mlflow(str(path.resolve()), tracking_uri, trust_model), reference, jobs)
     if path.is_file():
-        return StanceTagger(load_skops(path), reference, jobs)
+        return StanceTagger(load_skops(path, trust_model), reference, jobs)
     raise UserInputError(
         f"--model {reference}: no such file or directory; expected a .skops file, an MLflow model directory "
         "or a URI such as models:/stance-classifier@champion"
     )
 
 
-def load_champion(tracking_uri: str | None = None, jobs: int = 1) -> StanceTagger:
+def load_champion(tracking_uri: str | None = None, jobs: int = 1, trust_model: bool = False) -> StanceTagger:
     """The registry's champion: models:/stance-classifier@champion in MLFLOW_TRACKING_URI or sqlite:///mlflow.db."""
-    return load_model(DEFAULT_MODEL, tracking_uri, jobs)
+    return load_model(DEFAULT_MODEL, tracking_uri, jobs, trust_model)
 
 
-def load_skops(path: Path):
+def load_skops(path: Path, trust_model: bool = False):
+    """A classifier from a .skops file: the project's trusted types only, unless trust_model (then any type)."""
     if path.suffix != ".skops":
         raise UserInputError(f"{path}: expected a .skops file saved by the train stage, or an MLflow model")
-    if path.stat().st_size == 0:
-        raise UserInputError(f"{path}: the model file is empty")
-    import skops.io
+    from pipeline.trusted_loading import load_skops_file
 
-    from pipeline.text_input import SKOPS_TRUSTED_TYPES
-
-    try:
-        return skops.io.load(path, trusted=SKOPS_TRUSTED_TYPES)
-    except Exception as error:  # skops raises several types for corrupt, foreign or untrusted files
-        raise UserInputError(
-            f"{path}: could not be loaded as a skops model ({type(error).__name__}: {error})"
-        ) from None
+    return load_skops_file(path, trust_model=trust_model)
 
 
 def missing_sqlite_store(tracking_uri: str) -> Path | None:
@@ -239,7 +254,7 @@ def missing_sqlite_store(tracking_uri: str) -> Path | None:
     return None if path is None or path.is_file() else path
 
 
-def load_from_mlflow(model_uri: str, tracking_uri: str | None = None):
+def load_from_mlflow(model_uri: str, tracking_uri: str | None = None, trust_model: bool = False):
     from mlflow.exceptions import MlflowException
 
     from pipeline import tracking
@@ -254,7 +269,7 @@ def load_from_mlflow(model_uri: str, tracking_uri: str | None = None):
 
     mlflow.set_tracking_uri(store)
     try:
-        return tracking.load_sklearn_model(model_uri)
+        return tracking.load_sklearn_model(model_uri, trust_model)
     except MlflowException as error:
         raise UserInputError(f"{model_uri}: could not be loaded from {store}: {first_line(error.message)}") from None
     except OSError as error:  # artifacts deleted or unreadable, store unreachable

@@ -8,7 +8,7 @@ import datasets
 import pandas as pd
 
 from pipeline.errors import UserInputError
-from pipeline.text_files import UTF8, check_encoding
+from pipeline.text_files import UTF8, check_csv_header, check_encoding, first_invalid_json_line
 
 log = logging.getLogger(__name__)
 datasets.disable_progress_bars()  # one line in the log says how many rows were read
@@ -54,6 +54,8 @@ def load_local_file(
             f"{path}: unsupported file type {suffix!r}; expected one of {', '.join(sorted(BUILDERS_BY_SUFFIX))} "
             "(data.format names the type of a file whose suffix does not, e.g. data.format=tsv for a .txt file)"
         )
+    if path.is_dir():
+        raise UserInputError(f"{path}: is a folder; set data.path to a CSV, TSV, JSON Lines or Parquet file")
     if not path.is_file():
         raise UserInputError(f"{path}: no such file (set data.path to a CSV, JSON Lines or Parquet file)")
     if path.stat().st_size == 0:
@@ -66,11 +68,23 @@ def load_local_file(
             raise UserInputError(
                 f"data.encoding={encoding!r}: not an encoding Python knows (e.g. utf-8, cp1252)"
             ) from None
+    if suffix in (".csv", ".tsv"):
+        check_csv_header(path, options.get("delimiter", ","), encoding)
     try:
         dataset = datasets.load_dataset(BUILDERS_BY_SUFFIX[suffix], data_files=str(path), split="train", **options)
     except Exception as error:  # datasets wraps parser errors in several exception types
+        if suffix in (".json", ".jsonl") and (where := first_invalid_json_line(path, encoding)):
+            raise UserInputError(f"{path}: {where}; expected one JSON object per line") from None
+        if "corresponds to no data" in str(error):
+            found = "no rows below the header" if suffix in (".csv", ".tsv") else "no rows"
+            raise UserInputError(f"{path}: {found}; expected labelled statements") from None
         cause = error.__cause__ or error
-        raise UserInputError(f"{path}: could not be parsed as {suffix[1:]}: {cause}") from None
+        # datasets' messages run over several paragraphs; the user gets them on one line.
+        detail = " ".join(str(cause).split())
+        detail = detail if len(detail) <= 400 else detail[:399] + "…"
+        raise UserInputError(f"{path}: could not be parsed as {suffix[1:]}: {detail}") from None
+    if len(dataset) == 0:
+        raise UserInputError(f"{path}: no rows; expected labelled statements")
     return dataset.to_pandas()
 
 
@@ -78,6 +92,11 @@ def load_hub_dataset(name: str, split: str) -> pd.DataFrame:
     try:
         dataset = datasets.load_dataset(name, split=split)
     except Exception as error:  # offline, unknown name, or unknown split
+        if Path(name).is_dir():
+            raise UserInputError(
+                f"{name}: is a folder without data files datasets can read; set data.path to a CSV, TSV, "
+                "JSON Lines or Parquet file"
+            ) from None
         raise UserInputError(
             f"data.path={name!r} is neither a local file nor a loadable dataset ({type(error).__name__}: {error})"
         ) from None

@@ -21,10 +21,11 @@ from typing import TextIO
 import pandas as pd
 
 from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError, exit_on_user_error
-from pipeline.files import atomic_path
+from pipeline.files import atomic_path, same_file
 from pipeline.inference import DEFAULT_MODEL, LABEL, TEXT, StanceTagger, load_model, probability_column, quote_frame
-from pipeline.quotes import extract_quotes
-from pipeline.text_files import READ_BLOCK, UTF8, check_encoding, decoded_blocks, file_blocks
+from pipeline.quiet import quiet_stage
+from pipeline.quotes import DEFAULT_MAX_ARTICLE_MB, check_article_size, extract_quotes
+from pipeline.text_files import READ_BLOCK, UTF8, check_csv_header, check_encoding, decoded_blocks, file_blocks
 
 ARTICLE_SUFFIXES = {".txt", ".text", ".md", ""}
 TABLE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet"}
@@ -32,6 +33,8 @@ FORMATS = ("jsonl", "csv")
 STDIN = "-"
 STDIN_NAME = "<stdin>"
 ARTICLE = "article"
+# 0.8731 rather than 0.8731204918432617: more digits than a calibrated probability can mean.
+PROBABILITY_DIGITS = 4
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -61,8 +64,14 @@ def build_parser() -> ArgumentParser:
     parser.add_argument(
         "--model",
         default=DEFAULT_MODEL,
-        help="models:/name@alias, models:/name/version, models:/m-<id>, runs:/<run id>/model, an MLflow model "
+        help="models:/name@alias, models:/name/version, models:/m-<id>, runs:/<run id>/<model name>, an MLflow model "
         f"directory or a .skops file (default: {DEFAULT_MODEL})",
+    )
+    parser.add_argument(
+        "--trust-model",
+        action="store_true",
+        help="load a model that needs types or code beyond the project's own (refused by default): this runs code "
+        "from the model's author, so only for models whose author you trust",
     )
     parser.add_argument(
         "--tracking-uri",
@@ -112,6 +121,12 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--lines", action="store_true", help="standard input holds one statement per line")
     parser.add_argument("--indirect", action="store_true", help="also tag indirect speech (X said that ...)")
     parser.add_argument(
+        "--max-article-mb",
+        type=positive_float,
+        default=DEFAULT_MAX_ARTICLE_MB,
+        help=f"refuse articles larger than this many megabytes (default: {DEFAULT_MAX_ARTICLE_MB:g})",
+    )
+    parser.add_argument(
         "--batch-size", type=positive_int, default=10000, help="statements predicted at once (default: 10000)"
     )
     parser.add_argument(
@@ -121,6 +136,9 @@ def build_parser() -> ArgumentParser:
         help="worker processes for large inputs; pays off from a few thousand statements (default: 1)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="also show MLflow's informational messages and warnings"
+    )
     return parser
 
 
@@ -143,6 +161,16 @@ def positive_int(value: str) -> int:
     return number
 
 
+def positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
+    return number
+
+
 # --- Reading input ---------------------------------------------------------------------------------------------------
 
 
@@ -155,20 +183,24 @@ def check_file(path: Path, expected: str) -> None:
         raise UserInputError(f"{path}: the file is empty; expected {expected}")
 
 
-def read_article(path: Path, encoding: str = UTF8) -> str:
+def read_article(path: Path, encoding: str = UTF8, max_mb: float = DEFAULT_MAX_ARTICLE_MB) -> str:
     check_file(path, "an article as UTF-8 text")
+    check_article_size(path.stat().st_size, str(path), max_mb)
     return "".join(decoded_blocks(file_blocks(path), str(path), encoding))
 
 
-def read_stdin() -> str:
+def read_stdin(max_mb: float | None = DEFAULT_MAX_ARTICLE_MB) -> str:
+    """Standard input as text; an article is held to `max_mb`, statements (--lines, max_mb None) are not."""
     text = "".join(decoded_blocks(iter(lambda: sys.stdin.buffer.read(READ_BLOCK), b""), STDIN_NAME))
+    if max_mb is not None:
+        check_article_size(len(text.encode("utf-8")), STDIN_NAME, max_mb)
     if not text.strip():
         raise UserInputError(f"{STDIN_NAME}: standard input is empty; expected an article or, with --lines, statements")
     return text
 
 
-def article_paths(inputs: list[str]) -> list[Path]:
-    """Files as given; folders expanded to their .txt files, in name order."""
+def article_paths(inputs: list[str], max_mb: float = DEFAULT_MAX_ARTICLE_MB) -> list[Path]:
+    """Files as given; folders expanded to their .txt files, in name order. Files named outright are checked now."""
     paths = []
     for given in inputs:
         path = Path(given)
@@ -179,6 +211,7 @@ def article_paths(inputs: list[str]) -> list[Path]:
             paths.extend(found)
         elif path.suffix.lower() in ARTICLE_SUFFIXES:
             check_file(path, "an article as UTF-8 text")
+            check_article_size(path.stat().st_size, str(path), max_mb)
             paths.append(path)
         else:
             raise UserInputError(
@@ -202,6 +235,8 @@ class StatementTable:
         self.total_rows: int | None = None
         if self.suffix != ".parquet":
             check_encoding(path, encoding)
+        if self.suffix in (".csv", ".tsv"):
+            check_csv_header(path, "\t" if self.suffix == ".tsv" else ",", encoding)
         self.columns = self.read_columns()
         self.target_column: str | None = None
         if text_column is not None:
@@ -355,12 +390,14 @@ class StatementTable:
 
 
 class RowWriter:
-    """Appends tagged frames to a stream as JSON Lines or CSV (one header)."""
+    """Appends tagged frames to a stream as JSON Lines or CSV (one header), probabilities rounded."""
 
-    def __init__(self, stream: TextIO, output_format: str):
+    def __init__(self, stream: TextIO, output_format: str, probability_columns: Iterable[str] = ()):
         self.stream, self.format, self.rows = stream, output_format, 0
+        self.rounding = dict.fromkeys(probability_columns, PROBABILITY_DIGITS)
 
     def write(self, frame: pd.DataFrame) -> None:
+        frame = frame.round(self.rounding) if self.rounding else frame
         if self.format == "csv":
             frame.to_csv(self.stream, index=False, header=self.rows == 0, lineterminator="\n")
         else:
@@ -381,6 +418,25 @@ def output_stream(output: str | None) -> Iterator[TextIO]:
         raise UserInputError(f"--output {output}: is a folder; expected a file name")
     with atomic_path(output) as temporary, temporary.open("w", encoding="utf-8", newline="") as handle:
         yield handle
+
+
+def check_output_is_not_an_input(output: str | None, inputs: list[Path], model: str) -> None:
+    """Refuse an output that would overwrite an input: the same path, a symlink to it, a hard link, '..' detours.
+
+    The model is an input too when it is a local file or folder.
+    """
+    if output in (None, STDIN):
+        return
+    model_path = Path(model)
+    model_files = [model_path] if model_path.is_file() else []
+    if model_path.is_dir():
+        model_files = [path for path in model_path.rglob("*") if path.is_file()]
+    for given in [*inputs, *model_files]:
+        if same_file(output, given):
+            what = "the model file" if given in model_files else "the input"
+            raise UserInputError(
+                f"--output {output}: is {what} {given}; writing there would destroy it. Choose another file name"
+            )
 
 
 def output_format(args: argparse.Namespace) -> str:
@@ -495,18 +551,20 @@ def run(args: argparse.Namespace) -> int:
 
     # Cheap checks first, so that a typo does not wait for the model to load.
     table = StatementTable(Path(tables[0]), args.text_column, args.encoding, args.input_format) if tables else None
-    paths = article_paths(inputs) if inputs and not tables else []
-    stdin_text = read_stdin() if from_stdin else None
+    paths = article_paths(inputs, args.max_article_mb) if inputs and not tables else []
+    stdin_text = read_stdin(None if args.lines else args.max_article_mb) if from_stdin else None
     writer_format = output_format(args)
+    check_output_is_not_an_input(args.output, [table.path] if table is not None else paths, args.model)
     with collecting_no_garbage_while_loading():
-        tagger = load_model(args.model, args.tracking_uri, jobs=args.jobs)
+        tagger = load_model(args.model, args.tracking_uri, jobs=args.jobs, trust_model=args.trust_model)
     if table is not None:
         table.choose_columns(tagger, args.text_column, args.target_column)
         check_new_columns(table, tagger, args.label_column)
     check_targets_given(tagger, table, args)
 
     with output_stream(args.output) as stream:
-        writer = RowWriter(stream, writer_format)
+        probabilities = [column for column in tagger.output_columns if column != LABEL]
+        writer = RowWriter(stream, writer_format, probabilities)
         if table is not None:
             with progress(table.total_rows, " statements", args.quiet) as bar:
                 tag_table(tagger, table, args, writer, bar)
@@ -514,7 +572,9 @@ def run(args: argparse.Namespace) -> int:
             tag_statement_lines(tagger, stdin_text, args, writer)
         else:
             named = [(STDIN_NAME, stdin_text)] if stdin_text is not None else None
-            named_texts = named or ((str(path), read_article(path, args.encoding)) for path in paths)
+            named_texts = named or (
+                (str(path), read_article(path, args.encoding, args.max_article_mb)) for path in paths
+            )
             with progress(len(named or paths), " articles", args.quiet) as bar:
                 if not tag_articles(tagger, named_texts, args, writer, bar):
                     raise UserInputError(f"no quotes found in {describe_inputs(args.inputs)}; nothing to tag")
@@ -545,6 +605,8 @@ def describe_inputs(inputs: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_intermixed_args(argv)
+    if not args.verbose:
+        quiet_stage(verbose=False)
     # exit_on_user_error also logs; with no logging set up that would print each message twice.
     package_log = logging.getLogger("pipeline")
     if not package_log.handlers:
@@ -555,6 +617,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         return run(args)
+    except KeyboardInterrupt:
+        # Ctrl-C: the output's temporary file is already gone (atomic_path); no traceback for a user's choice.
+        print("interrupted" + ("; no output file written" if args.output not in (None, STDIN) else ""), file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # The reader (e.g. `head`) stopped early: not an error worth a traceback.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -4,12 +4,28 @@ Wire copy is messy: agencies close a quote with an opening curly mark, nest scar
 quotes inside quotes and carry one quote over several paragraphs. So quote marks are
 paired by what surrounds them (a mark after a space opens, a mark before a space or
 punctuation closes) and only fall back on the glyph when the context is ambiguous.
-Standard library only, so every later stage can import it cheaply.
+Standard library only (and the project's error type), so every later stage can import it cheaply.
 """
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
+
+from pipeline.errors import UserInputError
+
+# Extraction takes one to three seconds per megabyte; a bigger "article" is almost always a mistake (a whole
+# archive, a binary file) that would keep the command busy for minutes.
+DEFAULT_MAX_ARTICLE_MB = 10.0
+
+
+def check_article_size(size_bytes: int, name: str, max_mb: float = DEFAULT_MAX_ARTICLE_MB) -> None:
+    """Refuse an article above `max_mb` megabytes of UTF-8 text, naming it and the limit."""
+    if size_bytes > max_mb * 1_000_000:
+        raise UserInputError(
+            f"{name}: the article is {size_bytes / 1_000_000:.1f} MB, above the limit of {max_mb:g} MB per article; "
+            "split it into articles, or raise the limit (stance-predict --max-article-mb)"
+        )
 
 
 @dataclass(frozen=True)
@@ -88,6 +104,10 @@ _ABBREVIATION = re.compile(
 )
 
 
+# Longest abbreviation _ABBREVIATION needs to see: "Capt." plus the word boundary before it.
+_ABBREVIATION_REACH = 8
+
+
 class _Subject(NamedTuple):
     name: str
     kind: str  # "name", "org" or "pron"
@@ -119,10 +139,14 @@ def extract_quotes(article: str, include_indirect: bool = False) -> list[Quote]:
         text, start, end = _trimmed(article, sp.parts)
         if text:
             found.append((text, start, end, sp.subject or _attribute(article, sp), "direct", sp.paragraph))
+    # Spans are in order and do not overlap, so their close offsets rise too: the last span opening before a
+    # sentence's end is the only one that can overlap it (a bisection, not a scan of every span per sentence).
+    opens = [sp.open_at for sp in spans]
     for p, (ps, pe) in enumerate(paras):  # indirect speech also feeds pronoun resolution
         for s, e in _sentences(article[ps:pe]):
             s, e = ps + s, ps + e
-            inside_quote = any(sp.open_at < e and s < sp.close_at for sp in spans)
+            before = bisect.bisect_left(opens, e)
+            inside_quote = before > 0 and spans[before - 1].close_at > s
             if not inside_quote and (hit := _reported_clause(article[s:e], s)):
                 subject, c0, c1 = hit
                 found.append((article[c0:c1], c0, c1, subject, "indirect", p))
@@ -305,7 +329,10 @@ def _subject_starting(text: str, offset: int) -> tuple[_Subject, int] | None:
 def _sentences(text: str) -> list[tuple[int, int]]:
     spans, start = [], 0
     for m in _BOUNDARY.finditer(text):
-        if not _ABBREVIATION.search(text, 0, m.start()):
+        # An abbreviation ending here is at most a few characters long, and a chain of initials ("U.S.") also
+        # matches from its last letter, so looking back a little gives the same answer as searching from 0, which
+        # made splitting a long paragraph quadratic. (\b and look-behinds still see the text before `pos`.)
+        if not _ABBREVIATION.search(text, max(0, m.start() - _ABBREVIATION_REACH), m.start()):
             spans.append((start, m.start()))
             start = m.end()
     if start < len(text) or not spans:
@@ -341,12 +368,12 @@ def _reported_clause(sentence: str, offset: int) -> tuple[_Subject, int, int] | 
 
 def _resolve_speakers(article, paras, found, include_indirect) -> list[Quote]:
     """Expand names to their fullest earlier form; point pronouns at the last speaker."""
-    mentions = []
+    fuller_names = _FullerNames()
     for ps, pe in paras:
         for m in re.finditer(rf"(?:[Tt]he\s+)?(?P<name>{_NAME})", article[ps:pe]):
             subject = _subject(m, ps)
             if subject and " " in subject.name:
-                mentions.append(subject)
+                fuller_names.add(subject)
     quotes, last = [], None
     for text, start, end, subject, kind, paragraph in found:
         speaker = None
@@ -355,9 +382,49 @@ def _resolve_speakers(article, paras, found, include_indirect) -> list[Quote]:
         elif subject:
             speaker = subject.name
             if subject.kind == "name":
-                fuller = [m.name for m in mentions if m.pos < subject.pos and m.name.endswith(" " + speaker)]
-                speaker = max(fuller, key=len, default=speaker)
+                speaker = fuller_names.longest_before(speaker, subject.pos) or speaker
             last = speaker
         if kind == "direct" or include_indirect:
             quotes.append(Quote(text, start, end, speaker, kind, paragraph))
     return quotes
+
+
+class _FullerNames:
+    """Multi-word names by their last words, to expand "Assad" to "Bashar al-Assad" in time linear in the article.
+
+    `longest_before(short, pos)` is the longest name mentioned before `pos` that ends with " " + short (the first
+    such name on ties). Each name is filed under its last one to `max_tail_words` words; a longer short form (only
+    in odd text) falls back to scanning every mention.
+    """
+
+    max_tail_words = 8
+
+    def __init__(self) -> None:
+        self.mentions: list[_Subject] = []
+        self.positions: dict[str, list[int]] = {}
+        self.longest_so_far: dict[str, list[str]] = {}
+
+    def add(self, mention: _Subject) -> None:
+        # Mentions arrive in article order, so each list of positions stays sorted.
+        self.mentions.append(mention)
+        name, space = mention.name, len(mention.name)
+        for _ in range(self.max_tail_words):
+            space = name.rfind(" ", 0, space)
+            if space < 0:
+                break
+            tail = name[space + 1 :]
+            positions = self.positions.setdefault(tail, [])
+            longest = self.longest_so_far.setdefault(tail, [])
+            best = longest[-1] if longest else ""
+            positions.append(mention.pos)
+            longest.append(name if len(name) > len(best) else best)
+
+    def longest_before(self, short: str, pos: int) -> str | None:
+        if short.count(" ") >= self.max_tail_words:
+            fuller = [m.name for m in self.mentions if m.pos < pos and m.name.endswith(" " + short)]
+            return max(fuller, key=len, default=None)
+        positions = self.positions.get(short)
+        if not positions:
+            return None
+        count = bisect.bisect_left(positions, pos)
+        return self.longest_so_far[short][count - 1] if count else None

@@ -3,14 +3,14 @@
 The train stage fits on the training split so that the test split can score it. Once it is scored, the same
 configuration (features, model, seed) fitted on train + validation + test is the better model to serve: the
 learning curve (docs/corpus.md) still climbs, and 30% more labels are worth points. With `refit.all_labels=true`
-(the default) the evaluate stage logs that model in the same MLflow run, as `model_all_labels`, beside the held-out
-fit's test metrics, and registers it instead of the held-out fit. The registered version is tagged so that nobody
-mistakes its provenance, and so that the champion gate never scores it on the test split it was fitted on:
+(the default) the evaluate stage logs that model in the same MLflow run (its name ends in ` - all labels`), beside
+the held-out fit's test metrics, and registers it instead of the held-out fit. The registered version is tagged so
+that nobody mistakes its provenance, and so that the champion gate never scores it on the test split it was fitted on:
 
     refit                     all_labels
     trained_on                train+validation+test
     trained_statements        1590
-    held_out_model_uri        the model scored on the test split (same run, `model`)
+    held_out_model_uri        the model scored on the test split (same run)
     held_out_test_<metric>    that model's test scores (macro_f1, f_avg, accuracy)
 
 A refitted model has no test score of its own: its quality is the held-out fit's, and the gate compares held-out
@@ -29,7 +29,8 @@ from pipeline.train import fit_classifier, input_columns, model_input_example
 
 log = logging.getLogger(__name__)
 
-MODEL_NAME = "model_all_labels"
+# The refitted model is logged under the run's model name with this added, beside the held-out fit.
+MODEL_SUFFIX = " - all labels"
 SPLITS = ("train", "validation", "test")
 REFIT_TAG = "refit"
 REFIT_VALUE = "all_labels"
@@ -62,7 +63,7 @@ def log_deployable_model(cfg: DictConfig, held_out_model_uri: str, held_out_metr
     statements = all_labelled(cfg.paths.processed)
     classifier = fit_classifier(cfg, statements)
     example = model_input_example(cfg, statements)
-    model_uri = tracking.log_model(classifier, example, *input_columns(cfg), name=MODEL_NAME)
+    model_uri = tracking.log_model(classifier, example, *input_columns(cfg), suffix=MODEL_SUFFIX)
     real_text.log_real_text_checks(cfg, classifier, prefix="all_labels_")
     log.info("refitted on all %d labelled statements: %s", len(statements), model_uri)
     return model_uri, version_tags(held_out_model_uri, held_out_metrics, len(statements))

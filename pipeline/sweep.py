@@ -42,21 +42,39 @@ def in_sweep() -> bool:
     return HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+def sweep_params(config: DictConfig) -> dict[str, str]:
+    """What the sweep varies, as the parent run's params: `model` -> "logreg,linear_svm", and for a search,
+    `search.model.estimator.C` -> "tag(log, interval(0.05, 50.0))" plus the number of trials."""
+    params = {}
+    for override in config.hydra.overrides.task:
+        key, _, value = override.partition("=")
+        params[key.lstrip("+~")] = value
+    sweeper = config.hydra.sweeper
+    for key, space in (sweeper.get("params") or {}).items():
+        params[f"search.{key}"] = str(space)
+    if sweeper.get("n_trials") is not None:
+        params["search.n_trials"] = str(sweeper.n_trials)
+    return params
+
+
 class MlflowSweepParent(Callback):
     def __init__(self) -> None:
         self.run_id: str | None = None
         self.metric = "val_macro_f1"
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        from pipeline import tracking
+        from pipeline import quiet, tracking
         from pipeline.prepared_data import use_prepared_data
 
+        quiet.quiet_sweep(config)
         # The same data set as the jobs: the prepared one, unless the sweep's overrides name another.
         use_prepared_data(config, list(config.hydra.overrides.task))
         self.metric = selection_metric(config)
         overrides = " ".join(config.hydra.overrides.task)
         name = f"sweep · {datetime.now():%Y-%m-%d %H:%M} · {overrides}".strip(" ·")
-        self.run_id = tracking.start_sweep_parent(config.mlflow, name, {"sweep_overrides": overrides})
+        self.run_id = tracking.start_sweep_parent(
+            config.mlflow, name, {"sweep_overrides": overrides}, sweep_params(config)
+        )
         write_json(parent_file(config.hydra.sweep.dir), {"run_id": self.run_id})
         log.info("sweep parent run %s", self.run_id)
 

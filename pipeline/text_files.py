@@ -1,6 +1,7 @@
 """Reading users' text files in their encoding (UTF-8 unless told), streamed, naming the line of the first bad byte."""
 
 import codecs
+import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -52,3 +53,38 @@ def check_encoding(path: Path, encoding: str = UTF8) -> None:
 
 def check_utf8(path: Path) -> None:
     check_encoding(path, UTF8)
+
+
+def first_invalid_json_line(path: Path, encoding: str = UTF8) -> str | None:
+    """Where a JSON Lines file stops being one JSON object per line: "line N: ...", or None when it does not.
+
+    Parsers that read the file in blocks report a byte position or a row count; this names the line to open.
+    """
+    with path.open(encoding=encoding) as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                return f"line {number}: not valid JSON ({error.msg} at column {error.colno})"
+            if not isinstance(record, dict):
+                return f"line {number}: a JSON {type(record).__name__}, not an object"
+    return None
+
+
+# Parsers build one column per header field; a "header" of hundreds of thousands of fields (a line of commas, a
+# binary file) keeps them busy for many minutes before any error.
+MAX_COLUMNS = 1000
+
+
+def check_csv_header(path: Path, separator: str = ",", encoding: str = UTF8) -> None:
+    """Refuse a CSV / TSV whose first line has more than MAX_COLUMNS fields, naming the count."""
+    with path.open(encoding=encoding, errors="replace", newline="") as handle:
+        first_line = handle.readline(READ_BLOCK)
+    # Counting separators, not parsing: a quoted separator in a column name would only make the count larger.
+    fields = first_line.count(separator) + 1
+    if fields > MAX_COLUMNS:
+        raise UserInputError(
+            f"{path}: line 1 has {fields:,} fields; expected a header naming the columns (at most {MAX_COLUMNS:,})"
+        )

@@ -28,6 +28,30 @@ SKOPS_TRUSTED_TYPES = [
 ]
 
 
+def describe_value(value) -> str:
+    if isinstance(value, np.generic):
+        value = value.item()  # np.float64(3.0) -> 3.0
+    if value is Ellipsis:
+        return "Ellipsis (`...`, a placeholder in the examples: put your statements there)"
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return f"missing ({value!r})"
+    return f"{value!r} ({type(value).__name__})"
+
+
+def check_statements(texts: pd.Series) -> None:
+    """A clear ValueError for input that is not one string per statement, instead of a made-up prediction."""
+    if len(texts) == 0:
+        raise ValueError('no statements given; pass a list of strings, e.g. model.predict(["The strikes must stop."])')
+    not_text = ~texts.map(lambda value: isinstance(value, str))
+    if not_text.any():
+        position = int(np.flatnonzero(not_text.to_numpy())[0])
+        raise ValueError(
+            f"expected every statement to be a string; statement {position} is "
+            f"{describe_value(texts.iloc[position])}"
+            + (f", and {int(not_text.sum()) - 1} more are not strings" if not_text.sum() > 1 else "")
+        )
+
+
 class StatementText(TransformerMixin, BaseEstimator):
     """Select the statement text; optionally prefix the stance target (what the stance is towards).
 
@@ -78,7 +102,8 @@ class StatementText(TransformerMixin, BaseEstimator):
         )
 
     def transform(self, X) -> np.ndarray:
-        text = self.select_text(X).fillna("").astype(str)
+        text = self.select_text(X)
+        check_statements(text)
         if self.target_column:
             text = "target: " + self.select_target(X) + " | " + text
         return text.to_numpy(dtype=object)

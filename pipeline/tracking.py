@@ -6,7 +6,6 @@ The other modules return plain values; the stages hand them to the functions her
 import fcntl
 import logging
 import os
-import re
 import subprocess
 from contextlib import contextmanager
 from importlib.metadata import version
@@ -15,10 +14,12 @@ from pathlib import Path
 import mlflow
 import mlflow.sklearn
 import pandas as pd
+from mlflow.entities import Param, RunTag
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 from omegaconf import DictConfig, OmegaConf
 
+from pipeline import dvc_experiment, quiet, run_names, run_owners, trusted_loading, version_notes
 from pipeline.errors import UserInputError
 from pipeline.files import sqlite_database_path
 from pipeline.model_requirements import extra_requirements
@@ -51,6 +52,21 @@ def resolve_tracking_uri(configured: str | None) -> str:
     return configured or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
 
 
+def check_store_writable(tracking_uri: str) -> None:
+    """A local SQLite store must be writable (the file and its folder, where SQLite keeps its journal); otherwise
+    stop before any work with one line, rather than MLflow's "attempt to write a readonly database" traceback."""
+    database = sqlite_database_path(tracking_uri)
+    if database is None:
+        return
+    folder = database.parent if database.parent.exists() else next(p for p in database.parents if p.exists())
+    for path in (database, folder):
+        if path.exists() and not os.access(path, os.W_OK):
+            raise UserInputError(
+                f"{path}: the MLflow store {tracking_uri} is read-only; make it writable, or set "
+                "mlflow.tracking_uri (or MLFLOW_TRACKING_URI) to a writable store"
+            )
+
+
 @contextmanager
 def sqlite_setup_lock(tracking_uri: str):
     """Serialise the first touch of a local SQLite store across processes.
@@ -72,16 +88,46 @@ def sqlite_setup_lock(tracking_uri: str):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def connect(configured_uri: str | None) -> str:
+    """Point MLflow at the store (see resolve_tracking_uri), without its set-up chatter unless verbose."""
+    quiet.quiet_stage()
+    uri = resolve_tracking_uri(configured_uri)
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
 def use_experiment(mlflow_cfg: DictConfig, description: str | None = None) -> str:
     """Select (or create) the experiment; the UI then opens it on its model-training view with `description`."""
-    uri = resolve_tracking_uri(mlflow_cfg.tracking_uri)
-    mlflow.set_tracking_uri(uri)
+    uri = connect(mlflow_cfg.tracking_uri)
+    check_store_writable(uri)
     with sqlite_setup_lock(uri):
         experiment_id = mlflow.set_experiment(mlflow_cfg.experiment).experiment_id
     mlflow.set_experiment_tag("mlflow.experimentKind", "custom_model_development")
     if description:
         mlflow.set_experiment_tag("mlflow.note.content", description)
+    mark_stale_runs_failed(mlflow_cfg.get("stale_after_hours") or run_owners.DEFAULT_STALE_AFTER_HOURS)
     return experiment_id
+
+
+def mark_stale_runs_failed(stale_after_hours: float = run_owners.DEFAULT_STALE_AFTER_HOURS) -> list[str]:
+    """Close the RUNNING runs of the store whose process died (see run_owners) as FAILED; returns their ids.
+
+    Called when a stage starts, so that a killed run does not stay RUNNING forever beside finished ones.
+    """
+    client = mlflow.MlflowClient()
+    experiment_ids = [experiment.experiment_id for experiment in client.search_experiments()]
+    if not experiment_ids:
+        return []
+    running = client.search_runs(experiment_ids, filter_string="attributes.status = 'RUNNING'", max_results=1000)
+    closed = []
+    for run in running:
+        state = run_owners.RunState(run.info.run_id, run.info.status, run.info.start_time or 0, run.data.tags)
+        if reason := run_owners.stale_reason(state, stale_after_hours=stale_after_hours):
+            client.set_tag(run.info.run_id, run_owners.STALE_REASON_TAG, reason)
+            client.set_terminated(run.info.run_id, status="FAILED")
+            log.warning("marked MLflow run %s FAILED: %s", run.info.run_id, reason)
+            closed.append(run.info.run_id)
+    return closed
 
 
 def git_commit() -> str:
@@ -119,9 +165,18 @@ def flatten(config: DictConfig) -> dict[str, str]:
 
 
 def run_name(cfg: DictConfig) -> str:
-    # Searched values such as C=0.6646459471581082 are shortened to four significant digits.
-    key_params = re.sub(r"\d+\.\d{5,}", lambda number: f"{float(number.group()):.4g}", str(cfg.model.key_params))
-    return f"{cfg.model.name} · {cfg.features.name} · {key_params}"
+    """model · features · key params · searched or overridden params · DVC experiment (see run_names)."""
+    return run_names.run_name(cfg, run_names.hydra_job_overrides(), dvc_experiment.experiment_name())
+
+
+def unused_run_name(experiment_id: str, name: str) -> str:
+    """`name`, numbered when an earlier run of the experiment has it: the UI tells runs apart by name."""
+    # LIKE's wildcards (_ and %) in the name only widen the search; a quote would end the string.
+    prefix = name.split("'")[0]
+    taken = mlflow.MlflowClient().search_runs(
+        [experiment_id], filter_string=f"attributes.run_name LIKE '{prefix}%'", max_results=5000
+    )
+    return run_names.unique_name(name, {run.info.run_name for run in taken})
 
 
 def pip_requirements(extra: list[str] | None = None) -> list[str]:
@@ -148,7 +203,7 @@ def training_run(cfg: DictConfig, data_path: str, parent_run_id: str | None = No
 
     A sweep's jobs run in separate processes; `parent_run_id` nests each job's run under the sweep's run.
     """
-    use_experiment(cfg.mlflow, cfg.data.get("description"))
+    experiment_id = use_experiment(cfg.mlflow, cfg.data.get("description"))
     tags = {
         "model": cfg.model.name,
         "features": cfg.features.name,
@@ -156,8 +211,11 @@ def training_run(cfg: DictConfig, data_path: str, parent_run_id: str | None = No
         "dataset": cfg.data.name,
         "data_path": data_path,
         "data_md5": data_digest(data_path),
+        **run_owners.owner_tags(),
+        **dvc_experiment.experiment_tags(),
     }
-    with mlflow.start_run(run_name=run_name(cfg), tags=tags, parent_run_id=parent_run_id) as run:
+    name = unused_run_name(experiment_id, run_name(cfg))
+    with mlflow.start_run(run_name=name, tags=tags, parent_run_id=parent_run_id) as run:
         yield run
 
 
@@ -186,25 +244,48 @@ def log_training_history(history: list[dict[str, float]]) -> None:
         mlflow.log_metrics({f"epoch/{name}": value for name, value in record.items() if name != "epoch"}, step=step)
 
 
+def logged_model_name(run_name: str | None) -> str:
+    """The run's readable name, as MLflow allows a model name: no / : . % or quotes.
+
+    A decimal point becomes U+2024 (one dot leader), which reads the same: "C=4․0".
+    """
+    if not run_name:
+        return MODEL_NAME_IN_RUN
+    name = run_name.replace(".", "\u2024").replace("/", "-").replace(":", "-").replace("%", "pct")
+    return name.replace('"', "").replace("'", "")
+
+
 def log_model(
-    classifier, example: pd.DataFrame, text_column: str, target_column: str | None, name: str = MODEL_NAME_IN_RUN
+    classifier, example: pd.DataFrame, text_column: str, target_column: str | None, suffix: str = ""
 ) -> str:
+    """Log the classifier in the active run, named after it (the "Logged models" page lists it so).
+
+    `suffix` tells apart a second model of the same run (the refit on all labels)."""
+    active = mlflow.active_run()
     info = mlflow.sklearn.log_model(
         classifier,
-        name=name,
+        name=logged_model_name(active.info.run_name if active else None) + suffix,
         serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
         skops_trusted_types=SKOPS_TRUSTED_TYPES,
         signature=model_signature(text_column, target_column),
         input_example=example,
         pip_requirements=pip_requirements(extra_requirements(classifier)),
-        code_paths=[str(Path(__file__).parent)],
+        # No code_paths: the classifier's own steps come from the installed package (`pip install .`), as
+        # scikit-learn does. A code/ folder would be put first on sys.path by MLflow's loaders, shadowing it.
     )
     return info.model_uri
 
 
 @contextmanager
 def resumed_run(mlflow_cfg: DictConfig, run_id: str):
-    mlflow.set_tracking_uri(resolve_tracking_uri(mlflow_cfg.tracking_uri))
+    uri = resolve_tracking_uri(mlflow_cfg.tracking_uri)
+    check_store_writable(uri)
+    mlflow.set_tracking_uri(uri)
+    mark_stale_runs_failed(mlflow_cfg.get("stale_after_hours") or run_owners.DEFAULT_STALE_AFTER_HOURS)
+    # The run now belongs to this process: a later stage must not take it for the (finished) train process's.
+    owner = [RunTag(key, value) for key, value in run_owners.owner_tags().items()]
+    mlflow.MlflowClient().log_batch(run_id, tags=owner)
+    connect(mlflow_cfg.tracking_uri)
     with mlflow.start_run(run_id=run_id) as run:
         yield run
 
@@ -290,6 +371,29 @@ def aliased_version(name: str, alias: str) -> str | None:
         return None
 
 
+def describe_version(name: str, version: str, data_name: str, results: dict, decision) -> None:
+    """Give a registered version (of the active run's model) a readable description, its commit and DVC experiment.
+
+    The evaluate stage tags it with the data set, labels, selection metric, data hash and champion decision."""
+    client = mlflow.MlflowClient()
+    run = client.get_run(mlflow.active_run().info.run_id)
+    # The training run's tags: a queued DVC experiment's evaluate stage runs with the same environment.
+    dvc_tags = {key: run.data.tags[key] for key in ("dvc_experiment", "dvc_baseline_rev") if key in run.data.tags}
+    description = version_notes.version_description(
+        run.info.run_name,
+        data_name,
+        run.data.tags.get("data_md5", "unknown"),
+        results["metrics"],
+        results["baseline"],
+        decision.reason,
+        decision.promote,
+    )
+    client.update_model_version(name, version, description=description)
+    tags = version_notes.version_tags(run.data.tags, dvc_tags)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+
+
 def load_aliased_model(name: str, alias: str):
     """The scikit-learn model behind `models:/name@alias`, or None when no version holds the alias."""
     if aliased_version(name, alias) is None:
@@ -313,8 +417,16 @@ def set_tags(tags: dict[str, str]) -> None:
     mlflow.set_tags(tags)
 
 
-def load_sklearn_model(model_uri: str):
-    return mlflow.sklearn.load_model(model_uri)
+def load_sklearn_model(model_uri: str, trust_model: bool = False):
+    """The scikit-learn model at `model_uri`, loaded with the project's trusted types only (see trusted_loading).
+
+    trust_model=True uses MLflow's own loader, which trusts the model's MLmodel file and puts its code/ folder on
+    sys.path: it runs code from the model's author.
+    """
+    if trust_model:
+        return mlflow.sklearn.load_model(model_uri)
+    local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri)
+    return trusted_loading.load_model_dir(Path(local), model_uri)
 
 
 def runs_table(tracking_uri: str | None, experiment: str, max_results: int = 1000) -> pd.DataFrame:
@@ -325,10 +437,18 @@ def runs_table(tracking_uri: str | None, experiment: str, max_results: int = 100
     return mlflow.search_runs(experiment_names=[experiment], max_results=max_results, output_format="pandas")
 
 
-def start_sweep_parent(mlflow_cfg: DictConfig, name: str, tags: dict[str, str]) -> str:
-    """Open the parent run of a sweep; its jobs nest their runs under it. Returns its run id."""
+def start_sweep_parent(
+    mlflow_cfg: DictConfig, name: str, tags: dict[str, str], params: dict[str, str] | None = None
+) -> str:
+    """Open the parent run of a sweep, with what it varies as params; its jobs nest their runs under it.
+
+    Returns its run id."""
     experiment_id = use_experiment(mlflow_cfg)
-    run = mlflow.MlflowClient().create_run(experiment_id, run_name=name, tags={**tags, "sweep_role": "parent"})
+    client = mlflow.MlflowClient()
+    tags = {**tags, **dvc_experiment.experiment_tags(), **run_owners.owner_tags(), "sweep_role": "parent"}
+    run = client.create_run(experiment_id, run_name=unused_run_name(experiment_id, name), tags=tags)
+    if params:
+        client.log_batch(run.info.run_id, params=[Param(key, value[:6000]) for key, value in params.items()])
     return run.info.run_id
 
 

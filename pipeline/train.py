@@ -6,18 +6,20 @@ splits hold and logs to MLflow only, so that a quick run never changes what `dvc
 """
 
 import logging
+from pathlib import Path
 
 import hydra
-import skops.io
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from pipeline import sweep, tracking
 from pipeline.classifier import build_classifier
+from pipeline.dvc_experiment import MLFLOW_RUN_FILE, experiment_record
 from pipeline.errors import UserInputError, exit_on_user_error
-from pipeline.files import atomic_path, write_json
+from pipeline.files import write_json
 from pipeline.finetune import training_history
 from pipeline.metrics import HEADLINE_METRICS, classification_metrics
+from pipeline.model_files import save_skops
 from pipeline.prepared_data import use_prepared_data
 from pipeline.stage_io import read_split
 from pipeline.validation import LABEL, TARGET, TEXT
@@ -59,8 +61,8 @@ def model_input_example(cfg: DictConfig, train):
 
 
 def save_classifier(classifier, path: str) -> None:
-    with atomic_path(path) as temporary:
-        skops.io.dump(classifier, temporary)
+    # Byte-for-byte the same file for the same config, data and seed: dvc.lock does not change on a retrain.
+    save_skops(classifier, path)
 
 
 def writes_stage_outputs() -> bool:
@@ -97,6 +99,7 @@ def main(cfg: DictConfig) -> float:
     if writes_stage_outputs():
         save_classifier(classifier, cfg.paths.model)
         write_json(cfg.paths.train_run, {"run_id": run.info.run_id, "model_uri": model_uri})
+        write_json(Path(cfg.paths.reports) / MLFLOW_RUN_FILE, experiment_record(run.info.run_id))
     # Returned for Hydra sweepers, which optimise the validation score, never the test score.
     return scores[metric]
 

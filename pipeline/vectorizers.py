@@ -16,6 +16,8 @@ class CompactTfidfVectorizer(TfidfVectorizer):
         vocabulary = state.pop("vocabulary_", None)
         # `stop_words_` only lists the terms cut by min_df / max_df / max_features: introspection, not needed.
         state.pop("stop_words_", None)
+        # `_stop_words_id` caches id(stop_words), a memory address: it would make equal models save differently.
+        state.pop("_stop_words_id", None)
         if vocabulary is not None:
             state["vocabulary_terms_"] = np.array(list(vocabulary), dtype=str)
             state["vocabulary_indices_"] = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))

@@ -223,3 +223,26 @@ def test_the_command_reports_errors_without_a_traceback(store, tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("error: no run logged the metric 'nope'")
     assert "Traceback" not in result.stderr
+
+
+def test_runs_of_a_dvc_experiment_are_named_and_can_be_picked_out(capsys, tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    log_pipeline_run(uri, "logreg", "word", {"val_macro_f1": 0.7})
+    monkeypatch.setenv("DVC_EXP_NAME", "bronze-fish")
+    monkeypatch.setenv("DVC_EXP_BASELINE_REV", "f" * 40)
+    experiment_run = log_pipeline_run(uri, "sgd", "word", {"val_macro_f1": 0.6})
+    monkeypatch.delenv("DVC_EXP_NAME")
+    monkeypatch.delenv("DVC_EXP_BASELINE_REV")
+    try:
+        everything = run_compare({"uri": uri}, capsys, chart=tmp_path / "all.png")
+        assert everything.splitlines()[2].split()[-2:] == ["dvc", "exp"]
+        assert table_lines(everything)[1].endswith("bronze-fish")
+        only = run_compare({"uri": uri}, capsys, "--dvc-exp", "bronze-fish", chart=tmp_path / "one.png")
+        assert [row.split()[1] for row in table_lines(only)] == ["sgd"]
+        assert experiment_run[:8] in only
+        run = mlflow.MlflowClient(tracking_uri=uri).get_run(experiment_run)
+        assert run.data.tags["dvc_baseline_rev"] == "f" * 40
+        assert run.info.run_name.endswith("· dvc exp bronze-fish")
+        assert "runs name these: bronze-fish" in user_error({"uri": uri}, capsys, "--dvc-exp", "other")
+    finally:
+        mlflow.set_tracking_uri(None)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import reproduced_copy, run
+from conftest import REPO, reproduced_copy, run
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +30,19 @@ def first_run(client):
     assert experiment is not None
     runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
     return runs[0]
+
+
+def changed_tracked_files(project: Path) -> str:
+    return run(["git", "status", "--porcelain", "--untracked-files=no"], project).stdout
+
+
+def test_a_fresh_copy_reproduces_the_committed_lock_and_reports(project):
+    """What `make run` does on a fresh clone: the same data, config and seed give the same dvc.lock and reports."""
+    changed = changed_tracked_files(project)
+    assert changed == "", (
+        f"reproducing the pipeline changed tracked files:\n{changed}{run(['git', 'diff', '--stat'], project).stdout}"
+        "If the change is intended (new code or config), run `make run` and commit dvc.lock, params.yaml and reports/."
+    )
 
 
 def test_stage_outputs_exist(project):
@@ -88,6 +101,15 @@ def test_the_registered_model_is_refitted_on_all_labels_beside_the_scored_one(pr
     version = client.get_model_version("stance-classifier", "1")
     run = first_run(client)
     assert version.run_id == run.info.run_id
+    # The registry explains itself: what the version is, on what data, how it scored, why it is champion.
+    assert run.info.run_name in version.description
+    assert "Data: intervention-statements (md5 " in version.description
+    assert "Test: macro-F1 0." in version.description and "promoted (no champion yet)" in version.description
+    assert version.tags["selection_metric"] == "macro_f1"
+    assert version.tags["champion_decision"] == "promoted"
+    assert version.tags["git_commit"] == run.data.tags["git_commit"]
+    logged = client.get_logged_model(version.source.removeprefix("models:/"))
+    assert logged.name.startswith("logreg · word_char · C=4")
     assert str(client.get_model_version_by_alias("stance-classifier", "champion").version) == "1"
     assert run.data.tags["champion_decision"] == "promoted"
     # The version served is the refit; the model the test split scored is named beside it, with its scores.
@@ -145,6 +167,8 @@ def test_rerunning_from_scratch_gives_the_same_split_metrics_and_predictions(pro
     run(["dvc", "repro", "--force"], project)
     for path in outputs:
         assert (project / path).read_bytes() == before[path], path
+    # The retrained model has the same bytes, so dvc.lock does not change either.
+    assert changed_tracked_files(project) == ""
 
 
 def test_a_model_parameter_change_reruns_only_train_and_evaluate(project):
@@ -168,7 +192,7 @@ def test_the_gate_scores_a_refitted_champion_by_its_held_out_twin(project, clien
     assert gate["champion_gate/candidate_macro_f1"] == pytest.approx(latest.data.metrics["test_macro_f1"])
 
 
-def test_dvc_experiments_compose_hydra_overrides(project):
+def test_dvc_experiments_compose_hydra_overrides_and_name_their_mlflow_run(project, client):
     run(["dvc", "exp", "run", "-S", "model=linear_svm", "--name", "svm"], project)
     shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
     experiments = [exp for commit in shown for exp in (commit.get("experiments") or [])]
@@ -177,6 +201,27 @@ def test_dvc_experiments_compose_hydra_overrides(project):
     revision = svm[0]["revs"][0]["data"]
     assert revision["params"]["params.yaml"]["data"]["model"]["name"] == "linear_svm"
     assert "test" in revision["metrics"]["reports/metrics.json"]["data"]
+    # Both ways: the experiment records its MLflow run, the run names the experiment and its baseline commit.
+    run_id = revision["metrics"]["reports/mlflow_run.json"]["data"]["mlflow_run_id"]
+    mlflow_run = client.get_run(run_id)
+    assert mlflow_run.data.tags["dvc_experiment"] == "svm"
+    baseline = run(["git", "rev-parse", "HEAD"], project).stdout.strip()
+    assert mlflow_run.data.tags["dvc_baseline_rev"] == baseline
+    assert mlflow_run.info.run_name.endswith("· dvc exp svm")
+    versions = client.search_model_versions(f"run_id = '{run_id}'")
+    assert versions and versions[0].tags["dvc_experiment"] == "svm"
+
+
+def test_the_readmes_dvc_exp_show_lines_fit_a_terminal(project):
+    """Piped, DVC prints the whole table; within 120 characters, a 120-column terminal shows it uncut."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    commands = [line.split("  #")[0].strip() for line in readme.splitlines() if line.startswith("dvc exp show ")]
+    assert commands
+    for command in commands:
+        output = run(["bash", "-c", command], project).stdout
+        lines = output.splitlines()
+        assert any("[svm]" in line for line in lines), output
+        assert max(len(line) for line in lines) <= 120, output
 
 
 def test_queued_experiments_log_to_the_repository_store(project, client):

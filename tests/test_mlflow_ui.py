@@ -97,6 +97,8 @@ def sweep(browser_available, tmp_path_factory) -> dict:
     parents = [run for run in runs if run.data.tags.get("sweep_role") == "parent"]
     children = [run for run in runs if run.data.tags.get("sweep_role") != "parent"]
     assert len(children) == 4 and len(parents) <= 1
+    # Every run has a name of its own: the table tells them apart without opening them.
+    assert len({run.info.run_name for run in runs}) == len(runs)
     return {
         "folder": folder,
         "uri": uri,

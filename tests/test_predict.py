@@ -7,6 +7,7 @@ command in a subprocess, and the MLflow cases use a temporary registry holding t
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -62,7 +63,15 @@ def registry(small_model, tmp_path_factory) -> SimpleNamespace:
         directory = mlflow.artifacts.download_artifacts(model_uri, dst_path=str(folder / "downloaded"))
     finally:
         mlflow.set_tracking_uri(None)
-    return SimpleNamespace(uri=uri, run_id=run.info.run_id, model_uri=model_uri, version=version, directory=directory)
+    return SimpleNamespace(
+        uri=uri,
+        run_id=run.info.run_id,
+        # Logged models are named after their run.
+        run_model_uri=f"runs:/{run.info.run_id}/{tracking.logged_model_name(run.info.run_name)}",
+        model_uri=model_uri,
+        version=version,
+        directory=directory,
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -202,7 +211,9 @@ def test_a_statements_table_keeps_its_rows_and_gains_label_and_probabilities(sma
     assert list(tagged["id"]) == list(frame["id"]) and list(tagged["text"]) == list(frame["text"])
     expected = load_model(small_model).tag(list(frame["text"]))
     assert list(tagged["label"]) == list(expected["label"])
-    np.testing.assert_array_equal(tagged[PROBABILITIES].to_numpy(), expected[PROBABILITIES].to_numpy())
+    # The command rounds probabilities to a sensible number of digits.
+    rounded = expected[PROBABILITIES].round(predict.PROBABILITY_DIGITS)
+    np.testing.assert_array_equal(tagged[PROBABILITIES].to_numpy(), rounded.to_numpy())
 
 
 def test_text_column_batches_and_label_column(small_model, tmp_path, capsys):
@@ -412,7 +423,7 @@ def test_every_kind_of_model_reference_gives_the_same_predictions(registry, smal
         "models:/stance-classifier@champion",
         f"models:/stance-classifier/{registry.version}",
         registry.model_uri,
-        f"runs:/{registry.run_id}/model",
+        registry.run_model_uri,
         registry.directory,
     ]:
         code, out, err = cli(capsys, str(SEED), "--model", model, "--tracking-uri", registry.uri)
@@ -443,7 +454,8 @@ def test_cli_and_python_give_equal_predictions(small_model, capsys):
     _, out, _ = cli(capsys, str(SEED), "--model", str(small_model))
     from_cli = rows(out).drop(columns="article")
     from_python = model.tag_article(SEED.read_text(encoding="utf-8"))
-    pd.testing.assert_frame_equal(from_cli, from_python, check_dtype=False)
+    rounding = dict.fromkeys(PROBABILITIES, predict.PROBABILITY_DIGITS)
+    pd.testing.assert_frame_equal(from_cli, from_python.round(rounding), check_dtype=False)
     # The same statements tagged one by one, as a list, as a Series or as a frame give the same rows.
     texts = list(from_python["text"])
     as_list = model.tag(texts)
@@ -463,9 +475,32 @@ def test_labels_are_the_classifier_predictions_that_mlflow_serves(small_model):
     np.testing.assert_allclose(tagged[PROBABILITIES], model.classifier.predict_proba(frame[["text"]]))
 
 
-def test_an_empty_list_gives_an_empty_frame_with_the_columns(small_model):
-    tagged = load_model(small_model).tag([])
-    assert list(tagged.columns) == ["text", "label", *PROBABILITIES] and tagged.empty
+@pytest.mark.parametrize(
+    ("statements", "expected"),
+    [
+        ([], "no statements given"),
+        ([None], "statement 0 is missing (None)"),
+        (["The strikes must stop.", ...], "statement 1 is Ellipsis (`...`, a placeholder"),
+        ([3, "The strikes must stop.", 4.5], "statement 0 is 3 (int), and 1 more are not strings"),
+        ([2.5], "statement 0 is 2.5 (float)"),
+    ],
+)
+def test_input_that_is_not_statements_gets_a_clear_error_from_the_api_and_the_model(small_model, statements, expected):
+    model = load_model(small_model)
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        model.tag(statements)
+    # The fitted pipeline itself (what mlflow.sklearn.load_model returns) refuses too, rather than answer "neutral".
+    for call in (model.classifier.predict, model.classifier.predict_proba):
+        with pytest.raises(ValueError, match=re.escape(expected)):
+            call(statements)
+        with pytest.raises(ValueError, match=re.escape(expected)):
+            call(pd.DataFrame({"text": statements}, dtype=object))
+
+
+@pytest.mark.parametrize("nonsense", [None, ..., 7])
+def test_a_bare_non_string_is_refused_by_the_model(small_model, nonsense):
+    with pytest.raises(ValueError, match="expected every statement to be a string; statement 0 is"):
+        load_model(small_model).classifier.predict(nonsense)
 
 
 def test_worker_processes_give_the_same_rows(small_model, tmp_path, capsys):

@@ -8,6 +8,8 @@ import mlflow
 import pytest
 from conftest import FIXTURE_CSV, REPO
 
+from pipeline.quiet import DATASET_SOURCE_WARNING
+
 pytestmark = pytest.mark.slow
 
 
@@ -68,14 +70,26 @@ def test_eight_parallel_jobs_land_as_children_of_one_parent(workspace):
     assert parent["metrics.best_val_macro_f1"] == pytest.approx(children["metrics.val_macro_f1"].max())
     best = children.loc[children["metrics.val_macro_f1"].idxmax()]
     assert parent["tags.best_child_run_id"] == best["run_id"]
+    # The parent says what the sweep varied; each child's name says what it tried.
+    assert parent["params.model"] == "logreg,linear_svm,complement_nb,sgd"
+    assert parent["params.features"] == "word,char"
+    assert children["tags.mlflow.runName"].nunique() == 8
     # Sweep jobs keep the DVC stage outputs untouched.
     assert not (tmp_path / "model.skops").exists()
 
 
 def test_optuna_search_optimises_the_validation_score_within_its_space(workspace):
     tmp_path, common = workspace
-    run_module("pipeline.train", "hparams_search=logreg_word", "hydra.sweeper.n_trials=3", *common)
+    result = run_module("pipeline.train", "hparams_search=logreg_word", "hydra.sweeper.n_trials=3", *common)
     parents, children = sweep_runs(tmp_path)
+    # Quiet by default: no warning or set-up chatter a user cannot act on, no colour codes in the logs.
+    output = result.stdout + result.stderr
+    for noise in [DATASET_SOURCE_WARNING, "Creating initial MLflow database tables", "Joblib.Parallel(", "\x1b["]:
+        assert noise not in output, noise
+    # Every trial has its own name, with the values it tried; the parent lists the search space.
+    assert children["tags.mlflow.runName"].nunique() == 3
+    assert children["tags.mlflow.runName"].str.contains("min_df=").all()
+    assert parents.iloc[0]["params.search.model.estimator.C"] == "tag(log, interval(0.05, 50.0))"
     assert len(parents) == 1 and len(children) == 3
     searched_c = children["params.model.estimator.C"].astype(float)
     assert searched_c.between(0.05, 50.0).all() and searched_c.nunique() == 3

@@ -1,0 +1,95 @@
+"""Readable MLflow run names that show what sets a run apart: model, features, key and searched parameters.
+
+logreg · word · C=0.6646 · ngram_range=[1,3] · min_df=2
+logreg · word_char · C=4.0 · class_weight=null
+logreg · word_char · C=4.0 · dvc exp bronze-fish
+"""
+
+import re
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+SEPARATOR = " · "
+# Prefixes that say nothing a reader of the name needs: the config group is in the name already.
+NOISE_PREFIXES = ("model.estimator.estimator.", "model.estimator.", "features.vectorizer.", "model.", "features.")
+# Overrides that say where things are or how they are logged, not what is trained.
+IGNORED_OVERRIDES = ("hydra.", "mlflow.", "paths.", "evaluate.", "champion.", "data.")
+LONG_DECIMAL = re.compile(r"-?\d+\.\d{5,}(?:[eE][-+]?\d+)?")
+
+
+def shorten_numbers(text: str) -> str:
+    """C=0.6646459471581082 -> C=0.6646: four significant digits tell Optuna trials apart."""
+    return LONG_DECIMAL.sub(lambda number: f"{float(number.group()):.4g}", text)
+
+
+def short_value(value: str) -> str:
+    return shorten_numbers(value.replace(" ", ""))
+
+
+def short_key(key: str, cfg: DictConfig | None = None) -> str:
+    """model.estimator.C -> C; features.vectorizer.transformer_list.1.1.ngram_range -> char.ngram_range."""
+    key = key.lstrip("+~")
+    if cfg is not None:
+        key = re.sub(
+            r"features\.vectorizer\.transformer_list\.(\d+)\.1\.",
+            lambda match: f"{transformer_name(cfg, int(match.group(1)))}.",
+            key,
+        )
+    for prefix in NOISE_PREFIXES:
+        if key.startswith(prefix):
+            return key.removeprefix(prefix)
+    return key
+
+
+def transformer_name(cfg: DictConfig, index: int) -> str:
+    try:
+        entry = cfg.features.vectorizer.transformer_list[index]
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return f"part{index}"
+    return str(entry[0]) if isinstance(entry, ListConfig | list) and entry else f"part{index}"
+
+
+def hydra_job_overrides() -> list[str]:
+    """The command-line overrides of this job's parameters; config-group choices (model=logreg) left out."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return []
+    hydra = HydraConfig.get()
+    groups = set(hydra.runtime.choices)
+    return [override for override in hydra.overrides.task if override.partition("=")[0].lstrip("+~") not in groups]
+
+
+def differing_overrides(overrides: list[str], key_params: str, cfg: DictConfig | None = None) -> list[str]:
+    """Parameter overrides, shortened, minus those the key params show already."""
+    shown = {part.split("=", 1)[0].strip() for part in key_params.split(",") if "=" in part}
+    parts = []
+    for override in overrides:
+        key, separator, value = override.partition("=")
+        if not separator or key.lstrip("+~").startswith(IGNORED_OVERRIDES):
+            continue
+        name = short_key(key, cfg)
+        if name in shown:
+            continue
+        parts.append(f"{name}={short_value(value)}")
+    return parts
+
+
+def run_name(cfg: DictConfig, overrides: list[str] = (), dvc_experiment: str | None = None) -> str:
+    key_params = shorten_numbers(str(OmegaConf.select(cfg, "model.key_params", default="") or ""))
+    parts = [str(cfg.model.name), str(cfg.features.name)]
+    parts += [key_params] if key_params else []
+    parts += differing_overrides(list(overrides), key_params, cfg)
+    if dvc_experiment:
+        parts.append(f"dvc exp {dvc_experiment}")
+    return SEPARATOR.join(parts)
+
+
+def unique_name(name: str, taken: set[str]) -> str:
+    """`name`, or `name (2)`, `name (3)`... when an earlier run of the experiment has it."""
+    if name not in taken:
+        return name
+    number = 2
+    while f"{name} ({number})" in taken:
+        number += 1
+    return f"{name} ({number})"
