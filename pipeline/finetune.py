@@ -141,16 +141,17 @@ class FineTunedEncoderClassifier(ClassifierMixin, BaseEstimator):
                 loss.backward()
                 optimizer.step()
                 losses.append(float(loss.detach()))
-            record = {"epoch": float(epoch), "train_loss": float(np.mean(losses)), "seconds": 0.0}
+            # No timings in the record: it is saved with the model, whose bytes must not depend on the machine's load.
+            record = {"epoch": float(epoch), "train_loss": float(np.mean(losses))}
             if len(validation_rows):
                 predicted = self.logits(network, tokenizer, [texts[row] for row in validation_rows], device).argmax(1)
                 record["val_macro_f1"] = float(
                     f1_score(targets[validation_rows], predicted, average="macro", zero_division=0)
                 )
                 record["val_accuracy"] = float(np.mean(predicted == targets[validation_rows]))
-            record["seconds"] = time.perf_counter() - started
             self.history_.append(record)
-            log.info("epoch %d: %s", epoch, {key: round(value, 4) for key, value in record.items()})
+            seconds = time.perf_counter() - started
+            log.info("epoch %d (%.0f s): %s", epoch, seconds, {key: round(value, 4) for key, value in record.items()})
             score = record.get("val_macro_f1", float(epoch))
             if score > best_score:
                 best_score, stale = score, 0
