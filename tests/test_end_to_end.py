@@ -185,11 +185,13 @@ def test_the_gate_scores_a_refitted_champion_by_its_held_out_twin(project, clien
     """The champion (a refit) has seen the test split; the gate scores its held-out twin, as it scores a candidate."""
     experiment = client.get_experiment_by_name("stance-intervention-statements")
     runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
-    assert len(runs) >= 2, "needs the second evaluation of the parameter-change test"
-    first, latest = runs[0], runs[-1]
+    changed = [run for run in runs if run.data.params.get("model.estimator.C") == "0.25"]
+    assert changed, "needs the evaluation of the parameter-change test"
+    first, latest = runs[0], changed[-1]
     gate = latest.data.metrics
-    assert gate["champion_gate/champion_macro_f1"] == pytest.approx(first.data.metrics["test_macro_f1"])
-    assert gate["champion_gate/candidate_macro_f1"] == pytest.approx(latest.data.metrics["test_macro_f1"])
+    # Re-scoring the refit itself would give about 0.98: it was fitted on this test split.
+    assert gate["vs_champion/champion_macro_f1"] == pytest.approx(first.data.metrics["test_macro_f1"])
+    assert gate["vs_champion/candidate_macro_f1"] == pytest.approx(latest.data.metrics["test_macro_f1"])
 
 
 def test_dvc_experiments_compose_hydra_overrides_and_name_their_mlflow_run(project, client):
