@@ -1,10 +1,17 @@
 """The floor for the train stage: load the same split and fit the same pipeline, nothing else.
 
 Same vectorizers, classifier and parameters as the default config (features=word_char, model=logreg).
+With --project-vectorizer it uses the project's CompactTfidfVectorizer (same features, vectorised char_wb counting),
+so that it fits exactly what the train stage fits; without, scikit-learn's TfidfVectorizer.
 """
+
+import sys
 
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
+
+if "--project-vectorizer" in sys.argv:
+    from pipeline.vectorizers import CompactTfidfVectorizer as TfidfVectorizer  # noqa: F811
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 

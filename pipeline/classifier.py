@@ -6,6 +6,7 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
 from pipeline.errors import UserInputError
+from pipeline.out_of_core import BatchedPipeline
 from pipeline.per_target import PerTargetClassifier
 from pipeline.text_input import STANDARD_TEXT, StatementText
 
@@ -32,19 +33,28 @@ def build_classifier(
     features: DictConfig, model: DictConfig, text_column: str = STANDARD_TEXT, target_column: str | None = None
 ) -> BaseEstimator:
     """text selection -> vectorizer(s) from `features` -> classifier from `model`; one per target with
-    `model.per_target`. Column names are the user's, so that the logged model takes the user's own table."""
-    pipeline = Pipeline(
-        [
-            ("text", StatementText(text_column=text_column, target_column=target_column)),
-            ("features", build_features(features)),
-            ("classifier", build_estimator(model)),
-        ]
-    )
+    `model.per_target`. Column names are the user's, so that the logged model takes the user's own table.
+    A model with an `out_of_core` section learns batch by batch (see pipeline.out_of_core)."""
+    steps = [
+        ("text", StatementText(text_column=text_column, target_column=target_column)),
+        ("features", build_features(features)),
+        ("classifier", build_estimator(model)),
+    ]
+    pipeline = build_out_of_core(steps, model, features) if model.get("out_of_core") else Pipeline(steps)
     if not model.get("per_target", False):
         return pipeline
     if not target_column:
         raise UserInputError("model.per_target=true needs a stance target: set data.target_column")
     return PerTargetClassifier(pipeline, min_statements=model.get("per_target_min_statements", 20))
+
+
+def build_out_of_core(steps: list, model: DictConfig, features: DictConfig) -> BatchedPipeline:
+    classifier = BatchedPipeline(steps, **model.out_of_core, random_state=model.estimator.get("random_state"))
+    try:
+        classifier.check_steps()
+    except ValueError as error:
+        raise UserInputError(f"model={model.name} with features={features.name}: {error}") from None
+    return classifier
 
 
 def linear_coefficients(classifier: Pipeline):

@@ -50,11 +50,15 @@ def misclassified_statements(test: pd.DataFrame, predictions, probabilities, cla
 
 
 def top_features_per_class(classifier: Pipeline, top_n: int) -> dict[str, list[dict]] | None:
-    """The features with the largest weights for each class; None for models without linear weights."""
+    """The features with the largest weights for each class; None for models without linear weights, or for
+    hashed features (a column has no name)."""
     coefficients = linear_coefficients(classifier)
     if coefficients is None:
         return None
-    names = classifier.named_steps["features"].get_feature_names_out()
+    try:
+        names = classifier.named_steps["features"].get_feature_names_out()
+    except AttributeError:
+        return None
     classes = classifier.named_steps["classifier"].classes_
     return {
         str(label): [

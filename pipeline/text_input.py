@@ -14,8 +14,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 STANDARD_TEXT, STANDARD_TARGET = "text", "target"
 
 # skops loads only types it knows to be safe. Beyond its defaults, a saved classifier holds the project's own
-# text step and vectorizer and, for the calibrated SVM, scikit-learn's private calibration helpers. The sentence
-# embedder holds only strings and numbers (the encoder's reference), never weights or code.
+# text step, vectorizers and batch-trained pipeline and, for the calibrated SVM, scikit-learn's private
+# calibration helpers. The sentence embedder holds only strings and numbers (the encoder's reference), never
+# weights or code.
 SKOPS_TRUSTED_TYPES = [
     "pipeline.text_input.StatementText",
     "pipeline.embeddings.SentenceEmbedder",
@@ -23,6 +24,8 @@ SKOPS_TRUSTED_TYPES = [
     "pipeline.finetune.FineTunedEncoderClassifier",
     "pipeline.per_target.PerTargetClassifier",
     "pipeline.vectorizers.CompactTfidfVectorizer",
+    "pipeline.vectorizers.FastHashingVectorizer",
+    "pipeline.out_of_core.BatchedPipeline",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
 ]

@@ -4,6 +4,7 @@ The other modules return plain values; the stages hand them to the functions her
 """
 
 import fcntl
+import hashlib
 import logging
 import os
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import mlflow
 import mlflow.sklearn
 import pandas as pd
+from mlflow.data.meta_dataset import MetaDataset
 from mlflow.entities import Param, RunTag
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
@@ -33,6 +35,8 @@ DEFAULT_TRACKING_URI = f"sqlite:///{DEFAULT_STORE_FILE}"
 # Queued DVC experiments (`dvc exp run --queue`) run in temporary copies of the repository under this folder.
 DVC_EXPERIMENT_WORKSPACES = (".dvc", "tmp", "exps")
 MODEL_NAME_IN_RUN = "model"
+# Data sets up to this many rows are logged with MLflow's own schema inference and profile (see log_dataset).
+SCHEMA_SAMPLE_ROWS = 10_000
 
 
 def default_tracking_uri(working_dir: Path | None = None) -> str:
@@ -229,8 +233,25 @@ def log_config(cfg: DictConfig) -> None:
 
 
 def log_dataset(frame: pd.DataFrame, source: str, name: str, context: str) -> None:
-    dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets="label")
-    mlflow.log_input(dataset, context=context)
+    """Record the data set a run used: its name, source, digest and schema (and, when small, its profile).
+
+    MLflow infers a schema by looking at every value: about 5 s per 100,000 statements on this machine. Beyond
+    SCHEMA_SAMPLE_ROWS the schema comes from the first rows (a table's columns do not change further down) and
+    the digest is computed here over every row, vectorised; a `rows` tag on the input keeps the row count.
+    """
+    if len(frame) <= SCHEMA_SAMPLE_ROWS:
+        dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets="label")
+    else:
+        head = mlflow.data.from_pandas(frame.head(SCHEMA_SAMPLE_ROWS), source=source, name=name, targets="label")
+        dataset = MetaDataset(head.source, name=name, digest=frame_digest(frame), schema=head.schema)
+    mlflow.log_input(dataset, context=context, tags={"rows": str(len(frame))})
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    """A short content digest of every row, like the ones MLflow shows for its data sets."""
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    columns = ",".join(map(str, frame.columns)).encode()
+    return hashlib.md5(hashed.tobytes() + columns).hexdigest()[:8]
 
 
 def log_metrics(metrics: dict[str, float], prefix: str = "") -> None:

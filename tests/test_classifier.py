@@ -30,6 +30,8 @@ def test_the_required_config_groups_exist():
 @pytest.mark.parametrize("features", FEATURES)
 @pytest.mark.parametrize("model", MODELS)
 def test_each_combination_fits_and_predicts_one_label_per_row(statements, features, model):
+    if model == "sgd_out_of_core" and features != "hashing":
+        pytest.skip("learning in batches needs stateless features (tests/test_out_of_core.py checks the refusal)")
     cfg = compose_config([f"features={features}", f"model={model}"])
     train = standard(statements)
     classifier = fit_classifier(cfg, train)
@@ -41,7 +43,7 @@ def test_each_combination_fits_and_predicts_one_label_per_row(statements, featur
     np.testing.assert_array_equal(classifier.predict(train[["text"]].rename(columns={"text": 0})), as_frame)
     probabilities = classifier.predict_proba(train)
     assert probabilities.shape == (len(train), 3)
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-6)  # float32 with hashing features
     # The saved form (skops, as logged to MLflow) loads with the declared trusted types and predicts the same.
     restored = skops.io.loads(skops.io.dumps(classifier), trusted=SKOPS_TRUSTED_TYPES)
     np.testing.assert_array_equal(restored.predict(train), as_frame)
@@ -50,7 +52,7 @@ def test_each_combination_fits_and_predicts_one_label_per_row(statements, featur
 
 @pytest.mark.parametrize("model", MODELS)
 def test_same_config_and_seed_give_the_same_predictions(statements, model):
-    cfg = compose_config([f"model={model}"])
+    cfg = compose_config([f"model={model}", *(["features=hashing"] if model == "sgd_out_of_core" else [])])
     train = standard(statements)
     first, second = fit_classifier(cfg, train), fit_classifier(cfg, train)
     np.testing.assert_array_equal(first.predict_proba(train), second.predict_proba(train))

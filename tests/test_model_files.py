@@ -21,7 +21,8 @@ MODELS = sorted(path.stem for path in (REPO / "conf" / "model").glob("*.yaml") i
 
 
 def trained(statements, model: str):
-    cfg = compose_config([f"model={model}"])
+    # The out-of-core model learns in batches only from stateless (hashing) features.
+    cfg = compose_config([f"model={model}", *(["features=hashing"] if model == "sgd_out_of_core" else [])])
     return fit_classifier(cfg, statements.rename(columns={"source": "group"}))
 
 

@@ -1,5 +1,8 @@
 """Where runs are logged, and how runs are named."""
 
+import json
+
+import pandas as pd
 from conftest import compose_config
 
 from pipeline.tracking import default_tracking_uri, flatten, resolve_tracking_uri, run_name
@@ -30,3 +33,26 @@ def test_the_config_is_flattened_into_dotted_params():
     assert params["model.estimator.C"] == "4.0"
     assert params["features.vectorizer.transformer_list.0.1.ngram_range"] == "[1, 2]"
     assert params["data.labels"] == "['pro-intervention', 'anti-intervention', 'neutral']"
+
+
+def test_a_large_data_set_is_logged_with_a_digest_of_every_row_and_a_schema_from_its_head(tracking_uri, monkeypatch):
+    import mlflow
+
+    from pipeline import tracking
+
+    monkeypatch.setattr(tracking, "SCHEMA_SAMPLE_ROWS", 5)
+    frame = pd.DataFrame({"text": [f"statement {n}" for n in range(20)], "label": ["neutral"] * 20})
+    changed_far_down = frame.assign(text=frame["text"].where(frame.index != 19, "another statement"))
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment("datasets")  # this store's own; an earlier test may have left another one active
+    digests = []
+    for logged in (frame, changed_far_down):
+        with mlflow.start_run() as run:
+            tracking.log_dataset(logged, "statements.csv", "statements", context="training")
+        (dataset_input,) = mlflow.get_run(run.info.run_id).inputs.dataset_inputs
+        assert dataset_input.dataset.name == "statements"
+        schema = json.loads(dataset_input.dataset.schema)["mlflow_colspec"]
+        assert {column["name"] for column in schema} == {"text", "label"}
+        assert {tag.key: tag.value for tag in dataset_input.tags}["rows"] == "20"
+        digests.append(dataset_input.dataset.digest)
+    assert digests[0] != digests[1]

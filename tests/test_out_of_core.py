@@ -1,0 +1,98 @@
+"""Hashing features and the out-of-core model: stateless features, batch-by-batch learning, through the stages."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io
+from conftest import FIXTURE_CSV, REPO, compose_config
+from sklearn.feature_extraction.text import HashingVectorizer
+
+from pipeline.classifier import build_classifier
+from pipeline.errors import UserInputError
+from pipeline.inference import load_model
+from pipeline.out_of_core import BatchedPipeline
+from pipeline.text_input import SKOPS_TRUSTED_TYPES
+from pipeline.train import fit_classifier
+from pipeline.vectorizers import FastHashingVectorizer
+
+OUT_OF_CORE = ["features=hashing", "model=sgd_out_of_core"]
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"alternate_sign": False, "n_features": 2**10, "binary": True, "dtype": np.float32}]
+)
+def test_hashed_character_features_equal_scikit_learns(statements, options):
+    texts = statements["text"].tolist() + ["", "a", "Ünïcödé — 北京 🚀", "null\x00byte"]
+    for batch in (texts, ["a"], [""]):
+        expected = HashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), **options).transform(batch)
+        actual = FastHashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), **options).transform(batch)
+        assert actual.dtype == expected.dtype and actual.shape == expected.shape
+        assert (actual != expected).nnz == 0
+
+
+def test_the_out_of_core_model_learns_in_batches_reproducibly(statements, tmp_path):
+    cfg = compose_config([*OUT_OF_CORE, "model.out_of_core.batch_size=16"])
+    classifier = fit_classifier(cfg, statements)
+    assert isinstance(classifier, BatchedPipeline)
+    predictions = classifier.predict(statements)
+    assert len(predictions) == len(statements)
+    # It learns: most training statements get their own label back (three labels: chance is a third).
+    assert (predictions == statements["label"]).mean() > 0.8
+    np.testing.assert_array_equal(fit_classifier(cfg, statements).predict(statements), predictions)
+    # Predicting batch by batch gives what one batch gives.
+    probabilities = classifier.predict_proba(statements)
+    whole = classifier.set_params(batch_size=len(statements)).predict_proba(statements)
+    np.testing.assert_allclose(probabilities, whole, rtol=1e-6)
+    # One skops file, loaded with the project's trusted types.
+    skops.io.dump(classifier, tmp_path / "model.skops")
+    loaded = skops.io.load(tmp_path / "model.skops", trusted=SKOPS_TRUSTED_TYPES)
+    np.testing.assert_array_equal(loaded.predict(statements), predictions)
+
+
+def test_hashing_features_also_train_in_memory(statements):
+    classifier = fit_classifier(compose_config(["features=hashing", "model=sgd"]), statements)
+    assert (classifier.predict(statements) == statements["label"]).mean() > 0.8
+
+
+def test_out_of_core_with_a_learnt_vocabulary_is_refused_with_a_clear_message():
+    cfg = compose_config(["model=sgd_out_of_core"])
+    with pytest.raises(UserInputError, match=r"model=sgd_out_of_core with features=word_char: .*features=hashing"):
+        build_classifier(cfg.features, cfg.model)
+
+
+@pytest.mark.slow
+def test_prepare_train_evaluate_and_tag_with_the_out_of_core_model(tmp_path):
+    """The real stages on the fixture with hashing features and batch learning, then tagging with the result."""
+    overrides = [
+        *OUT_OF_CORE,
+        "model.out_of_core.batch_size=16",
+        f"data.path={FIXTURE_CSV}",
+        f"paths.processed={tmp_path / 'processed'}",
+        f"paths.model={tmp_path / 'classifier.skops'}",
+        f"paths.train_run={tmp_path / 'train_run.json'}",
+        f"paths.reports={tmp_path / 'reports'}",
+        f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}",
+    ]
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    # As DVC runs the stages: the composed config in params.yaml.
+    commands = [["pipeline.compose_params", *overrides]] + [
+        [stage, "--config-dir", str(tmp_path), "--config-name", "params", f"hydra.run.dir={tmp_path / 'outputs'}"]
+        for stage in ("pipeline.prepare", "pipeline.train", "pipeline.evaluate")
+    ]
+    for command in commands:
+        result = subprocess.run(
+            [sys.executable, "-m", *command], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "reports" / "metrics.json").read_text())
+    assert 0 <= metrics["test"]["macro_f1"] <= 1
+    tagger = load_model(tmp_path / "classifier.skops")
+    assert isinstance(tagger.classifier, BatchedPipeline)
+    tagged = tagger.tag(pd.read_csv(FIXTURE_CSV)["text"].tolist())
+    assert len(tagged) == len(pd.read_csv(FIXTURE_CSV))
+    assert set(tagged["label"]) <= {"pro-intervention", "anti-intervention", "neutral"}
