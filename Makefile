@@ -16,7 +16,7 @@ TEAM_ENV = if [ "$(MLFLOW_PROFILE)" = team ] && [ -z "$$MLFLOW_TRACKING_USERNAME
 # The embedded defaults work offline: no usage reports from MLflow.
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: install install-team params run test lint serve clean reset team-up team-down
+.PHONY: install install-team embeddings params run test lint serve clean reset team-up team-down
 
 $(INSTALLED): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -38,6 +38,10 @@ team-up: $(TEAM_INSTALLED)
 
 team-down:
 	$(PYTHON) -m pipeline.team_stack down --dir "$(TEAM_DIR)"
+
+# The optional extra for sentence-embedding features and the fine-tuned encoder (torch CPU build, about 1 GB).
+embeddings: $(INSTALLED)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[dev,embeddings]"
 
 # Compose conf/ (plus OVERRIDES) into params.yaml, which the DVC stages read.
 params: $(INSTALLED)

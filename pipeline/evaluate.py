@@ -7,7 +7,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from pipeline import reports, tracking
+from pipeline import real_text, refit, reports, tracking
 from pipeline.champion import ChampionDecision, decide, mcnemar_p_value
 from pipeline.errors import UserInputError, exit_on_user_error
 from pipeline.files import atomic_path, read_json, write_json, write_text
@@ -88,6 +88,9 @@ def rescore_champion(cfg: DictConfig, test) -> tuple[float | None, str | None, l
         return None, None, None
     try:
         champion = tracking.load_aliased_model(name, alias)
+        # A champion refitted on all labels has seen this test split: score its held-out twin, as candidates are.
+        if held_out_twin := refit.held_out_twin(tracking.aliased_version_tags(name, alias)):
+            champion = tracking.load_sklearn_model(held_out_twin)
         predictions = champion.predict(test)
     except Exception as error:  # a corrupt, deleted or foreign champion must not stop the stage; report it
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -157,10 +160,13 @@ def main(cfg: DictConfig) -> None:
     name = cfg.mlflow.registered_model
     with tracking.resumed_run(cfg.mlflow, training["run_id"]) as run:
         log_results(results)
+        real_text.log_real_text_checks(cfg, classifier)
         identity = dataset_identity(cfg)
         tracking.claim_registered_model(name, identity, cfg.data.get("description"))
         version_tags = {**identity, "selection_metric": cfg.selection_metric, "data_md5": data_digest(cfg.data.path)}
-        version = tracking.register_model(training["model_uri"], name, version_tags)
+        model_uri, refit_tags = refit.log_deployable_model(cfg, training["model_uri"], results["metrics"])
+        version_tags.update(refit_tags)
+        version = tracking.register_model(model_uri, name, version_tags)
         decision = gate_champion(cfg, version, results, test)
         tracking.describe_version(name, version, cfg.data.name, results, decision)
     log.info("registered models:/%s/%s; champion: %s (%s)", name, version, decision.promote, decision.reason)
@@ -172,6 +178,7 @@ def main(cfg: DictConfig) -> None:
             "experiment_id": run.info.experiment_id,
             "champion_uri": f"models:/{name}@{cfg.champion.alias}",
             "promoted": decision.promote,
+            "refit": version_tags[refit.REFIT_TAG],
             "decision": decision.reason,
         },
     )

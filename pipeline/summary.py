@@ -8,6 +8,12 @@ from pipeline.files import read_json
 REPORTS = Path("reports")
 
 
+def refit_note(registered: dict) -> str:
+    if registered.get("refit") != "all_labels":
+        return ""
+    return "\n   refitted on all labelled statements; the test scores above are those of the fit that left them out"
+
+
 def summary(reports_dir: Path = REPORTS) -> str:
     metrics = read_json(reports_dir / "metrics.json")
     registered = read_json(reports_dir / "registered_model.json")
@@ -18,7 +24,7 @@ def summary(reports_dir: Path = REPORTS) -> str:
             "",
             f"Test set:  macro-F1 {test['macro_f1']:.3f}   F_avg {test['f_avg']:.3f}   accuracy {test['accuracy']:.3f}",
             f"Majority-class baseline:  macro-F1 {baseline['macro_f1']:.3f}   accuracy {baseline['accuracy']:.3f}",
-            f"Registered model:  {registered['uri']}   (MLflow run {registered['run_id']})",
+            f"Registered model:  {registered['uri']}   (MLflow run {registered['run_id']}){refit_note(registered)}",
             f"Champion:  {registered['champion_uri']}   this model {outcome}: {registered['decision']}",
             f'Load it:  mlflow.pyfunc.load_model("{registered["champion_uri"]}")   (MLFLOW_TRACKING_URI=sqlite:///mlflow.db)',
             "Browse runs:  .venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db   then open",

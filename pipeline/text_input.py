@@ -15,9 +15,13 @@ STANDARD_TEXT, STANDARD_TARGET = "text", "target"
 
 # skops loads only types it knows to be safe. Beyond its defaults, a saved classifier holds the project's own
 # text step, vectorizers and batch-trained pipeline and, for the calibrated SVM, scikit-learn's private
-# calibration helpers.
+# calibration helpers. The sentence embedder holds only strings and numbers (the encoder's reference), never
+# weights or code.
 SKOPS_TRUSTED_TYPES = [
     "pipeline.text_input.StatementText",
+    "pipeline.embeddings.SentenceEmbedder",
+    # The fine-tuned encoder holds its weights as a safetensors blob and plain values.
+    "pipeline.finetune.FineTunedEncoderClassifier",
     "pipeline.per_target.PerTargetClassifier",
     "pipeline.vectorizers.CompactTfidfVectorizer",
     "pipeline.vectorizers.FastHashingVectorizer",

@@ -28,6 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 from pipeline import dvc_experiment, quiet, run_names, run_owners, trusted_loading, unsent_runs, version_notes
 from pipeline.errors import UserInputError
 from pipeline.files import sqlite_database_path
+from pipeline.model_requirements import extra_requirements
 from pipeline.prepared_data import data_digest
 from pipeline.text_input import SKOPS_TRUSTED_TYPES
 from pipeline.tracking_server import TrackingServerUnavailable, bound_http_retries, check_answers, describe, redact
@@ -218,10 +219,14 @@ def unused_run_name(experiment_id: str, name: str) -> str:
     return run_names.unique_name(name, {run.info.run_name for run in taken})
 
 
-def pip_requirements() -> list[str]:
-    """Explicit requirements: inferring them costs MLflow several seconds per model."""
+def pip_requirements(extra: list[str] | None = None) -> list[str]:
+    """Explicit requirements: inferring them costs MLflow several seconds per model.
+
+    `extra`: what the classifier's own steps need beyond these (a sentence encoder: torch, sentence-transformers
+    and the package holding its weights; see pipeline/model_requirements.py).
+    """
     packages = ["mlflow", "scikit-learn", "skops", "pandas", "numpy", "scipy", "omegaconf"]
-    return [f"{package}=={version(package)}" for package in packages]
+    return [f"{package}=={version(package)}" for package in packages] + list(extra or [])
 
 
 def model_signature(text_column: str, target_column: str | None) -> ModelSignature:
@@ -384,6 +389,13 @@ def log_metrics(metrics: dict[str, float], prefix: str = "") -> None:
 UNSENT_MODEL_URI = "unsent"
 
 
+def log_training_history(history: list[dict[str, float]]) -> None:
+    """Per-epoch scores (a fine-tuned model's), as metric series the UI charts against the epoch: epoch/<name>."""
+    for record in history:
+        step = int(record["epoch"])
+        mlflow.log_metrics({f"epoch/{name}": value for name, value in record.items() if name != "epoch"}, step=step)
+
+
 def logged_model_name(run_name: str | None) -> str:
     """The run's readable name, as MLflow allows a model name: no / : . % or quotes.
 
@@ -395,30 +407,35 @@ def logged_model_name(run_name: str | None) -> str:
     return name.replace('"', "").replace("'", "")
 
 
-def log_model(classifier, example: pd.DataFrame, text_column: str, target_column: str | None) -> str:
-    """Log the classifier as an MLflow model; returns its URI (UNSENT_MODEL_URI when the server has failed)."""
+def log_model(classifier, example: pd.DataFrame, text_column: str, target_column: str | None, suffix: str = "") -> str:
+    """Log the classifier as an MLflow model; returns its URI (UNSENT_MODEL_URI when the server has failed).
+
+    `suffix` tells apart a second model of the same run (the refit on all labels)."""
     call = {
         "call": "log_model",
         "model": classifier,
         "frame": example,
         "text_column": text_column,
         "target_column": target_column,
+        "suffix": suffix,
     }
-    model_uri = _logged(call, lambda: _send_model(classifier, example, text_column, target_column))
+    model_uri = _logged(call, lambda: _send_model(classifier, example, text_column, target_column, suffix))
     return model_uri or UNSENT_MODEL_URI
 
 
-def _send_model(classifier, example: pd.DataFrame, text_column: str, target_column: str | None) -> str:
+def _send_model(
+    classifier, example: pd.DataFrame, text_column: str, target_column: str | None, suffix: str = ""
+) -> str:
     """Log the classifier in the active run, named after it (the "Logged models" page lists it so)."""
     active = mlflow.active_run()
     info = mlflow.sklearn.log_model(
         classifier,
-        name=logged_model_name(active.info.run_name if active else None),
+        name=logged_model_name(active.info.run_name if active else None) + suffix,
         serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
         skops_trusted_types=SKOPS_TRUSTED_TYPES,
         signature=model_signature(text_column, target_column),
         input_example=example,
-        pip_requirements=pip_requirements(),
+        pip_requirements=pip_requirements(extra_requirements(classifier)),
         # No code_paths: the classifier's own steps come from the installed package (`pip install .`), as
         # scikit-learn does. A code/ folder would be put first on sys.path by MLflow's loaders, shadowing it.
     )
@@ -562,6 +579,14 @@ def load_aliased_model(name: str, alias: str):
     return load_sklearn_model(f"models:/{name}@{alias}")
 
 
+def aliased_version_tags(name: str, alias: str) -> dict[str, str]:
+    """The tags of the version holding `alias`; {} when no version holds it."""
+    try:
+        return dict(mlflow.MlflowClient().get_model_version_by_alias(name, alias).tags)
+    except mlflow.exceptions.MlflowException:
+        return {}
+
+
 def set_alias(name: str, alias: str, version: str) -> None:
     mlflow.MlflowClient().set_registered_model_alias(name, alias, version)
 
@@ -673,6 +698,12 @@ def _replay(call: dict, folder: Path, load_model) -> None:
     elif kind == "log_dataset":
         _send_dataset(call["frame"], call["source"], call["name"], call["context"])
     elif kind == "log_model":
-        _send_model(load_model(folder / call["model"]), call["frame"], call["text_column"], call["target_column"])
+        _send_model(
+            load_model(folder / call["model"]),
+            call["frame"],
+            call["text_column"],
+            call["target_column"],
+            call.get("suffix", ""),
+        )
     else:
         raise ValueError(f"unknown logging call {kind!r} in {folder}")

@@ -17,6 +17,7 @@ from pipeline.classifier import build_classifier
 from pipeline.dvc_experiment import MLFLOW_RUN_FILE, experiment_record
 from pipeline.errors import UserInputError, exit_on_user_error
 from pipeline.files import write_json
+from pipeline.finetune import training_history
 from pipeline.metrics import HEADLINE_METRICS, classification_metrics
 from pipeline.model_files import save_skops
 from pipeline.prepared_data import use_prepared_data
@@ -92,6 +93,7 @@ def main(cfg: DictConfig) -> float:
         tracking.log_dataset(train, cfg.data.path, cfg.data.name, context="training")
         tracking.log_dataset(validation, cfg.data.path, cfg.data.name, context="validation")
         tracking.log_metrics(scores, prefix="val_")
+        tracking.log_training_history(training_history(classifier))
         model_uri = tracking.log_model(classifier, model_input_example(cfg, train), *input_columns(cfg))
 
     log.info("MLflow run %s, model %s", run.info.run_id, model_uri)

@@ -65,11 +65,15 @@ def test_the_recipe_scores_the_gold_test_file_with_f_avg(project):
     assert metrics["test"]["f_avg"] > metrics["baseline"]["f_avg"] + 0.3
 
 
-def test_stance_predict_passes_the_users_target_column(project):
-    """The gold file as it is (a .txt table in Windows-1252): labels as the pipeline scored them."""
+def test_stance_predict_passes_the_users_target_column(project, client):
+    """The gold file as it is (a .txt table in Windows-1252): labels as the pipeline scored them.
+
+    The model the test split scored is the champion's held-out twin: the champion itself is refitted on all labels.
+    """
     env = {**os.environ, "PYTHONPATH": str(project)}
     env.pop("MLFLOW_TRACKING_URI", None)
-    command = [sys.executable, "-m", "pipeline.predict", "--model", f"models:/{SEMEVAL}@champion"]
+    scored_model = client.get_model_version_by_alias(SEMEVAL, "champion").tags["held_out_model_uri"]
+    command = [sys.executable, "-m", "pipeline.predict", "--model", scored_model]
     options = ["--input-format", "tsv", "--encoding", "cp1252", "--label-column", "predicted", "-o", "tagged.csv"]
     result = subprocess.run(
         [*command, GOLD, *options], cwd=project, env=env, capture_output=True, text=True, timeout=300
@@ -95,7 +99,7 @@ def test_registering_under_another_data_sets_model_is_refused(project, client):
     assert len(client.search_model_versions(f"name = '{SHIPPED}'")) == 1
 
 
-def test_mlflow_models_serve_takes_the_users_columns_and_refuses_a_missing_target(project):
+def test_mlflow_models_serve_takes_the_users_columns_and_refuses_a_missing_target(project, client):
     import urllib.error
     import urllib.request
 
@@ -107,7 +111,9 @@ def test_mlflow_models_serve_takes_the_users_columns_and_refuses_a_missing_targe
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
     }
-    command = [str(bin_dir / "mlflow"), "models", "serve", "-m", f"models:/{SEMEVAL}/1", "--env-manager", "local"]
+    # The model the recipe scored: version 1's held-out twin (version 1 itself is refitted on all labels).
+    scored_model = client.get_model_version(SEMEVAL, "1").tags["held_out_model_uri"]
+    command = [str(bin_dir / "mlflow"), "models", "serve", "-m", scored_model, "--env-manager", "local"]
     gold = pd.read_csv(project / GOLD, sep="\t", encoding="cp1252", quoting=3, dtype=str).head(25)
     scored = pd.read_csv(project / "reports/test_predictions.csv", dtype=str).set_index("id")
 
@@ -123,7 +129,7 @@ def test_mlflow_models_serve_takes_the_users_columns_and_refuses_a_missing_targe
         served = invoke(url, ["Tweet", "Target"])
         with pytest.raises(urllib.error.HTTPError) as refused:
             invoke(url, ["Tweet"])
-    # Version 1 is the model the recipe scored: the server answers as the evaluation did.
+    # The server answers as the evaluation did.
     assert served == list(scored.loc[gold["ID"], "predicted"])
     assert refused.value.code == 400 and "Target" in refused.value.read().decode()
 

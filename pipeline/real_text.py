@@ -1,0 +1,99 @@
+"""The real-text check: labelled quotes from outside the corpus, scored in every evaluation and never trained on.
+
+The shipped data set names `data/seed_quotes.csv` (the six quotes of the founding article) in `data.extra_eval`;
+any other file of labelled quotes can be added: `data.extra_eval=[data/seed_quotes.csv,my_quotes.csv]`. Each file
+gets its own metrics, named after the file: `seed_quotes_correct`, `seed_quotes_total`, `seed_quotes_accuracy`,
+`seed_quotes_macro_f1`. These files are evaluation sets only: nothing here, or anywhere, adds them to training data.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+from sklearn.metrics import f1_score
+
+from pipeline.errors import UserInputError
+from pipeline.text_files import check_utf8
+
+# The statement's column: the data set's own text column, else `quote` (as in data/seed_quotes.csv) or `text`.
+TEXT_COLUMNS = ("quote", "text")
+READERS = {
+    ".csv": pd.read_csv,
+    ".tsv": lambda path: pd.read_csv(path, sep="\t"),
+    ".jsonl": lambda path: pd.read_json(path, lines=True),
+    ".parquet": pd.read_parquet,
+}
+
+
+def eval_set_name(path: str) -> str:
+    return Path(path).stem
+
+
+def read_labelled_quotes(path: str, text_column: str, label_column: str, labels: list[str]) -> pd.DataFrame:
+    """`text` and `label` columns from a file of labelled quotes; a UserInputError naming what is wrong."""
+    location = Path(path)
+    if location.suffix.lower() not in READERS:
+        raise UserInputError(f"data.extra_eval: {path}: unsupported file type; expected one of {', '.join(READERS)}")
+    if not location.is_file():
+        raise UserInputError(f"data.extra_eval: {path}: no such file")
+    if location.suffix.lower() != ".parquet":
+        check_utf8(location)
+    frame = READERS[location.suffix.lower()](location)
+    texts = [column for column in (text_column, *TEXT_COLUMNS) if column in frame.columns]
+    if not texts or label_column not in frame.columns:
+        raise UserInputError(
+            f"{path}: expected a text column ({' or '.join(dict.fromkeys((text_column, *TEXT_COLUMNS)))}) and a "
+            f"{label_column!r} column; got columns {list(frame.columns)}"
+        )
+    quotes = pd.DataFrame({"text": frame[texts[0]].astype(str), "label": frame[label_column]})
+    unknown = quotes[~quotes["label"].isin(labels)]
+    if len(unknown):
+        row = int(unknown.index[0]) + 2  # 1-based, after the header line
+        raise UserInputError(
+            f"{path}: row {row}: label {unknown['label'].iloc[0]!r} is not one of {labels} "
+            f"({len(unknown)} row(s) with unknown labels)"
+        )
+    return quotes
+
+
+def score_quotes(classifier, quotes: pd.DataFrame, labels: list[str]) -> tuple[dict[str, float], pd.DataFrame]:
+    """Metrics (correct, total, accuracy, macro-F1 over the labels present) and one row per quote."""
+    predictions = classifier.predict(quotes[["text"]])
+    correct = int((predictions == quotes["label"].to_numpy()).sum())
+    present = [label for label in labels if label in set(quotes["label"])]
+    metrics = {
+        "correct": float(correct),
+        "total": float(len(quotes)),
+        "accuracy": correct / len(quotes) if len(quotes) else 0.0,
+        "macro_f1": float(f1_score(quotes["label"], predictions, labels=present, average="macro", zero_division=0)),
+    }
+    return metrics, quotes.assign(predicted=predictions)
+
+
+def real_text_checks(cfg, classifier) -> dict[str, tuple[dict[str, float], pd.DataFrame]]:
+    """For every file in data.extra_eval: its name -> (metrics, per-quote predictions)."""
+    labels = list(cfg.data.labels)
+    results = {}
+    for path in cfg.data.get("extra_eval") or []:
+        quotes = read_labelled_quotes(path, cfg.data.text_column, cfg.data.label_column, labels)
+        results[eval_set_name(path)] = score_quotes(classifier, quotes, labels)
+    return results
+
+
+def flat_metrics(results: dict, prefix: str = "") -> dict[str, float]:
+    """{"seed_quotes_accuracy": 0.67, ...}, ready for MLflow."""
+    return {
+        f"{prefix}{name}_{metric}": value for name, (metrics, _) in results.items() for metric, value in metrics.items()
+    }
+
+
+def log_real_text_checks(cfg, classifier, prefix: str = "") -> dict[str, float]:
+    """Score every real-text set, log the metrics and per-quote predictions to the active MLflow run; the metrics."""
+    from pipeline import tracking
+
+    results = real_text_checks(cfg, classifier)
+    metrics = flat_metrics(results, prefix)
+    if metrics:
+        tracking.log_metrics(metrics)
+        for name, (_, predictions) in results.items():
+            tracking.log_table(predictions, f"real_text/{prefix}{name}_predictions.json")
+    return metrics
