@@ -45,11 +45,11 @@ embeddings: $(INSTALLED)
 
 # Compose conf/ (plus OVERRIDES) into params.yaml, which the DVC stages read.
 params: $(INSTALLED)
-	$(TEAM_ENV) $(PYTHON) -m pipeline.compose_params $(PROFILE_OVERRIDE) $(OVERRIDES)
+	@$(TEAM_ENV) $(PYTHON) -m pipeline.compose_params $(PROFILE_OVERRIDE) $(OVERRIDES)
 
 run: params
-	$(TEAM_ENV) PATH="$(abspath $(VENV))/bin:$$PATH" dvc repro
-	$(TEAM_ENV) $(PYTHON) -m pipeline.summary
+	@$(TEAM_ENV) PATH="$(abspath $(VENV))/bin:$$PATH" dvc repro
+	@$(TEAM_ENV) $(PYTHON) -m pipeline.summary
 
 test: $(INSTALLED)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
