@@ -72,6 +72,8 @@ def test_prepare_train_evaluate_and_tag_with_the_out_of_core_model(tmp_path):
         *OUT_OF_CORE,
         "model.out_of_core.batch_size=16",
         f"data.path={FIXTURE_CSV}",
+        # The stages run in tmp_path: the real-text check's file by its full path.
+        f"data.extra_eval=[{REPO / 'data' / 'seed_quotes.csv'}]",
         f"paths.processed={tmp_path / 'processed'}",
         f"paths.model={tmp_path / 'classifier.skops'}",
         f"paths.train_run={tmp_path / 'train_run.json'}",
