@@ -96,3 +96,13 @@ def reproduced_copy(copy: Path) -> Path:
     run([sys.executable, "-m", "pipeline.compose_params"], copy)
     run(["dvc", "repro"], copy)
     return copy
+
+
+def assert_one_line_error(code: int, err: str, *expected: str) -> str:
+    """A user mistake ends in exit code 2 and one `error: ...` line holding each of `expected`; returns the line."""
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for part in expected:
+        assert part in lines[0], (part, lines[0])
+    return lines[0]

@@ -1,6 +1,7 @@
 """Start a server the tests need on 127.0.0.1, wait until it answers, and stop it with all it started."""
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -80,3 +81,13 @@ def started_server(
         yield base_url, server
     finally:
         stop_process_group(server)
+
+
+def served_labels(url: str, statements: list[str], timeout: float = 60) -> list[str]:
+    """The labels `mlflow models serve` at `url` gives a `text` column of statements."""
+    body = json.dumps({"dataframe_split": {"columns": ["text"], "data": [[text] for text in statements]}})
+    request = urllib.request.Request(
+        f"{url}/invocations", data=body.encode("utf-8"), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())["predictions"]

@@ -5,14 +5,13 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import compose_config
 from extras import needs_embeddings
-from local_server import local_server
+from local_server import local_server, served_labels
 
 from pipeline import tracking
 from pipeline.train import fit_classifier
@@ -57,15 +56,6 @@ def registered(tmp_path_factory):
         os.environ["STANCE_EMBEDDING_CACHE"] = previous
 
 
-def served_labels(url: str, statements: list[str]) -> list[str]:
-    body = json.dumps({"dataframe_split": {"columns": ["text"], "data": [[text] for text in statements]}})
-    request = urllib.request.Request(
-        f"{url}/invocations", data=body.encode("utf-8"), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=300) as response:
-        return json.loads(response.read())["predictions"]
-
-
 def test_the_logged_model_requires_the_encoder_packages(registered):
     import mlflow
 
@@ -101,4 +91,4 @@ def test_pyfunc_stance_predict_and_the_server_agree_with_the_fitted_model(regist
     with local_server(
         lambda port: [*command, "-h", "127.0.0.1", "-p", str(port)], registered["folder"], env, "/ping", 180
     ) as url:
-        assert served_labels(url, statements) == expected
+        assert served_labels(url, statements, timeout=300) == expected

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 import yaml
-from conftest import FIXTURE_CSV, REPO, compose_config
+from conftest import FIXTURE_CSV, REPO, assert_one_line_error, compose_config
 
 from pipeline.errors import UserInputError
 from pipeline.inference import load_model
@@ -40,15 +40,6 @@ def run_predict(*args: str, env: dict | None = None, cwd: Path = REPO, timeout: 
         timeout=timeout,
     )
     return result.returncode, result.stdout, result.stderr
-
-
-def assert_one_line_error(code: int, err: str, *expected: str) -> str:
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for part in expected:
-        assert part in lines[0], (part, lines[0])
-    return lines[0]
 
 
 # --- Models from strangers: never run their code ---------------------------------------------------------------------

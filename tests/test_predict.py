@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FIXTURE_CSV, REPO, compose_config
+from conftest import FIXTURE_CSV, REPO, assert_one_line_error, compose_config
 
 from pipeline import predict
 from pipeline.inference import load_champion, load_model
@@ -99,14 +99,6 @@ def cli(capsys, *args: str, stdin: bytes | None = None, monkeypatch=None) -> tup
 
 def rows(jsonl: str) -> pd.DataFrame:
     return pd.DataFrame([json.loads(line) for line in jsonl.splitlines()])
-
-
-def assert_user_error(code: int, err: str, *expected: str) -> None:
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for part in expected:
-        assert part in lines[0], (part, lines[0])
 
 
 def write_article(folder: Path, name: str, text: str) -> Path:
@@ -237,7 +229,7 @@ def test_text_column_batches_and_label_column(small_model, tmp_path, capsys):
 
 def test_a_table_that_already_has_a_label_column_asks_for_another_name(small_model, capsys):
     code, out, err = cli(capsys, str(FIXTURE_CSV), "--model", str(small_model))
-    assert_user_error(code, err, str(FIXTURE_CSV), "'label'", "--label-column")
+    assert_one_line_error(code, err, str(FIXTURE_CSV), "'label'", "--label-column")
     assert out == ""
 
 
@@ -304,7 +296,7 @@ def test_bad_input_exits_2_naming_the_file_and_writes_nothing(small_model, tmp_p
     path.write_bytes(content)
     output = tmp_path / "out" / "tagged.jsonl"
     code, out, err = cli(capsys, str(path), "--model", str(small_model), "-o", str(output))
-    assert_user_error(code, err, str(path), expected)
+    assert_one_line_error(code, err, str(path), expected)
     assert out == ""
     assert not output.parent.exists() or list(output.parent.iterdir()) == []
 
@@ -312,12 +304,12 @@ def test_bad_input_exits_2_naming_the_file_and_writes_nothing(small_model, tmp_p
 def test_a_missing_file_is_named(small_model, tmp_path, capsys):
     missing = tmp_path / "nowhere.txt"
     code, _, err = cli(capsys, str(SEED), str(missing), "--model", str(small_model))
-    assert_user_error(code, err, str(missing), "no such file")
+    assert_one_line_error(code, err, str(missing), "no such file")
 
 
 def test_a_folder_without_articles_is_named(small_model, tmp_path, capsys):
     code, _, err = cli(capsys, str(tmp_path), "--model", str(small_model))
-    assert_user_error(code, err, str(tmp_path), "no .txt articles")
+    assert_one_line_error(code, err, str(tmp_path), "no .txt articles")
 
 
 def test_an_undecodable_article_among_good_ones_leaves_no_output_file(small_model, tmp_path, capsys):
@@ -326,7 +318,7 @@ def test_an_undecodable_article_among_good_ones_leaves_no_output_file(small_mode
     output = tmp_path / "tagged.jsonl"
     good, bad = str(tmp_path / "a_good.txt"), str(tmp_path / "b_bad.txt")
     code, _, err = cli(capsys, good, bad, "--model", str(small_model), "-o", str(output))
-    assert_user_error(code, err, "b_bad.txt", "line 1", "UTF-8")
+    assert_one_line_error(code, err, "b_bad.txt", "line 1", "UTF-8")
     assert not output.exists() and sorted(path.name for path in tmp_path.iterdir()) == ["a_good.txt", "b_bad.txt"]
 
 
@@ -342,13 +334,13 @@ def test_an_undecodable_article_among_good_ones_leaves_no_output_file(small_mode
 )
 def test_usage_mistakes_exit_2_with_one_line(small_model, capsys, args, expected):
     code, out, err = cli(capsys, str(SEED), "--model", str(small_model), *args)
-    assert_user_error(code, err, expected)
+    assert_one_line_error(code, err, expected)
     assert out == ""
 
 
 def test_empty_standard_input_exits_2(small_model, capsys, monkeypatch):
     code, _, err = cli(capsys, "--model", str(small_model), stdin=b"  \n", monkeypatch=monkeypatch)
-    assert_user_error(code, err, "<stdin>", "empty")
+    assert_one_line_error(code, err, "<stdin>", "empty")
 
 
 def test_errors_reach_the_user_as_one_line_without_a_traceback(tmp_path):
@@ -374,20 +366,20 @@ def test_errors_reach_the_user_as_one_line_without_a_traceback(tmp_path):
 def test_a_missing_model_file_is_named(tmp_path, capsys):
     missing = tmp_path / "model.skops"
     code, _, err = cli(capsys, str(SEED), "--model", str(missing))
-    assert_user_error(code, err, str(missing), "no such file")
+    assert_one_line_error(code, err, str(missing), "no such file")
 
 
 def test_a_file_that_is_not_a_model_is_named(tmp_path, capsys):
     fake = tmp_path / "model.skops"
     fake.write_bytes(b"not a zip file")
     code, _, err = cli(capsys, str(SEED), "--model", str(fake))
-    assert_user_error(code, err, str(fake), "could not be loaded")
+    assert_one_line_error(code, err, str(fake), "could not be loaded")
 
 
 def test_a_missing_store_is_named_and_not_created(tmp_path, capsys):
     store = tmp_path / "mlflow.db"
     code, _, err = cli(capsys, str(SEED), "--tracking-uri", f"sqlite:///{store}")
-    assert_user_error(code, err, "models:/stance-classifier@champion", f"no MLflow store at {store}")
+    assert_one_line_error(code, err, "models:/stance-classifier@champion", f"no MLflow store at {store}")
     assert not store.exists()
 
 
@@ -400,7 +392,7 @@ def free_port() -> int:
 def test_an_unreachable_tracking_server_is_named(capsys):
     uri = f"http://127.0.0.1:{free_port()}"
     code, _, err = cli(capsys, str(SEED), "--tracking-uri", uri)
-    assert_user_error(code, err, "models:/stance-classifier@champion", uri)
+    assert_one_line_error(code, err, "models:/stance-classifier@champion", uri)
 
 
 @pytest.mark.parametrize(
@@ -414,7 +406,7 @@ def test_an_unreachable_tracking_server_is_named(capsys):
 )
 def test_a_missing_model_alias_or_version_is_named(registry, capsys, model, expected):
     code, _, err = cli(capsys, str(SEED), "--model", model, "--tracking-uri", registry.uri)
-    assert_user_error(code, err, model, expected)
+    assert_one_line_error(code, err, model, expected)
 
 
 def test_every_kind_of_model_reference_gives_the_same_predictions(registry, small_model, capsys, monkeypatch):

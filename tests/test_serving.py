@@ -4,14 +4,12 @@ import json
 import os
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import REPO, reproduced_copy
-from local_server import local_server
+from local_server import local_server, served_labels
 
 from pipeline.inference import DEFAULT_MODEL, load_model
 
@@ -51,15 +49,6 @@ def server(project, store):
         lambda port: [*command, "-h", "127.0.0.1", "-p", str(port)], project, env, "/ping", PING_TIMEOUT
     ) as url:
         yield url
-
-
-def served_labels(url: str, statements: list[str]) -> list[str]:
-    body = json.dumps({"dataframe_split": {"columns": ["text"], "data": [[text] for text in statements]}})
-    request = urllib.request.Request(
-        f"{url}/invocations", data=body.encode("utf-8"), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())["predictions"]
 
 
 @pytest.fixture
