@@ -13,7 +13,7 @@ from pipeline.errors import UserInputError, exit_on_user_error
 from pipeline.files import atomic_path, read_json, write_json, write_text
 from pipeline.inference import load_skops
 from pipeline.metrics import HEADLINE_METRICS, classification_metrics, majority_baseline_metrics
-from pipeline.prepared_data import data_digest, use_prepared_data
+from pipeline.prepared_data import prepared_digest, use_prepared_data
 from pipeline.stage_io import read_split
 from pipeline.validation import LABEL
 
@@ -163,7 +163,7 @@ def main(cfg: DictConfig) -> None:
         real_text.log_real_text_checks(cfg, classifier)
         identity = dataset_identity(cfg)
         tracking.claim_registered_model(name, identity, cfg.data.get("description"))
-        version_tags = {**identity, "selection_metric": cfg.selection_metric, "data_md5": data_digest(cfg.data.path)}
+        version_tags = {**identity, "selection_metric": cfg.selection_metric, "data_md5": prepared_digest(cfg)}
         model_uri, refit_tags = refit.log_deployable_model(cfg, training["model_uri"], results["metrics"])
         version_tags.update(refit_tags)
         version = tracking.register_model(model_uri, name, version_tags)

@@ -33,6 +33,16 @@ def data_digest(location: str) -> str:
     return f"hub:{location}"
 
 
+def prepared_digest(cfg: DictConfig, location: str | None = None) -> str:
+    """The digest of the data the prepared splits came from, as prepare recorded it; hashed anew only for data
+    the splits did not come from (hashing a large file once per stage was repeated work)."""
+    location = location or cfg.data.path
+    manifest = read_manifest(cfg.paths.processed)
+    if manifest is not None and manifest["data"].get("path") == location and "digest" in manifest:
+        return manifest["digest"]
+    return data_digest(location)
+
+
 def without_description(data: dict) -> dict:
     """The description is prose, not identity."""
     return {key: value for key, value in data.items() if key != "description"}

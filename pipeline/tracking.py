@@ -29,7 +29,7 @@ from pipeline import dvc_experiment, quiet, run_names, run_owners, trusted_loadi
 from pipeline.errors import UserInputError
 from pipeline.files import sqlite_database_path
 from pipeline.model_requirements import extra_requirements
-from pipeline.prepared_data import data_digest
+from pipeline.prepared_data import prepared_digest
 from pipeline.text_input import SKOPS_TRUSTED_TYPES
 from pipeline.tracking_server import TrackingServerUnavailable, bound_http_retries, check_answers, describe, redact
 
@@ -252,7 +252,7 @@ def training_run(cfg: DictConfig, data_path: str, parent_run_id: str | None = No
         "git_commit": git_commit(),
         "dataset": cfg.data.name,
         "data_path": data_path,
-        "data_md5": data_digest(data_path),
+        "data_md5": prepared_digest(cfg, data_path),
         **run_owners.owner_tags(),
         **dvc_experiment.experiment_tags(),
     }
