@@ -4,7 +4,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
+from sklearn.utils import get_tags
 
+from pipeline.embeddings import SentenceEmbedder
 from pipeline.errors import UserInputError
 from pipeline.out_of_core import BatchedPipeline
 from pipeline.per_target import PerTargetClassifier
@@ -40,12 +42,33 @@ def build_classifier(
         ("features", build_features(features)),
         ("classifier", build_estimator(model)),
     ]
+    check_features_suit_model(steps[1][1], steps[2][1], features, model)
     pipeline = build_out_of_core(steps, model, features) if model.get("out_of_core") else Pipeline(steps)
     if not model.get("per_target", False):
         return pipeline
     if not target_column:
         raise UserInputError("model.per_target=true needs a stance target: set data.target_column")
     return PerTargetClassifier(pipeline, min_statements=model.get("per_target_min_statements", 20))
+
+
+def parts(estimator: BaseEstimator) -> list:
+    """The estimator and every estimator nested in it (a FeatureUnion's parts, a pipeline's steps)."""
+    nested = estimator.get_params(deep=True).values()
+    return [estimator, *(value for value in nested if isinstance(value, BaseEstimator))]
+
+
+def check_features_suit_model(vectorizer, estimator, features: DictConfig, model: DictConfig) -> None:
+    """Refuse, before any work, a model that needs non-negative features (counts, TF-IDF: the naive Bayes models)
+    with sentence embeddings, whose components are signed. Shifting them to be positive would feed the model
+    something it reads as counts without being counts; the error says what pairs instead."""
+    if not get_tags(estimator).input_tags.positive_only:
+        return
+    if any(isinstance(part, SentenceEmbedder) for part in parts(vectorizer)):
+        raise UserInputError(
+            f"model={model.name} with features={features.name}: {type(estimator).__name__} needs non-negative "
+            "features (counts or TF-IDF), but sentence embeddings have negative values; use n-gram features "
+            "(e.g. features=word_char) with this model, or a model such as logreg with the embeddings"
+        )
 
 
 def build_out_of_core(steps: list, model: DictConfig, features: DictConfig) -> BatchedPipeline:

@@ -4,6 +4,10 @@ The shipped data set names `data/seed_quotes.csv` (the six quotes of the foundin
 any other file of labelled quotes can be added: `data.extra_eval=[data/seed_quotes.csv,my_quotes.csv]`. Each file
 gets its own metrics, named after the file: `seed_quotes_correct`, `seed_quotes_total`, `seed_quotes_accuracy`,
 `seed_quotes_macro_f1`. These files are evaluation sets only: nothing here, or anywhere, adds them to training data.
+
+A data set with a stance target (`data.target_column`, e.g. SemEval's `Target`) trains models that read the target
+beside the text (one model per target with `model.per_target`): its extra files need the target column too (the
+data set's own name for it, or `target`), and a file without it is refused with a one-line error.
 """
 
 from pathlib import Path
@@ -16,6 +20,8 @@ from pipeline.text_files import check_utf8
 
 # The statement's column: the data set's own text column, else `quote` (as in data/seed_quotes.csv) or `text`.
 TEXT_COLUMNS = ("quote", "text")
+# The stance target's column: the data set's own target column, else `target`.
+TARGET_COLUMNS = ("target",)
 READERS = {
     ".csv": pd.read_csv,
     ".tsv": lambda path: pd.read_csv(path, sep="\t"),
@@ -28,8 +34,11 @@ def eval_set_name(path: str) -> str:
     return Path(path).stem
 
 
-def read_labelled_quotes(path: str, text_column: str, label_column: str, labels: list[str]) -> pd.DataFrame:
-    """`text` and `label` columns from a file of labelled quotes; a UserInputError naming what is wrong."""
+def read_labelled_quotes(
+    path: str, text_column: str, label_column: str, labels: list[str], target_column: str | None = None
+) -> pd.DataFrame:
+    """`text` and `label` columns (and `target`, for a data set with targets) from a file of labelled quotes;
+    a UserInputError naming what is wrong."""
     location = Path(path)
     if location.suffix.lower() not in READERS:
         raise UserInputError(f"data.extra_eval: {path}: unsupported file type; expected one of {', '.join(READERS)}")
@@ -45,6 +54,8 @@ def read_labelled_quotes(path: str, text_column: str, label_column: str, labels:
             f"{label_column!r} column; got columns {list(frame.columns)}"
         )
     quotes = pd.DataFrame({"text": frame[texts[0]].astype(str), "label": frame[label_column]})
+    if target_column:
+        quotes.insert(1, "target", stance_targets(path, frame, target_column))
     unknown = quotes[~quotes["label"].isin(labels)]
     if len(unknown):
         row = int(unknown.index[0]) + 2  # 1-based, after the header line
@@ -55,9 +66,26 @@ def read_labelled_quotes(path: str, text_column: str, label_column: str, labels:
     return quotes
 
 
+def stance_targets(path: str, frame: pd.DataFrame, target_column: str) -> pd.Series:
+    """The quotes' stance targets: the data set's models cannot score a quote without its target."""
+    names = list(dict.fromkeys((target_column, *TARGET_COLUMNS)))
+    found = [column for column in names if column in frame.columns]
+    if not found:
+        raise UserInputError(
+            f"{path}: the data set's models read a stance target (data.target_column={target_column}): expected a "
+            f"{' or '.join(map(repr, names))} column; got columns {list(frame.columns)}"
+        )
+    targets = frame[found[0]]
+    empty = targets.isna() | (targets.astype(str).str.strip() == "")
+    if empty.any():
+        row = int(empty.to_numpy().nonzero()[0][0]) + 2  # 1-based, after the header line
+        raise UserInputError(f"{path}: row {row}: empty {found[0]!r}; every quote needs its stance target")
+    return targets.astype(str)
+
+
 def score_quotes(classifier, quotes: pd.DataFrame, labels: list[str]) -> tuple[dict[str, float], pd.DataFrame]:
     """Metrics (correct, total, accuracy, macro-F1 over the labels present) and one row per quote."""
-    predictions = classifier.predict(quotes[["text"]])
+    predictions = classifier.predict(quotes[[column for column in ("text", "target") if column in quotes]])
     correct = int((predictions == quotes["label"].to_numpy()).sum())
     present = [label for label in labels if label in set(quotes["label"])]
     metrics = {
@@ -74,7 +102,9 @@ def real_text_checks(cfg, classifier) -> dict[str, tuple[dict[str, float], pd.Da
     labels = list(cfg.data.labels)
     results = {}
     for path in cfg.data.get("extra_eval") or []:
-        quotes = read_labelled_quotes(path, cfg.data.text_column, cfg.data.label_column, labels)
+        quotes = read_labelled_quotes(
+            path, cfg.data.text_column, cfg.data.label_column, labels, cfg.data.get("target_column") or None
+        )
         results[eval_set_name(path)] = score_quotes(classifier, quotes, labels)
     return results
 

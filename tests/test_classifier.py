@@ -8,6 +8,8 @@ import pytest
 import skops.io
 from conftest import REPO, compose_config
 
+from pipeline.classifier import build_classifier
+from pipeline.errors import UserInputError
 from pipeline.text_input import SKOPS_TRUSTED_TYPES
 from pipeline.train import fit_classifier, validation_scores
 
@@ -97,3 +99,14 @@ def test_the_stance_target_column_can_feed_the_features(statements):
     classifier = fit_classifier(cfg, train)
     vocabulary = classifier.named_steps["features"].vocabulary_
     assert "syria" in vocabulary and "mali" in vocabulary
+
+
+@pytest.mark.parametrize("features", ["minilm", "word_char_minilm"])
+def test_naive_bayes_refuses_signed_embedding_features_before_any_work(features):
+    # Checked when the classifier is built: no encoder is loaded and nothing is embedded (no extra needed).
+    cfg = compose_config([f"features={features}", "model=complement_nb"])
+    with pytest.raises(UserInputError) as error:
+        build_classifier(cfg.features, cfg.model)
+    message = str(error.value)
+    assert f"model=complement_nb with features={features}" in message and "negative" in message
+    assert "\n" not in message

@@ -69,3 +69,47 @@ def test_a_bad_file_gets_a_one_line_error_naming_it(tmp_path, content, message):
 def test_a_missing_file_is_named():
     with pytest.raises(UserInputError, match="data.extra_eval: nowhere.csv: no such file"):
         read_labelled_quotes("nowhere.csv", "text", "label", LABELS)
+
+
+def test_a_data_set_with_targets_scores_extra_quotes_with_their_targets(statements, tmp_path):
+    quotes = pd.DataFrame(
+        {
+            "quote": ["The strikes must stop now.", "We support the mission.", "The convoy left at noon."],
+            "conflict": ["Syria", "Mali", "Libya"],  # Libya: no model of its own, the pooled one answers
+            "label": ["anti-intervention", "pro-intervention", "neutral"],
+        }
+    )
+    extra = tmp_path / "targeted_quotes.csv"
+    quotes.to_csv(extra, index=False)
+    cfg = compose_config(
+        [
+            "data.target_column=conflict",
+            "model.per_target=true",
+            "+model.per_target_min_statements=5",
+            "features=word",
+            f"data.extra_eval=[{extra}]",
+        ]
+    )
+    train = statements.rename(columns={"source": "group"})
+    train = train.assign(target=["Syria", "Mali"] * (len(train) // 2) + ["Syria"] * (len(train) % 2))
+    classifier = fit_classifier(cfg, train)
+    metrics, rows = real_text_checks(cfg, classifier)["targeted_quotes"]
+    assert metrics["total"] == 3
+    # Each quote is routed by its own target: the same predictions as the model gives the table directly.
+    expected = classifier.predict(pd.DataFrame({"text": quotes["quote"], "target": quotes["conflict"]}))
+    assert list(rows["predicted"]) == list(expected)
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        ({"quote": ["The strikes must stop."], "label": ["neutral"]}, "expected a 'conflict' or 'target' column"),
+        ({"quote": ["Stop.", "Go."], "conflict": ["Syria", None], "label": ["neutral"] * 2}, "row 3: empty 'conflict'"),
+    ],
+)
+def test_a_data_set_with_targets_refuses_extra_quotes_without_them(tmp_path, columns, message):
+    path = tmp_path / "quotes.csv"
+    pd.DataFrame(columns).to_csv(path, index=False)
+    with pytest.raises(UserInputError, match=message) as error:
+        read_labelled_quotes(str(path), "text", "label", LABELS, target_column="conflict")
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
