@@ -1,0 +1,127 @@
+"""Ways of combining TF-IDF n-grams with sentence embeddings, cross-validated on the shipped corpus.
+
+    .venv/bin/python benchmarks/embedding_union_grid.py union standardised voting   # after make run; embeddings extra
+
+The folds are those of `python -m pipeline.learning_curve` (five, stratified, source articles kept whole) over the
+training and validation splits; the test split and the seed quotes are never read. In each fold the `word_char`
+vectorizer is fitted on the fold's training part only; the embeddings come from the disk cache (one forward pass per
+statement, the encoder is not trained). Each block is computed once per fold, so that the grid costs classifier fits
+only. Prints 5-fold macro-F1, mean ± spread:
+
+- union: the `word_char_minilm` feature union (unit-length rows in each part) at embedding weight w, logistic
+  regression at C (the shipped setting is C=4, w=1.0);
+- standardised: the same with the embedding block standardised per dimension (fitted on the fold's training part),
+  then weighted by w (a standardised 384-dimension row has length about 20, so w=0.05 is about unit length);
+- voting: soft voting of two logistic regressions, one on `word_char` (C_t) and one on the embeddings (C_e),
+  probabilities mixed with weight a on the embeddings' model.
+"""
+
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from hydra import compose, initialize_config_dir
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from pipeline.classifier import build_features
+from pipeline.embeddings import SentenceEmbedder
+from pipeline.learning_curve import cross_validation_folds
+from pipeline.metrics import classification_metrics
+from pipeline.stage_io import read_split
+from pipeline.validation import LABEL
+
+REPO = Path(__file__).resolve().parents[1]
+UNION_GRID = [(1, 0.5), (1, 0.75), (1, 1.0), (1, 1.25), (2, 0.5), (2, 0.75), (2, 1.0)]
+UNION_GRID += [(4, 0.75), (4, 1.25), (8, 0.75), (8, 1.25)]
+STANDARDISED_GRID = [(4, 0.05), (4, 0.1)]
+VOTING_TEXT_C, VOTING_EMBEDDING_C, VOTING_SHARES = (2, 4, 8), (1, 4, 16, 64), (0.2, 0.3, 0.4, 0.5, 0.6)
+
+
+def fold_blocks(cfg, frame: pd.DataFrame) -> list[dict]:
+    embeddings = SentenceEmbedder().fit(frame["text"]).transform(frame["text"])
+    folds = []
+    for train_rows, test_rows in cross_validation_folds(frame, cfg.seed):
+        vectorizer = build_features(cfg.features)
+        folds.append(
+            {
+                "ngrams_train": vectorizer.fit_transform(frame["text"].iloc[train_rows]),
+                "ngrams_test": vectorizer.transform(frame["text"].iloc[test_rows]),
+                "embeddings_train": embeddings[train_rows],
+                "embeddings_test": embeddings[test_rows],
+                "y_train": frame[LABEL].iloc[train_rows].to_numpy(),
+                "y_test": frame[LABEL].iloc[test_rows].to_numpy(),
+            }
+        )
+    return folds
+
+
+def logistic_regression(C: float, seed: int) -> LogisticRegression:
+    # As conf/model/logreg.yaml.
+    return LogisticRegression(C=C, class_weight="balanced", max_iter=2000, random_state=seed)
+
+
+def main() -> None:
+    with initialize_config_dir(str(REPO / "conf"), version_base=None):
+        cfg = compose(config_name="config", overrides=["features=word_char"])
+    frame = pd.concat([read_split(cfg.paths.processed, split) for split in ("train", "validation")])
+    folds = fold_blocks(cfg, frame)
+
+    def macro_f1(truth, predicted) -> float:
+        scores = classification_metrics(pd.Series(truth), predicted, cfg.data.labels, cfg.data.stance_labels)
+        return scores["macro_f1"]
+
+    def show(name: str, scores: list[float]) -> None:
+        print(f"{name:<40} {np.mean(scores):.3f} ± {np.std(scores):.3f}", flush=True)
+
+    def union_scores(C: float, weight: float, standardise: bool) -> list[float]:
+        scores = []
+        for fold in folds:
+            train, test = fold["embeddings_train"], fold["embeddings_test"]
+            if standardise:
+                scaler = StandardScaler().fit(train)
+                train, test = scaler.transform(train), scaler.transform(test)
+            model = logistic_regression(C, cfg.seed)
+            model.fit(sp.hstack([fold["ngrams_train"], weight * train]).tocsr(), fold["y_train"])
+            scores.append(
+                macro_f1(fold["y_test"], model.predict(sp.hstack([fold["ngrams_test"], weight * test]).tocsr()))
+            )
+        return scores
+
+    if "union" in sys.argv[1:]:
+        for C, weight in UNION_GRID:
+            show(f"union C={C} w={weight}", union_scores(C, weight, standardise=False))
+    if "standardised" in sys.argv[1:]:
+        for C, weight in STANDARDISED_GRID:
+            show(f"standardised union C={C} w={weight}", union_scores(C, weight, standardise=True))
+    if "voting" in sys.argv[1:]:
+        probabilities = {}
+        for index, fold in enumerate(folds):
+            for C in VOTING_TEXT_C:
+                model = logistic_regression(C, cfg.seed).fit(fold["ngrams_train"], fold["y_train"])
+                probabilities["ngrams", C, index] = model.predict_proba(fold["ngrams_test"])
+                classes = model.classes_
+            for C in VOTING_EMBEDDING_C:
+                model = logistic_regression(C, cfg.seed).fit(fold["embeddings_train"], fold["y_train"])
+                probabilities["embeddings", C, index] = model.predict_proba(fold["embeddings_test"])
+        for text_C, embedding_C, share in itertools.product(VOTING_TEXT_C, VOTING_EMBEDDING_C, VOTING_SHARES):
+            scores = [
+                macro_f1(
+                    fold["y_test"],
+                    classes[
+                        (
+                            (1 - share) * probabilities["ngrams", text_C, index]
+                            + share * probabilities["embeddings", embedding_C, index]
+                        ).argmax(axis=1)
+                    ],
+                )
+                for index, fold in enumerate(folds)
+            ]
+            show(f"voting C_t={text_C} C_e={embedding_C} a={share}", scores)
+
+
+if __name__ == "__main__":
+    main()
