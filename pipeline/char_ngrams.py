@@ -105,6 +105,8 @@ class DistinctWords:
         )
         indptr = np.zeros(len(documents) + 1, dtype=np.int64)
         np.cumsum(np.fromiter(map(len, words_of_documents), dtype=np.int64, count=len(documents)), out=indptr[1:])
+        if len(all_words) <= np.iinfo(np.int32).max:
+            indptr = indptr.astype(np.int32)  # 32-bit indices, as scikit-learn's estimators expect
         # A word repeated in a statement stays as repeated entries: the sparse product below adds them up.
         occurrences = sp.csr_array(
             (np.ones(len(columns), dtype=np.int32), columns, indptr), shape=(len(documents), len(distinct))
@@ -120,6 +122,8 @@ class DistinctWords:
         # columns in one linear pass, quicker than sorting the rows of the direct product.
         transposed = per_word.T.tocsr() @ self.occurrences.astype(dtype).T.tocsr()
         matrix = sp.csr_array(transposed.T.tocsr())
+        if matrix.nnz <= np.iinfo(np.int32).max:
+            matrix.indices, matrix.indptr = matrix.indices.astype(np.int32), matrix.indptr.astype(np.int32)
         matrix.has_sorted_indices = True
         return matrix
 

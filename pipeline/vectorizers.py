@@ -197,7 +197,8 @@ class CompactTfidfVectorizer(TfidfVectorizer):
 
 
 class FastHashingVectorizer(HashingVectorizer):
-    """scikit-learn's HashingVectorizer, with `char_wb` n-grams counted vectorised: the same columns and values.
+    """scikit-learn's HashingVectorizer, with `char_wb` and word n-grams counted vectorised: the same columns and
+    values.
 
     Each batch's distinct n-grams are hashed once (MurmurHash3 of the UTF-8 text, as FeatureHasher does)
     instead of every occurrence. Stateless like its parent: nothing is learnt, nothing grows with the data.
@@ -205,24 +206,11 @@ class FastHashingVectorizer(HashingVectorizer):
 
     def transform(self, X):
         documents = X if isinstance(X, list | tuple | np.ndarray) else list(X)
-        vectorised = (
-            self.analyzer == "char_wb"
-            and self.input == "content"
-            and not isinstance(X, str)
-            and all(isinstance(document, str) for document in documents)
-        )
-        if not vectorised:
-            return super().transform(documents)
+        if isinstance(X, str) or not vectorised_counting_applies(self, documents):
+            return super().transform(X)
         self._validate_ngram_range()
-        min_n, max_n = self.ngram_range
-        preprocess = self.build_preprocessor()
-        batches = range(0, len(documents), BATCH_SIZE)
-        counts = [
-            self._hash_batch(
-                PaddedWords.from_documents(documents[start : start + BATCH_SIZE], preprocess), min_n, max_n
-            )
-            for start in batches
-        ]
+        hash_batch = self._hash_char_wb if self.analyzer == "char_wb" else self._hash_words
+        counts = [hash_batch(documents[start : start + BATCH_SIZE]) for start in range(0, len(documents), BATCH_SIZE)]
         if any(batch is None for batch in counts):
             return super().transform(documents)
         hashed = sp.csr_array(sp.vstack(counts, format="csr")) if counts else sp.csr_array((0, self.n_features))
@@ -232,26 +220,44 @@ class FastHashingVectorizer(HashingVectorizer):
             hashed = normalize(hashed, norm=self.norm, copy=False)
         return hashed
 
-    def _hash_batch(self, words: PaddedWords, min_n: int, max_n: int):
-        """FeatureHasher.transform over the batch's n-grams; None when a NUL or a huge alphabet needs the loop."""
-        char_ids = CharIds(words.alphabet())
+    def _hash_words(self, documents):
+        """FeatureHasher.transform over the batch's word n-grams; None when their keys would not fit."""
+        preprocess, tokenize, stop_words = self.build_preprocessor(), self.build_tokenizer(), self.get_stop_words()
+        batch = word_ngram_occurrences(documents, preprocess, tokenize, stop_words, self.ngram_range)
+        if batch is None:
+            return None
+        return self._hashed_counts(batch.rows, batch.term_ids, batch.terms, batch.n_documents)
+
+    def _hash_char_wb(self, documents):
+        """FeatureHasher.transform over the batch's char_wb n-grams; None when a NUL or a huge alphabet needs the
+        loop."""
+        min_n, max_n = self.ngram_range
+        preprocess = self.build_preprocessor()
+        # Per distinct word, then summed per statement, unless signs alternate: a +1 and a -1 meeting in one column
+        # leave an explicit zero in scikit-learn's output, which the sparse product would drop.
+        words = None if self.alternate_sign else DistinctWords.from_documents(documents, preprocess)
+        padded = PaddedWords.from_documents(documents, preprocess) if words is None else words.padded()
+        char_ids = CharIds(padded.alphabet())
         if not char_ids.fits(max_n) or (len(char_ids.alphabet) and char_ids.alphabet[0] == 0):
             return None
-        rows, keys = ngram_keys(words, char_ids, min_n, max_n)
+        rows, keys = ngram_keys(padded, char_ids, min_n, max_n)
         # np.unique's return_inverse costs an argsort; a sort plus a hash-table lookup is quicker.
         distinct = np.unique(keys)
         occurrence = KeyIndex(distinct, np.arange(len(distinct))).lookup(keys)
-        hashes = np.array(
-            [murmurhash3_32(term, seed=0) for term in terms_of_keys(distinct, char_ids, max_n)], dtype=np.int64
-        )
+        terms = terms_of_keys(distinct, char_ids, max_n)
+        hashed = self._hashed_counts(rows, occurrence, terms, len(padded.words_per_document))
+        return hashed if words is None else words.per_statement(hashed, self.dtype)
+
+    def _hashed_counts(self, rows: np.ndarray, term_ids: np.ndarray, terms: list[str], n_rows: int):
+        """What FeatureHasher makes of rows whose features are `terms[term_ids]`."""
+        hashes = np.array([murmurhash3_32(term, seed=0) for term in terms], dtype=np.int64)
         # FeatureHasher's column: abs(h) % n_features, with abs(-2**31) taken as 2**31 (see _hashing_fast.pyx).
         columns = (np.abs(hashes) % self.n_features).astype(np.int32)
-        n_rows = len(words.words_per_document)
         if not self.alternate_sign:
-            return count_matrix(rows, columns[occurrence], n_rows, self.n_features, self.dtype)
+            return count_matrix(rows, columns[term_ids], n_rows, self.n_features, self.dtype)
         signs = np.where(hashes >= 0, 1, -1)
         matrix = sp.csr_array(
-            (signs[occurrence].astype(self.dtype), (rows, columns[occurrence])), shape=(n_rows, self.n_features)
+            (signs[term_ids].astype(self.dtype), (rows, columns[term_ids])), shape=(n_rows, self.n_features)
         )
         matrix.sum_duplicates()
         return matrix
