@@ -51,9 +51,9 @@ def build_classifier(
     return PerTargetClassifier(pipeline, min_statements=model.get("per_target_min_statements", 20))
 
 
-def parts(estimator: BaseEstimator) -> list:
+def parts(estimator) -> list:
     """The estimator and every estimator nested in it (a FeatureUnion's parts, a pipeline's steps)."""
-    nested = estimator.get_params(deep=True).values()
+    nested = estimator.get_params(deep=True).values() if hasattr(estimator, "get_params") else []
     return [estimator, *(value for value in nested if isinstance(value, BaseEstimator))]
 
 
@@ -61,7 +61,11 @@ def check_features_suit_model(vectorizer, estimator, features: DictConfig, model
     """Refuse, before any work, a model that needs non-negative features (counts, TF-IDF: the naive Bayes models)
     with sentence embeddings, whose components are signed. Shifting them to be positive would feed the model
     something it reads as counts without being counts; the error says what pairs instead."""
-    if not get_tags(estimator).input_tags.positive_only:
+    try:
+        positive_only = get_tags(estimator).input_tags.positive_only
+    except AttributeError:  # a model from outside scikit-learn without its estimator tags: nothing to check
+        return
+    if not positive_only:
         return
     if any(isinstance(part, SentenceEmbedder) for part in parts(vectorizer)):
         raise UserInputError(
