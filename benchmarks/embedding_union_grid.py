@@ -13,7 +13,7 @@ only. Prints 5-fold macro-F1, mean ± spread:
 - standardised: the same with the embedding block standardised per dimension (fitted on the fold's training part),
   then weighted by w (a standardised 384-dimension row has length about 20, so w=0.05 is about unit length);
 - voting: soft voting of two logistic regressions, one on `word_char` (C_t) and one on the embeddings (C_e),
-  probabilities mixed with weight a on the embeddings' model.
+  probabilities mixed with weight a on the embeddings' model; and each of the two alone.
 """
 
 import itertools
@@ -121,6 +121,13 @@ def main() -> None:
                 for index, fold in enumerate(folds)
             ]
             show(f"voting C_t={text_C} C_e={embedding_C} a={share}", scores)
+        for name, grid in (("ngrams", VOTING_TEXT_C), ("embeddings", VOTING_EMBEDDING_C)):
+            for C in grid:
+                scores = [
+                    macro_f1(fold["y_test"], classes[probabilities[name, C, index].argmax(axis=1)])
+                    for index, fold in enumerate(folds)
+                ]
+                show(f"{name} alone C={C}", scores)
 
 
 if __name__ == "__main__":
