@@ -1,4 +1,6 @@
-"""The MLflow UI as a person uses it: a sweep trained on the fixture, browsed in headless Chromium.
+"""The MLflow UI as a person uses it: a sweep and a registered run trained on the fixture, browsed in headless Chromium.
+
+`pytest tests/test_mlflow_ui.py --ui-screenshots docs/images` also saves the screenshots docs/comparing.md shows.
 
 Playwright drives Debian's Chromium (/usr/bin/chromium); no browser is downloaded. Without it the tests skip,
 except under CI=true, where a missing browser is an error: CI must not pass without looking at the UI.
@@ -12,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURE_CSV, REPO
+from conftest import FIXTURE_CSV, REPO, run
 from local_server import local_server
 
 pytestmark = pytest.mark.slow
@@ -87,6 +89,9 @@ def runs(browser_available, tmp_path_factory) -> dict:
     (folder / "data" / "raw").mkdir(parents=True)
     shutil.copy(FIXTURE_CSV, folder / "data" / "raw" / "statements.csv")
     shutil.copy(REPO / "data" / "seed_quotes.csv", folder / "data" / "seed_quotes.csv")
+    # Committed, so that runs and versions carry a commit (git_commit) as they do in a checkout.
+    for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "fixture"]):
+        run(command, folder)
     run_module(folder, "pipeline.prepare")
     run_module(folder, "pipeline.train", "--multirun", *SWEEP)
     # As `make run OVERRIDES=...` runs the stages: the composed config in params.yaml.
@@ -301,7 +306,8 @@ def test_a_registered_version_says_which_model_data_and_test_scores_it_holds(pag
     close_assistant(page)
     page.screenshot(path=screenshots / "mlflow_model_version.png")
 
-    # The registered model's versions table starts each description with the run name.
+    # The registered model's versions table shows the start of each description (cut after about 30 characters):
+    # the run name, not Markdown markup.
     page.goto(f"{mlflow_ui}/#/models/{REGISTERED_MODEL}")
     version_row = page.get_by_role("row").filter(has=page.get_by_role("link", name="Version 1", exact=True))
     expect(version_row).to_contain_text(evaluated["name"][:15])
