@@ -145,7 +145,9 @@ def gate_champion(cfg: DictConfig, version: str, results: dict, test) -> Champio
 def main(cfg: DictConfig) -> None:
     use_prepared_data(cfg, list(HydraConfig.get().overrides.task))
     tracking.ensure_reachable(cfg.mlflow)
-    train, test = read_split(cfg.paths.processed, "train"), read_split(cfg.paths.processed, "test")
+    # The baseline needs only the training labels: the training statements themselves are not read.
+    train = read_split(cfg.paths.processed, "train", columns=[LABEL])
+    test = read_split(cfg.paths.processed, "test")
     classifier = load_classifier(cfg.paths.model)
     results = evaluate(cfg, classifier, train, test)
     metrics, baseline = results["metrics"], results["baseline"]

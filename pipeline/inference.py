@@ -14,8 +14,11 @@ MLflow, so that tagging one article with a local `.skops` file starts in about a
 
 import os
 import re
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
+from itertools import chain, islice
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 
@@ -33,6 +36,7 @@ MLMODEL_FILE = "MLmodel"
 # "models:/...", "runs:/...", "file:///...", "s3://...": anything with a scheme goes to MLflow. One letter before the
 # colon is a Windows drive, not a scheme.
 _URI = re.compile(r"\A[A-Za-z][A-Za-z0-9+.-]+:/")
+T = TypeVar("T")  # what the caller pairs with each batch
 
 
 def probability_column(label: str) -> str:
@@ -98,16 +102,41 @@ class StanceTagger:
             return self.predict_in_workers(statements)
         return self.predict_here(statements)
 
-    def predict_in_workers(self, statements: pd.DataFrame) -> pd.DataFrame:
+    def workers(self):
         from joblib.externals.loky import get_reusable_executor
 
         # The same executor serves every batch: each worker receives the classifier once, when it starts.
-        executor = get_reusable_executor(
+        return get_reusable_executor(
             max_workers=self.jobs, initializer=start_worker, initargs=(self.classifier, self.source)
         )
+
+    def predict_in_workers(self, statements: pd.DataFrame) -> pd.DataFrame:
         size = -(-len(statements) // self.jobs)
         parts = [statements.iloc[start : start + size] for start in range(0, len(statements), size)]
-        return pd.concat(executor.map(predict_in_worker, parts))
+        return pd.concat(self.workers().map(predict_in_worker, parts))
+
+    def predict_batches(self, batches: Iterable[tuple[T, pd.DataFrame]]) -> Iterator[tuple[T, pd.DataFrame]]:
+        """(key, predictions) for each (key, statements), in order.
+
+        With jobs > 1, whole batches go to the worker processes, and the next batches are read while they work:
+        the caller's reading and writing overlap the features and the classifier instead of waiting for them.
+        """
+        batches = iter(batches)
+        first = list(islice(batches, 2))
+        if self.jobs == 1 or (len(first) == 1 and len(first[0][1]) < self.parallel_min_rows):
+            for key, statements in chain(first, batches):
+                yield key, self.predict_here(statements)
+            return
+        executor, pending = self.workers(), deque()
+        for key, statements in chain(first, batches):
+            pending.append((key, executor.submit(predict_in_worker, statements)))
+            # One batch queued per worker beyond the one it works on; more would only hold rows in memory.
+            if len(pending) > 2 * self.jobs:
+                done_key, future = pending.popleft()
+                yield done_key, future.result()
+        while pending:
+            done_key, future = pending.popleft()
+            yield done_key, future.result()
 
     def predict_here(self, statements: pd.DataFrame) -> pd.DataFrame:
         if len(statements) == 0:

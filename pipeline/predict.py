@@ -498,15 +498,18 @@ def tag_statement_lines(tagger: StanceTagger, text: str, args, writer: RowWriter
 
 
 def tag_table(tagger: StanceTagger, table: StatementTable, args, writer: RowWriter, bar) -> None:
-    for batch in table.batches(args.batch_size):
-        table.check_texts(batch)
-        model_input = pd.DataFrame({TEXT: batch[table.text_column]}, index=batch.index)
-        if tagger.needs_target:
-            targets = batch[table.target_column] if table.target_column else args.target
-            table.check_targets(batch)
-            model_input = tagger.with_targets(model_input, targets)
-        predicted = tagger.predict(model_input).rename(columns={LABEL: args.label_column})
-        writer.write(pd.concat([batch, predicted], axis=1))
+    def checked_batches() -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+        for batch in table.batches(args.batch_size):
+            table.check_texts(batch)
+            model_input = pd.DataFrame({TEXT: batch[table.text_column]}, index=batch.index)
+            if tagger.needs_target:
+                targets = batch[table.target_column] if table.target_column else args.target
+                table.check_targets(batch)
+                model_input = tagger.with_targets(model_input, targets)
+            yield batch, model_input
+
+    for batch, predicted in tagger.predict_batches(checked_batches()):
+        writer.write(pd.concat([batch, predicted.rename(columns={LABEL: args.label_column})], axis=1))
         bar.update(len(batch))
 
 

@@ -18,8 +18,9 @@ def write_splits(splits: dict[str, pd.DataFrame], processed_dir: str) -> None:
             frame.to_parquet(temporary, index=True)
 
 
-def read_split(processed_dir: str, split: str) -> pd.DataFrame:
+def read_split(processed_dir: str, split: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """One split, or only the given columns of it (Parquet reads just those)."""
     path = split_path(processed_dir, split)
     if not path.is_file():
         raise UserInputError(f"{path}: missing; run the prepare stage first (dvc repro, or python -m pipeline.prepare)")
-    return pd.read_parquet(path)
+    return pd.read_parquet(path, columns=columns)

@@ -20,6 +20,7 @@ from sklearn.utils import murmurhash3_32
 
 from pipeline.char_ngrams import (
     CharIds,
+    DistinctWords,
     KeyIndex,
     PaddedWords,
     count_matrix,
@@ -28,20 +29,33 @@ from pipeline.char_ngrams import (
     stack_rows,
     terms_of_keys,
 )
+from pipeline.word_ngrams import word_ngram_occurrences
 
 # Statements per vectorised batch: large enough to amortise NumPy's per-call cost, small enough that the
 # batch's n-gram arrays (about 10 kB per statement) stay small.
-BATCH_SIZE = 5_000
+BATCH_SIZE = 50000
+# Word n-grams per batch: a few dozen per statement, so larger batches; bigrams repeat more across more statements.
+WORD_BATCH_SIZE = 20_000
 
 
-def in_threads(work, starts: range) -> list:
-    """work(start) for each batch start, in order, on up to one thread per core."""
+def in_threads(work, items) -> list:
+    """work(item) for each item (batch start, or batch), in order, on up to one thread per core."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    threads = min(len(starts), cores)
+    threads = min(len(items), cores)
     if threads <= 1:
-        return [work(start) for start in starts]
+        return [work(item) for item in items]
     with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(work, starts))
+        return list(pool.map(work, items))
+
+
+def vectorised_counting_applies(vectorizer, documents) -> bool:
+    """Whether the vectorised counting gives exactly what scikit-learn's per-n-gram loop would."""
+    return (
+        vectorizer.analyzer in ("char_wb", "word")
+        and vectorizer.input == "content"
+        and not isinstance(documents, str)
+        and all(isinstance(document, str) for document in documents)
+    )
 
 
 class CompactTfidfVectorizer(TfidfVectorizer):
@@ -66,33 +80,54 @@ class CompactTfidfVectorizer(TfidfVectorizer):
             state["vocabulary_"] = dict(zip(terms.tolist(), indices.tolist(), strict=True))
         super().__setstate__(state)
 
-    def _vectorised_counting_applies(self, documents) -> bool:
-        return (
-            self.analyzer == "char_wb"
-            and self.input == "content"
-            and isinstance(documents, list | tuple | np.ndarray)
-            and all(isinstance(document, str) for document in documents)
-        )
-
     def _count_vocab(self, raw_documents, fixed_vocab):
         documents = raw_documents if isinstance(raw_documents, list | tuple | np.ndarray) else list(raw_documents)
-        if self._vectorised_counting_applies(documents):
-            counted = self._count_char_wb(documents, fixed_vocab)
-            if counted is not None:
-                return counted
-        return super()._count_vocab(documents, fixed_vocab)
+        counted = None
+        if vectorised_counting_applies(self, documents):
+            count = self._count_char_wb if self.analyzer == "char_wb" else self._count_words
+            counted = count(documents, fixed_vocab)
+        return counted if counted is not None else super()._count_vocab(documents, fixed_vocab)
+
+    def _count_words(self, documents, fixed_vocab):
+        """CountVectorizer._count_vocab for the word analyzer; None when the n-gram keys would not fit."""
+        vocabulary = self.vocabulary_ if fixed_vocab else {}
+        preprocess, tokenize, stop_words = self.build_preprocessor(), self.build_tokenizer(), self.get_stop_words()
+        self._check_stop_words_consistency(stop_words, preprocess, tokenize)  # the warning scikit-learn gives
+        analyzer_parts = (preprocess, tokenize, stop_words, self.ngram_range)
+        matrices = []
+        for start in range(0, len(documents), WORD_BATCH_SIZE):
+            batch = word_ngram_occurrences(documents[start : start + WORD_BATCH_SIZE], *analyzer_parts)
+            if batch is None:
+                return None
+            if fixed_vocab:
+                get = vocabulary.get
+                columns_of_terms = np.fromiter((get(term, -1) for term in batch.terms), np.int64, len(batch.terms))
+            else:
+                # setdefault numbers a new term next; the same string from two n (a token with a space) is one term.
+                add = vocabulary.setdefault
+                columns_of_terms = np.fromiter(
+                    (add(term, len(vocabulary)) for term in batch.terms), np.int64, len(batch.terms)
+                )
+            columns = columns_of_terms[batch.term_ids]
+            known = columns >= 0
+            matrices.append((batch.rows[known], columns[known], batch.n_documents))
+        if not fixed_vocab and not vocabulary:
+            raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+        n_features = len(vocabulary)
+        counts = [count_matrix(rows, columns, n_rows, n_features, self.dtype) for rows, columns, n_rows in matrices]
+        return vocabulary, stack_rows(counts, n_features, self.dtype)
 
     def _count_char_wb(self, documents, fixed_vocab):
         """CountVectorizer._count_vocab for char_wb; None when a rare case needs scikit-learn's own loop.
 
-        Batches run on threads: most of the work is NumPy, which releases the GIL.
+        Batches run on threads: most of the work is NumPy and SciPy, which release the GIL.
         """
         min_n, max_n = self.ngram_range
         preprocess = self.build_preprocessor()
         starts = range(0, len(documents), BATCH_SIZE)
 
-        def words_from(start: int) -> PaddedWords:
-            return PaddedWords.from_documents(documents[start : start + BATCH_SIZE], preprocess)
+        def batch(start: int) -> DistinctWords:
+            return DistinctWords.from_documents(documents[start : start + BATCH_SIZE], preprocess)
 
         if fixed_vocab:
             index = self._char_ngram_index(max_n)
@@ -102,32 +137,32 @@ class CompactTfidfVectorizer(TfidfVectorizer):
             n_features = len(self.vocabulary_)
 
             def count(start: int):
-                words = words_from(start)
-                rows, keys = ngram_keys(words, char_ids, min_n, max_n)
+                words = batch(start)
+                rows, keys = ngram_keys(words.padded(), char_ids, min_n, max_n)
                 columns = key_index.lookup(keys)
                 known = columns >= 0
-                n_rows = len(words.words_per_document)
-                return count_matrix(rows[known], columns[known], n_rows, n_features, self.dtype)
+                per_word = count_matrix(rows[known], columns[known], len(words.words), n_features, self.dtype)
+                return words.per_statement(per_word, self.dtype)
 
             return self.vocabulary_, stack_rows(in_threads(count, starts), n_features, self.dtype)
 
+        batches = in_threads(batch, starts)
         present = np.zeros(0x110000, dtype=bool)
-        for alphabet in in_threads(lambda start: words_from(start).alphabet(), starts):
-            present[alphabet] = True
+        for words in batches:
+            present[words.padded().alphabet()] = True
         char_ids = CharIds(np.flatnonzero(present).astype(np.uint32))
         # A NUL character cannot round-trip through NumPy's fixed-width strings.
         if not char_ids.fits(max_n) or (len(char_ids.alphabet) and char_ids.alphabet[0] == 0):
             return None
 
-        def count_locally(start: int):
+        def count_locally(words: DistinctWords):
             """Counts over the batch's own sorted n-grams; only they and the counts are kept, not occurrences."""
-            words = words_from(start)
-            rows, keys = ngram_keys(words, char_ids, min_n, max_n)
+            rows, keys = ngram_keys(words.padded(), char_ids, min_n, max_n)
             local_keys, columns = np.unique(keys, return_inverse=True)
-            n_rows = len(words.words_per_document)
-            return local_keys, count_matrix(rows, columns, n_rows, len(local_keys), self.dtype)
+            per_word = count_matrix(rows, columns, len(words.words), len(local_keys), self.dtype)
+            return local_keys, words.per_statement(per_word, self.dtype)
 
-        local = in_threads(count_locally, starts)
+        local = in_threads(count_locally, batches)
         sorted_keys = np.unique(np.concatenate([keys for keys, _ in local])) if local else np.zeros(0, np.int64)
         if len(sorted_keys) == 0:
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
@@ -162,7 +197,8 @@ class CompactTfidfVectorizer(TfidfVectorizer):
 
 
 class FastHashingVectorizer(HashingVectorizer):
-    """scikit-learn's HashingVectorizer, with `char_wb` n-grams counted vectorised: the same columns and values.
+    """scikit-learn's HashingVectorizer, with `char_wb` and word n-grams counted vectorised: the same columns and
+    values.
 
     Each batch's distinct n-grams are hashed once (MurmurHash3 of the UTF-8 text, as FeatureHasher does)
     instead of every occurrence. Stateless like its parent: nothing is learnt, nothing grows with the data.
@@ -170,24 +206,11 @@ class FastHashingVectorizer(HashingVectorizer):
 
     def transform(self, X):
         documents = X if isinstance(X, list | tuple | np.ndarray) else list(X)
-        vectorised = (
-            self.analyzer == "char_wb"
-            and self.input == "content"
-            and not isinstance(X, str)
-            and all(isinstance(document, str) for document in documents)
-        )
-        if not vectorised:
-            return super().transform(documents)
+        if isinstance(X, str) or not vectorised_counting_applies(self, documents):
+            return super().transform(X)
         self._validate_ngram_range()
-        min_n, max_n = self.ngram_range
-        preprocess = self.build_preprocessor()
-        batches = range(0, len(documents), BATCH_SIZE)
-        counts = [
-            self._hash_batch(
-                PaddedWords.from_documents(documents[start : start + BATCH_SIZE], preprocess), min_n, max_n
-            )
-            for start in batches
-        ]
+        hash_batch = self._hash_char_wb if self.analyzer == "char_wb" else self._hash_words
+        counts = [hash_batch(documents[start : start + BATCH_SIZE]) for start in range(0, len(documents), BATCH_SIZE)]
         if any(batch is None for batch in counts):
             return super().transform(documents)
         hashed = sp.csr_array(sp.vstack(counts, format="csr")) if counts else sp.csr_array((0, self.n_features))
@@ -197,26 +220,44 @@ class FastHashingVectorizer(HashingVectorizer):
             hashed = normalize(hashed, norm=self.norm, copy=False)
         return hashed
 
-    def _hash_batch(self, words: PaddedWords, min_n: int, max_n: int):
-        """FeatureHasher.transform over the batch's n-grams; None when a NUL or a huge alphabet needs the loop."""
-        char_ids = CharIds(words.alphabet())
+    def _hash_words(self, documents):
+        """FeatureHasher.transform over the batch's word n-grams; None when their keys would not fit."""
+        preprocess, tokenize, stop_words = self.build_preprocessor(), self.build_tokenizer(), self.get_stop_words()
+        batch = word_ngram_occurrences(documents, preprocess, tokenize, stop_words, self.ngram_range)
+        if batch is None:
+            return None
+        return self._hashed_counts(batch.rows, batch.term_ids, batch.terms, batch.n_documents)
+
+    def _hash_char_wb(self, documents):
+        """FeatureHasher.transform over the batch's char_wb n-grams; None when a NUL or a huge alphabet needs the
+        loop."""
+        min_n, max_n = self.ngram_range
+        preprocess = self.build_preprocessor()
+        # Per distinct word, then summed per statement, unless signs alternate: a +1 and a -1 meeting in one column
+        # leave an explicit zero in scikit-learn's output, which the sparse product would drop.
+        words = None if self.alternate_sign else DistinctWords.from_documents(documents, preprocess)
+        padded = PaddedWords.from_documents(documents, preprocess) if words is None else words.padded()
+        char_ids = CharIds(padded.alphabet())
         if not char_ids.fits(max_n) or (len(char_ids.alphabet) and char_ids.alphabet[0] == 0):
             return None
-        rows, keys = ngram_keys(words, char_ids, min_n, max_n)
+        rows, keys = ngram_keys(padded, char_ids, min_n, max_n)
         # np.unique's return_inverse costs an argsort; a sort plus a hash-table lookup is quicker.
         distinct = np.unique(keys)
         occurrence = KeyIndex(distinct, np.arange(len(distinct))).lookup(keys)
-        hashes = np.array(
-            [murmurhash3_32(term, seed=0) for term in terms_of_keys(distinct, char_ids, max_n)], dtype=np.int64
-        )
+        terms = terms_of_keys(distinct, char_ids, max_n)
+        hashed = self._hashed_counts(rows, occurrence, terms, len(padded.words_per_document))
+        return hashed if words is None else words.per_statement(hashed, self.dtype)
+
+    def _hashed_counts(self, rows: np.ndarray, term_ids: np.ndarray, terms: list[str], n_rows: int):
+        """What FeatureHasher makes of rows whose features are `terms[term_ids]`."""
+        hashes = np.array([murmurhash3_32(term, seed=0) for term in terms], dtype=np.int64)
         # FeatureHasher's column: abs(h) % n_features, with abs(-2**31) taken as 2**31 (see _hashing_fast.pyx).
         columns = (np.abs(hashes) % self.n_features).astype(np.int32)
-        n_rows = len(words.words_per_document)
         if not self.alternate_sign:
-            return count_matrix(rows, columns[occurrence], n_rows, self.n_features, self.dtype)
+            return count_matrix(rows, columns[term_ids], n_rows, self.n_features, self.dtype)
         signs = np.where(hashes >= 0, 1, -1)
         matrix = sp.csr_array(
-            (signs[occurrence].astype(self.dtype), (rows, columns[occurrence])), shape=(n_rows, self.n_features)
+            (signs[term_ids].astype(self.dtype), (rows, columns[term_ids])), shape=(n_rows, self.n_features)
         )
         matrix.sum_duplicates()
         return matrix

@@ -26,11 +26,19 @@ OUT_OF_CORE = ["features=hashing", "model=sgd_out_of_core"]
 @pytest.mark.parametrize(
     "options", [{}, {"alternate_sign": False, "n_features": 2**10, "binary": True, "dtype": np.float32}]
 )
-def test_hashed_character_features_equal_scikit_learns(statements, options):
-    texts = statements["text"].tolist() + ["", "a", "Ünïcödé — 北京 🚀", "null\x00byte"]
-    for batch in (texts, ["a"], [""]):
-        expected = HashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), **options).transform(batch)
-        actual = FastHashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), **options).transform(batch)
+@pytest.mark.parametrize(
+    "analyzer", [{"analyzer": "char_wb", "ngram_range": (2, 5)}, {"ngram_range": (1, 2), "strip_accents": "unicode"}]
+)
+def test_hashed_features_equal_scikit_learns(statements, options, analyzer, monkeypatch):
+    texts = statements["text"].tolist() + ["", "a", "Ünïcödé — 北京 🚀 the the the"]
+    for batch in (texts, ["a"], [""], [*texts, "null\x00byte"]):
+        expected = HashingVectorizer(**analyzer, **options).transform(batch)
+        fast = FastHashingVectorizer(**analyzer, **options)
+        if "\x00" not in "".join(batch):
+            # The vectorised counting must be what runs here, not scikit-learn's loop (which builds the analyzer).
+            monkeypatch.setattr(fast, "build_analyzer", lambda: pytest.fail("fell back to scikit-learn's analyzer"))
+        actual = fast.transform(batch)
+        monkeypatch.undo()
         assert actual.dtype == expected.dtype and actual.shape == expected.shape
         assert (actual != expected).nnz == 0
 
@@ -44,6 +52,12 @@ def test_the_out_of_core_model_learns_in_batches_reproducibly(statements, tmp_pa
     # It learns: most training statements get their own label back (three labels: chance is a third).
     assert (predictions == statements["label"]).mean() > 0.8
     np.testing.assert_array_equal(fit_classifier(cfg, statements).predict(statements), predictions)
+    # Features computed ahead in worker processes, or in this one: the same model, coefficient for coefficient.
+    one_process = fit_classifier(
+        compose_config([*OUT_OF_CORE, "model.out_of_core.batch_size=16", "model.out_of_core.n_jobs=1"]), statements
+    )
+    assert classifier.n_jobs == -1
+    np.testing.assert_array_equal(one_process[-1].coef_, classifier[-1].coef_)
     # Predicting batch by batch gives what one batch gives.
     probabilities = classifier.predict_proba(statements)
     whole = classifier.set_params(batch_size=len(statements)).predict_proba(statements)

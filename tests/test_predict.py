@@ -495,19 +495,22 @@ def test_a_bare_non_string_is_refused_by_the_model(small_model, nonsense):
         load_model(small_model).classifier.predict(nonsense)
 
 
-def test_worker_processes_give_the_same_rows(small_model, tmp_path, capsys):
+@pytest.mark.parametrize("batch_size", ["10000", "700"], ids=["one batch", "batches in flight"])
+def test_worker_processes_give_the_same_rows_in_the_same_order(small_model, tmp_path, capsys, batch_size):
     from joblib.externals.loky import get_reusable_executor
 
     texts = pd.read_csv(FIXTURE_CSV)["text"]
     frame = pd.DataFrame({"id": range(4200), "text": [f"{texts[i % len(texts)]} ({i})" for i in range(4200)]})
     path = statements_in(".csv", tmp_path, frame)
+    options = ["--model", str(small_model), "--batch-size", batch_size]
     try:
-        code, parallel, err = cli(capsys, str(path), "--model", str(small_model), "--jobs", "2")
+        code, parallel, err = cli(capsys, str(path), *options, "--jobs", "2")
     finally:
         get_reusable_executor().shutdown(wait=True)
     assert code == 0, err
-    code, serial, _ = cli(capsys, str(path), "--model", str(small_model))
+    code, serial, _ = cli(capsys, str(path), *options)
     assert code == 0 and parallel == serial and len(serial.splitlines()) == 4200
+    assert [json.loads(line)["id"] for line in parallel.splitlines()] == [str(i) for i in range(4200)]
 
 
 def test_a_progress_bar_on_a_terminal_unless_quiet(small_model, tmp_path, monkeypatch, capsys):

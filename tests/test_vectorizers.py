@@ -1,4 +1,4 @@
-"""The vectorised `char_wb` counting gives scikit-learn's vocabulary, indices and TF-IDF values exactly."""
+"""The vectorised `char_wb` and word counting give scikit-learn's vocabulary, indices and TF-IDF values exactly."""
 
 import pickle
 
@@ -14,6 +14,7 @@ from pipeline.vectorizers import CompactTfidfVectorizer
 
 CORPUS_CSV = REPO / "data" / "raw" / "statements.csv"
 DEFAULT_CHAR = {"analyzer": "char_wb", "ngram_range": (2, 5), "min_df": 2, "max_features": 100000, "sublinear_tf": True}
+DEFAULT_WORD = {"ngram_range": (1, 2), "max_features": 50000, "strip_accents": "unicode", "sublinear_tf": True}
 AWKWARD = [
     "",
     "   \t\n ",
@@ -49,14 +50,40 @@ def same_output(reference: TfidfVectorizer, fast: CompactTfidfVectorizer, fitted
     np.testing.assert_allclose(actual_train.data, expected_train.data, rtol=1e-14, atol=0)
 
 
+@pytest.mark.parametrize("settings", [DEFAULT_CHAR, DEFAULT_WORD], ids=["char", "word"])
 @pytest.mark.parametrize("csv", [FIXTURE_CSV, CORPUS_CSV], ids=["fixture", "corpus"])
-def test_default_character_features_equal_scikit_learns(csv, monkeypatch):
-    fast = CompactTfidfVectorizer(**DEFAULT_CHAR)
+def test_default_features_equal_scikit_learns(csv, settings, monkeypatch):
+    fast = CompactTfidfVectorizer(**settings)
     # The vectorised counting must be what runs, not scikit-learn's loop (which builds the analyzer).
     monkeypatch.setattr(fast, "build_analyzer", lambda: pytest.fail("fell back to scikit-learn's analyzer"))
     texts = pd.read_csv(csv)["text"].tolist()
     unseen = pd.read_csv(FIXTURE_CSV if csv == CORPUS_CSV else CORPUS_CSV)["text"].tolist() + AWKWARD
-    same_output(TfidfVectorizer(**DEFAULT_CHAR), fast, texts, unseen)
+    same_output(TfidfVectorizer(**settings), fast, texts, unseen)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"ngram_range": (1, 1)},
+        {"ngram_range": (2, 3), "min_df": 1},  # no unigrams; trigrams
+        {"ngram_range": (1, 2), "stop_words": "english", "lowercase": False},
+        {"ngram_range": (1, 2), "token_pattern": r"\S+", "max_df": 0.5, "max_features": 300, "binary": True},
+        {"ngram_range": (1, 3), "dtype": np.float32, "norm": None, "use_idf": False},
+    ],
+)
+def test_word_n_grams_with_other_settings_equal_scikit_learns(options, monkeypatch):
+    texts = pd.read_csv(FIXTURE_CSV)["text"].tolist() + AWKWARD
+    unseen = AWKWARD + ["brand new words: ж ф ы ☃ \x00 \x7f", "the the the of of"]
+    fast = CompactTfidfVectorizer(**options)
+    monkeypatch.setattr(fast, "build_analyzer", lambda: pytest.fail("fell back to scikit-learn's analyzer"))
+    same_output(TfidfVectorizer(**options), fast, texts, unseen)
+
+
+def test_a_custom_tokenizer_whose_tokens_hold_spaces_still_equals_scikit_learns():
+    # "a b" as one token and as the bigram of "a" and "b" are one term, as in scikit-learn's vocabulary.
+    options = {"ngram_range": (1, 2), "tokenizer": lambda text: text.split("|"), "token_pattern": None}
+    texts = ["a b|x", "a|b", "a|b|a b"]
+    same_output(TfidfVectorizer(**options), CompactTfidfVectorizer(**options), texts, ["a b|a|b"])
 
 
 @pytest.mark.parametrize(
