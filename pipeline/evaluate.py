@@ -18,6 +18,8 @@ from pipeline.stage_io import read_split
 from pipeline.validation import LABEL
 
 log = logging.getLogger(__name__)
+# The champion gate's metrics: the candidate's and the re-scored champion's score, and the McNemar p-value.
+GATE_PREFIX = "vs_champion_"
 
 
 def load_classifier(path: str):
@@ -124,12 +126,13 @@ def gate_champion(cfg: DictConfig, version: str, results: dict, test) -> Champio
     )
     if decision.promote:
         tracking.set_alias(name, alias, version)
-    # The MLflow UI orders chart sections by the part before "/": "vs_champion" comes after test_* and val_*.
-    gate_scores = {"vs_champion/candidate_" + metric: decision.candidate_score}
+    # No "/" in these names: MLflow's charts put every "<section>/..." metric before the metrics without one
+    # (where test_macro_f1 is), and sort those by name: vs_champion_* comes after test_* and val_*.
+    gate_scores = {f"{GATE_PREFIX}candidate_{metric}": decision.candidate_score}
     if champion_score is not None:
-        gate_scores["vs_champion/champion_" + metric] = champion_score
+        gate_scores[f"{GATE_PREFIX}champion_{metric}"] = champion_score
     if p_value is not None:
-        gate_scores["vs_champion/mcnemar_p_value"] = p_value
+        gate_scores[f"{GATE_PREFIX}mcnemar_p_value"] = p_value
     tracking.log_metrics(gate_scores)
     outcome = {"champion_decision": "promoted" if decision.promote else "kept", "champion_reason": decision.reason}
     tracking.set_tags(outcome)

@@ -32,7 +32,8 @@ def version_description(
     floor = f" (majority baseline macro-F1 {baseline:.3f})" if baseline is not None else ""
     return "  \n".join(
         [
-            f"**{run_name}**",
+            # Plain text: the registered model's versions table shows the description's first characters as they are.
+            run_name,
             f"Data: {data_name} (md5 {data_md5[:8]})",
             f"Test: {scores}{floor}",
             f"Champion: {'promoted' if promoted else 'kept the previous one'} ({decision_reason})",

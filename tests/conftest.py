@@ -34,6 +34,14 @@ os.environ.update(
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--ui-screenshots",
+        metavar="DIR",
+        help="tests/test_mlflow_ui.py saves its screenshots of the MLflow UI (the docs' images) into DIR",
+    )
+
+
 def compose_config(overrides: list[str] | None = None):
     with initialize_config_dir(str(REPO / "conf"), version_base=None):
         return compose(config_name="config", overrides=overrides or [])

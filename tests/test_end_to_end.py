@@ -190,8 +190,8 @@ def test_the_gate_scores_a_refitted_champion_by_its_held_out_twin(project, clien
     first, latest = runs[0], changed[-1]
     gate = latest.data.metrics
     # Re-scoring the refit itself would give about 0.98: it was fitted on this test split.
-    assert gate["vs_champion/champion_macro_f1"] == pytest.approx(first.data.metrics["test_macro_f1"])
-    assert gate["vs_champion/candidate_macro_f1"] == pytest.approx(latest.data.metrics["test_macro_f1"])
+    assert gate["vs_champion_champion_macro_f1"] == pytest.approx(first.data.metrics["test_macro_f1"])
+    assert gate["vs_champion_candidate_macro_f1"] == pytest.approx(latest.data.metrics["test_macro_f1"])
 
 
 def test_dvc_experiments_compose_hydra_overrides_and_name_their_mlflow_run(project, client):
