@@ -37,7 +37,11 @@ def changed_tracked_files(project: Path) -> str:
 
 
 def test_a_fresh_copy_reproduces_the_committed_lock_and_reports(project):
-    """What `make run` does on a fresh clone: the same data, config and seed give the same dvc.lock and reports."""
+    """What `make run` does on a fresh clone: the same data, config and seed give the same dvc.lock and reports,
+    and the train stage's MLflow run is the one evaluated and registered (DVC alone would skip evaluate)."""
+    train_run = json.loads((project / "models" / "train_run.json").read_text())
+    registered = json.loads((project / "reports" / "registered_model.json").read_text())
+    assert registered["run_id"] == train_run["run_id"]
     changed = changed_tracked_files(project)
     assert changed == "", (
         f"reproducing the pipeline changed tracked files:\n{changed}{run(['git', 'diff', '--stat'], project).stdout}"
