@@ -52,7 +52,7 @@ params: $(INSTALLED)
 run: params
 	@$(TEAM_ENV) PATH="$(abspath $(VENV))/bin:$$PATH" dvc repro
 	@$(TEAM_ENV) $(PYTHON) -m pipeline.evaluated || \
-		$(TEAM_ENV) PATH="$(abspath $(VENV))/bin:$$PATH" dvc repro --force --single-item evaluate
+		{ $(TEAM_ENV) PATH="$(abspath $(VENV))/bin:$$PATH" dvc repro --force --single-item evaluate; }
 	@$(TEAM_ENV) $(PYTHON) -m pipeline.summary
 
 test: $(INSTALLED)

@@ -80,6 +80,16 @@ class PaddedWords:
         return codes[codes != ord(WORD_SEPARATOR)]
 
 
+def numbered(items: list[str], dtype=np.int64) -> tuple[list[str], np.ndarray]:
+    """(the distinct items in order of first occurrence, each item's number among them)."""
+    # dict.fromkeys keeps first occurrences in order; map(dict.__getitem__) numbers the items at C speed.
+    distinct = list(dict.fromkeys(items))
+    numbers = np.fromiter(
+        map({item: number for number, item in enumerate(distinct)}.__getitem__, items), dtype=dtype, count=len(items)
+    )
+    return distinct, numbers
+
+
 @dataclass
 class DistinctWords:
     """A batch of statements as counts of its distinct words.
@@ -96,13 +106,7 @@ class DistinctWords:
     def from_documents(cls, documents: Sequence[str], preprocess: Callable[[str], str]) -> "DistinctWords":
         words_of_documents = [preprocess(document).split() for document in documents]
         all_words = list(chain.from_iterable(words_of_documents))
-        # dict.fromkeys keeps first occurrences in order; map(dict.__getitem__) numbers the words at C speed.
-        distinct = list(dict.fromkeys(all_words))
-        columns = np.fromiter(
-            map({word: column for column, word in enumerate(distinct)}.__getitem__, all_words),
-            dtype=np.int32,
-            count=len(all_words),
-        )
+        distinct, columns = numbered(all_words, np.int32)
         indptr = np.zeros(len(documents) + 1, dtype=np.int64)
         np.cumsum(np.fromiter(map(len, words_of_documents), dtype=np.int64, count=len(documents)), out=indptr[1:])
         if len(all_words) <= np.iinfo(np.int32).max:

@@ -12,6 +12,8 @@ from itertools import chain
 
 import numpy as np
 
+from pipeline.char_ngrams import numbered
+
 MAX_KEY = np.iinfo(np.int64).max
 
 
@@ -37,12 +39,7 @@ def word_ngram_occurrences(
     if stop_words is not None:
         token_lists = [[token for token in tokens if token not in stop_words] for tokens in token_lists]
     tokens = list(chain.from_iterable(token_lists))
-    distinct = list(dict.fromkeys(tokens))
-    token_ids = np.fromiter(
-        map({token: number for number, token in enumerate(distinct)}.__getitem__, tokens),
-        dtype=np.int64,
-        count=len(tokens),
-    )
+    distinct, token_ids = numbered(tokens)
     lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
     min_n, max_n = ngram_range
     base = max(len(distinct), 1)

@@ -11,6 +11,7 @@ and registered a model first. Blocks without a language (```), ```text, ```json 
 are not run.
 """
 
+import json
 import os
 import re
 import shutil
@@ -130,6 +131,12 @@ def trained_copy(tmp_path_factory) -> Path:
         assert run_in(copy, command).returncode == 0
     result = run_in(copy, ["make", "run"], timeout=900)
     assert result.returncode == 0, f"make run failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    # A second `make run` with nothing changed runs no stage and registers nothing (the follow-up that evaluates a
+    # train run DVC skipped must not fire).
+    again = run_in(copy, ["make", "run"], timeout=300)
+    assert again.returncode == 0 and "Running stage" not in again.stdout + again.stderr, again.stdout[-2000:]
+    registered = json.loads((copy / "reports" / "registered_model.json").read_text())
+    assert registered["uri"].endswith("/1"), registered
     return copy
 
 
