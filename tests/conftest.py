@@ -117,6 +117,22 @@ def reproduced_copy(copy: Path) -> Path:
     return copy
 
 
+def stance_predict(capsys, *args: str, stdin: bytes | None = None, monkeypatch=None) -> tuple[int, str, str]:
+    """Run stance-predict in this process, quietly: (exit code, stdout, stderr)."""
+    import io
+
+    from pipeline import predict
+
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
+    try:
+        code = predict.main([*args, "--quiet"])
+    except SystemExit as stop:
+        code = stop.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 def assert_one_line_error(code: int, err: str, *expected: str) -> str:
     """A user mistake ends in exit code 2 and one `error: ...` line holding each of `expected`; returns the line."""
     assert code == 2, err

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 import yaml
-from conftest import FIXTURE_CSV, REPO, assert_one_line_error, compose_config
+from conftest import FIXTURE_CSV, REPO, assert_one_line_error, compose_config, stance_predict
 
 from pipeline.errors import UserInputError
 from pipeline.inference import load_model
@@ -336,17 +336,6 @@ def small_model(tmp_path_factory) -> Path:
     return path
 
 
-def predict_here(capsys, *args: str) -> tuple[int, str, str]:
-    from pipeline import predict
-
-    try:
-        code = predict.main([*args, "--quiet"])
-    except SystemExit as stop:
-        code = stop.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
 
@@ -365,7 +354,7 @@ def test_an_output_that_is_the_input_article_is_refused(small_model, tmp_path, c
     aliases = output_aliases(tmp_path, "a.txt")
     before = snapshot(tmp_path)
     for output in aliases:
-        code, out, err = predict_here(capsys, "a.txt", "-o", output, "--model", str(small_model))
+        code, out, err = stance_predict(capsys, "a.txt", "-o", output, "--model", str(small_model))
         assert_one_line_error(code, err, f"--output {output}", "a.txt", "would destroy it")
         assert out == ""
     assert snapshot(tmp_path) == before
@@ -378,13 +367,13 @@ def test_a_table_rewritten_in_place_and_the_model_file_are_refused(small_model, 
     before = snapshot(tmp_path)
     for output in ["s.csv", str(tmp_path / "s.csv"), "./sub/../s.csv"]:
         (tmp_path / "sub").mkdir(exist_ok=True)
-        code, _, err = predict_here(capsys, "s.csv", "-o", output, "--model", str(model))
+        code, _, err = stance_predict(capsys, "s.csv", "-o", output, "--model", str(model))
         assert_one_line_error(code, err, "the input", "would destroy it")
-    code, _, err = predict_here(capsys, "s.csv", "-o", "model.skops", "--model", str(model))
+    code, _, err = stance_predict(capsys, "s.csv", "-o", "model.skops", "--model", str(model))
     assert_one_line_error(code, err, "is the model file", "would destroy it")
     assert snapshot(tmp_path) == before
     # Another name is fine.
-    code, _, err = predict_here(capsys, "s.csv", "-o", "tagged.csv", "--model", str(model))
+    code, _, err = stance_predict(capsys, "s.csv", "-o", "tagged.csv", "--model", str(model))
     assert code == 0, err
 
 
@@ -510,7 +499,7 @@ CORRUPTIONS = {
 def test_a_corrupt_model_folder_is_one_line(foreign_models, tmp_path, capsys, kind):
     model_dir = Path(shutil.copytree(foreign_models.dirs["clean"], tmp_path / "model"))
     corrupt(kind, model_dir)
-    code, out, err = predict_here(capsys, str(SEED), "--model", str(model_dir), "-o", str(tmp_path / "out.jsonl"))
+    code, out, err = stance_predict(capsys, str(SEED), "--model", str(model_dir), "-o", str(tmp_path / "out.jsonl"))
     assert_one_line_error(code, err, str(model_dir), CORRUPTIONS[kind])
     assert out == "" and not (tmp_path / "out.jsonl").exists()
 
@@ -583,7 +572,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_behind(small_model, tmp_path
         (disk / "tagged.jsonl").write_text("the previous output\n")
         table = big_table(tmp_path, 2000)  # about 400 KB of output
         output = disk / "tagged.jsonl"
-        code, _, err = predict_here(capsys, str(table), "-o", str(output), "--model", str(small_model))
+        code, _, err = stance_predict(capsys, str(table), "-o", str(output), "--model", str(small_model))
         assert_one_line_error(code, err, str(output), "No space left on device", "unchanged")
         assert sorted(path.name for path in disk.iterdir()) == ["tagged.jsonl"]
         assert output.read_text() == "the previous output\n"
@@ -719,7 +708,7 @@ def test_generated_bad_files_through_stance_predict(small_model, tmp_path_factor
     path.write_bytes(data)
     (folder / "tagged.jsonl").write_text("the previous output\n")
     before = snapshot(folder)
-    code, out, err = predict_here(capsys, str(path), "-o", str(folder / "tagged.jsonl"), "--model", str(small_model))
+    code, out, err = stance_predict(capsys, str(path), "-o", str(folder / "tagged.jsonl"), "--model", str(small_model))
     assert code in (0, 2), err
     if code == 2:
         # Warnings about articles without quotes may come first; the error itself is one line.
@@ -771,7 +760,7 @@ def test_generated_bad_model_references_leave_the_store_and_aliases_unchanged(fo
     references = [f"models:/{name}@champion" for name in foreign_models.names.values()]
     references += [f"models:/{NAME}-0/99", f"models:/{NAME}-0@retired", "runs:/0123456789abcdef/model"]
     for reference in references:
-        code, _, err = predict_here(capsys, str(SEED), "--model", reference, "--tracking-uri", foreign_models.uri)
+        code, _, err = stance_predict(capsys, str(SEED), "--model", reference, "--tracking-uri", foreign_models.uri)
         assert code in (0, 2), err
         if code == 2:
             assert_one_line_error(code, err, reference)
@@ -808,14 +797,14 @@ def test_a_long_article_gives_each_copy_of_the_seed_its_quotes(shape):
 def test_an_article_above_the_size_limit_is_refused_with_one_line(small_model, tmp_path, capsys, monkeypatch):
     article = Path(shutil.copy(SEED, tmp_path / "a.txt"))
     size_mb = article.stat().st_size / 1e6
-    code, out, err = predict_here(capsys, str(article), "--model", str(small_model), "--max-article-mb", "0.001")
+    code, out, err = stance_predict(capsys, str(article), "--model", str(small_model), "--max-article-mb", "0.001")
     assert_one_line_error(code, err, str(article), f"the article is {size_mb:.1f} MB", "limit of 0.001 MB")
     assert "--max-article-mb" in err and out == ""
-    code, out, _ = predict_here(capsys, str(article), "--model", str(small_model), "--max-article-mb", "0.01")
+    code, out, _ = stance_predict(capsys, str(article), "--model", str(small_model), "--max-article-mb", "0.01")
     assert code == 0 and out
     tagger = load_model(small_model)
     with pytest.raises(UserInputError, match="above the limit of 0.001 MB"):
         tagger.tag_article(article.read_text(encoding="utf-8"), max_mb=0.001)
     assert len(tagger.tag_article(article.read_text(encoding="utf-8"))) > 0
-    code, _, err = predict_here(capsys, str(article), "--model", str(small_model), "--max-article-mb", "0")
+    code, _, err = stance_predict(capsys, str(article), "--model", str(small_model), "--max-article-mb", "0")
     assert_one_line_error(code, err, "--max-article-mb", "expected a positive number")

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FIXTURE_CSV, REPO, assert_one_line_error, compose_config
+from conftest import FIXTURE_CSV, REPO, assert_one_line_error, compose_config, stance_predict
 
 from pipeline import predict
 from pipeline.inference import load_champion, load_model
@@ -85,16 +85,7 @@ def isolated_environment():
     os.environ.update(saved)
 
 
-def cli(capsys, *args: str, stdin: bytes | None = None, monkeypatch=None) -> tuple[int, str, str]:
-    """Run stance-predict in this process: (exit code, stdout, stderr)."""
-    if stdin is not None:
-        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
-    try:
-        code = predict.main([*args, "--quiet"])
-    except SystemExit as stop:
-        code = stop.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+cli = stance_predict  # the tests below read better with the short name
 
 
 def rows(jsonl: str) -> pd.DataFrame:
