@@ -63,6 +63,7 @@ class StanceTagger:
         self.jobs = max(1, jobs)
         self.labels = [str(label) for label in classifier.classes_]
         self.has_probabilities = hasattr(classifier, "predict_proba")
+        self._workers = None  # started on first use: see workers()
         from pipeline.text_input import input_columns
 
         # The user's own column names the model was trained with; `target_column` is None without stance targets.
@@ -111,7 +112,7 @@ class StanceTagger:
         nothing to import, pickle or unpickle, so they start in a fraction of a second instead of seconds.
         Elsewhere, loky's workers receive the classifier once, when they start.
         """
-        if getattr(self, "_workers", None) is not None:
+        if self._workers is not None:
             return self._workers
         if "fork" in multiprocessing.get_all_start_methods():
             global _worker_tagger
@@ -129,7 +130,7 @@ class StanceTagger:
     def predict_in_workers(self, statements: pd.DataFrame) -> pd.DataFrame:
         size = -(-len(statements) // self.jobs)
         parts = [statements.iloc[start : start + size] for start in range(0, len(statements), size)]
-        return pd.concat(self.workers().map(predict_in_worker, parts))
+        return pd.concat([predicted for _, predicted in self.predict_batches(enumerate(parts))])
 
     def predict_batches(self, batches: Iterable[tuple[T, pd.DataFrame]]) -> Iterator[tuple[T, pd.DataFrame]]:
         """(key, predictions) for each (key, statements), in order.

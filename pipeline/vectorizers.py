@@ -29,7 +29,7 @@ from pipeline.char_ngrams import (
     stack_rows,
     terms_of_keys,
 )
-from pipeline.word_ngrams import word_ngram_occurrences
+from pipeline.word_ngrams import word_analyzer_parts, word_ngram_occurrences
 
 # Statements per vectorised batch: large enough to amortise NumPy's per-call cost, small enough that the
 # batch's n-gram arrays (about 10 kB per statement) stay small.
@@ -91,9 +91,7 @@ class CompactTfidfVectorizer(TfidfVectorizer):
     def _count_words(self, documents, fixed_vocab):
         """CountVectorizer._count_vocab for the word analyzer; None when the n-gram keys would not fit."""
         vocabulary = self.vocabulary_ if fixed_vocab else {}
-        preprocess, tokenize, stop_words = self.build_preprocessor(), self.build_tokenizer(), self.get_stop_words()
-        self._check_stop_words_consistency(stop_words, preprocess, tokenize)  # the warning scikit-learn gives
-        analyzer_parts = (preprocess, tokenize, stop_words, self.ngram_range)
+        analyzer_parts = word_analyzer_parts(self)
         matrices = []
         for start in range(0, len(documents), WORD_BATCH_SIZE):
             batch = word_ngram_occurrences(documents[start : start + WORD_BATCH_SIZE], *analyzer_parts)
@@ -222,8 +220,7 @@ class FastHashingVectorizer(HashingVectorizer):
 
     def _hash_words(self, documents):
         """FeatureHasher.transform over the batch's word n-grams; None when their keys would not fit."""
-        preprocess, tokenize, stop_words = self.build_preprocessor(), self.build_tokenizer(), self.get_stop_words()
-        batch = word_ngram_occurrences(documents, preprocess, tokenize, stop_words, self.ngram_range)
+        batch = word_ngram_occurrences(documents, *word_analyzer_parts(self))
         if batch is None:
             return None
         return self._hashed_counts(batch.rows, batch.term_ids, batch.terms, batch.n_documents)

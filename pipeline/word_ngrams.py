@@ -17,6 +17,15 @@ from pipeline.char_ngrams import numbered
 MAX_KEY = np.iinfo(np.int64).max
 
 
+def word_analyzer_parts(vectorizer) -> tuple:
+    """A word vectorizer's own (preprocessor, tokenizer, stop words, n-gram range), checked as its
+    `build_analyzer` checks them: the arguments of `word_ngram_occurrences` after the documents."""
+    preprocess, tokenize = vectorizer.build_preprocessor(), vectorizer.build_tokenizer()
+    stop_words = vectorizer.get_stop_words()
+    vectorizer._check_stop_words_consistency(stop_words, preprocess, tokenize)  # the warning scikit-learn gives
+    return preprocess, tokenize, stop_words, vectorizer.ngram_range
+
+
 @dataclass
 class TermOccurrences:
     """Every n-gram occurrence of a batch: its statement (`rows`) and which of the batch's distinct `terms` it is."""
