@@ -72,8 +72,7 @@ class PaddedWords:
             document_words = preprocess(document).split()
             counts[row] = len(document_words)
             words += document_words
-        text = (" " + f" {WORD_SEPARATOR} ".join(words) + " ") if words else ""
-        return cls(np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32), counts)
+        return cls(cls.from_words(words).codes, counts)
 
     def alphabet(self) -> np.ndarray:
         codes = np.unique(self.codes)
