@@ -6,6 +6,7 @@ from pathlib import Path
 
 import datasets
 import pandas as pd
+import pyarrow as pa
 
 from pipeline.errors import UserInputError
 from pipeline.text_files import UTF8, check_csv_header, check_encoding, first_invalid_json_line
@@ -47,7 +48,7 @@ def reader_options(suffix: str, encoding: str, quoting: str) -> dict:
 
 def load_local_file(
     path: Path, encoding: str = UTF8, quoting: str = "minimal", file_format: str | None = None
-) -> pd.DataFrame:
+) -> datasets.Dataset:
     suffix = f".{file_format.lower()}" if file_format else path.suffix.lower()
     if suffix not in BUILDERS_BY_SUFFIX:
         raise UserInputError(
@@ -85,10 +86,10 @@ def load_local_file(
         raise UserInputError(f"{path}: could not be parsed as {suffix[1:]}: {detail}") from None
     if len(dataset) == 0:
         raise UserInputError(f"{path}: no rows; expected labelled statements")
-    return dataset.to_pandas()
+    return dataset
 
 
-def load_hub_dataset(name: str, split: str) -> pd.DataFrame:
+def load_hub_dataset(name: str, split: str) -> datasets.Dataset:
     try:
         dataset = datasets.load_dataset(name, split=split)
     except Exception as error:  # offline, unknown name, or unknown split
@@ -100,16 +101,30 @@ def load_hub_dataset(name: str, split: str) -> pd.DataFrame:
         raise UserInputError(
             f"data.path={name!r} is neither a local file nor a loadable dataset ({type(error).__name__}: {error})"
         ) from None
-    return dataset.to_pandas()
+    return dataset
+
+
+def load_dataset(
+    location: str, split: str = "train", encoding: str = UTF8, quoting: str = "minimal", file_format: str | None = None
+) -> datasets.Dataset:
+    """A local CSV / TSV / JSON Lines / Parquet file, or a hub dataset's `split`, as `datasets` loads it."""
+    if is_local_file(location):
+        dataset = load_local_file(Path(location), encoding, quoting, file_format)
+    else:
+        dataset = load_hub_dataset(location, split)
+    log.info("loaded %d rows and columns %s from %s", len(dataset), dataset.column_names, location)
+    return dataset
+
+
+def load_statement_table(
+    location: str, split: str = "train", encoding: str = UTF8, quoting: str = "minimal", file_format: str | None = None
+) -> pa.Table:
+    """The statements as an Arrow table: the memory-mapped cache `datasets` wrote, not a copy in memory."""
+    return load_dataset(location, split, encoding, quoting, file_format).with_format("arrow")[:]
 
 
 def load_statements(
     location: str, split: str = "train", encoding: str = UTF8, quoting: str = "minimal", file_format: str | None = None
 ) -> pd.DataFrame:
-    """Load a table of statements: a local CSV / TSV / JSON Lines / Parquet file, or a hub dataset's `split`."""
-    if is_local_file(location):
-        frame = load_local_file(Path(location), encoding, quoting, file_format)
-    else:
-        frame = load_hub_dataset(location, split)
-    log.info("loaded %d rows and columns %s from %s", len(frame), list(frame.columns), location)
-    return frame
+    """The statements as one pandas frame, for tables small enough to hold whole."""
+    return load_dataset(location, split, encoding, quoting, file_format).to_pandas()

@@ -2,6 +2,10 @@
 
 The split is the data set's own (`data.split.kind`): shares held out at random, the data set's own files, a split
 column, or a hub dataset's named splits. A data set without a validation split of its own gets one held out of train.
+
+The text stays in the Arrow table `datasets` loaded (memory-mapped) while the rows are checked, de-duplicated and
+split on their small columns and digests (pipeline.validation); each split's text is read back a batch at a time
+as its file is written.
 """
 
 import logging
@@ -12,7 +16,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from pipeline.errors import UserInputError, exit_on_user_error
-from pipeline.loading import is_local_file, load_statements
+from pipeline.loading import is_local_file, load_statement_table
 from pipeline.prepared_data import data_digest, write_manifest
 from pipeline.splitting import (
     SPLIT_NAMES,
@@ -21,8 +25,17 @@ from pipeline.splitting import (
     hold_out_validation,
     split_statements,
 )
-from pipeline.stage_io import write_splits
-from pipeline.validation import LABEL, SPLIT, StatementColumns, describe_rows, validate_statements
+from pipeline.stage_io import write_split_batches
+from pipeline.statement_source import ArrowStatements
+from pipeline.validation import (
+    GROUP,
+    LABEL,
+    SPLIT,
+    StatementColumns,
+    ValidatedStatements,
+    describe_rows,
+    validate_source,
+)
 
 log = logging.getLogger(__name__)
 SPLIT_KINDS = ("fractions", "files", "column", "hub")
@@ -39,9 +52,12 @@ def columns_from_config(data: DictConfig, with_split_column: bool = False) -> St
     )
 
 
-def load_and_validate(data: DictConfig, location: str, hub_split: str = "train", with_split_column=False):
-    raw = load_statements(location, hub_split, data.encoding, data.quoting, data.get("format"))
-    return validate_statements(raw, columns_from_config(data, with_split_column), list(data.labels), location)
+def load_and_validate(
+    data: DictConfig, location: str, hub_split: str = "train", with_split_column=False
+) -> ValidatedStatements:
+    table = load_statement_table(location, hub_split, data.encoding, data.quoting, data.get("format"))
+    columns = columns_from_config(data, with_split_column)
+    return validate_source(ArrowStatements(table), columns, list(data.labels), location)
 
 
 def split_file_path(data: DictConfig, split: str) -> str | None:
@@ -49,7 +65,7 @@ def split_file_path(data: DictConfig, split: str) -> str | None:
     return None if name is None else str(Path(data.path) / name)
 
 
-def fixed_splits(data: DictConfig) -> dict[str, pd.DataFrame | None]:
+def fixed_splits(data: DictConfig) -> dict[str, ValidatedStatements | None]:
     """The splits a data set brings: None for a validation split it does not have."""
     kind = data.split.kind
     if kind == "files":
@@ -74,7 +90,8 @@ def fixed_splits(data: DictConfig) -> dict[str, pd.DataFrame | None]:
     # kind == "column": one table, a column says which split each row belongs to.
     if not data.split.column:
         raise UserInputError("data.split.kind=column: set data.split.column to the column naming each row's split")
-    statements = load_and_validate(data, data.path, with_split_column=True)
+    validated = load_and_validate(data, data.path, with_split_column=True)
+    statements = validated.rows
     values = {str(data.split.names[split]): split for split in SPLIT_NAMES if data.split.names[split] is not None}
     found = statements[SPLIT].astype(str)
     unknown = ~found.isin(list(values))
@@ -87,9 +104,7 @@ def fixed_splits(data: DictConfig) -> dict[str, pd.DataFrame | None]:
     for split in ("train", "test"):
         if by_split[split].empty:
             raise UserInputError(f"{data.path}: no row has {data.split.column}={data.split.names[split]!r}")
-    if by_split["validation"].empty:
-        by_split["validation"] = None
-    return by_split
+    return {split: validated.with_rows(rows) if not rows.empty else None for split, rows in by_split.items()}
 
 
 def check_label_settings(data: DictConfig) -> None:
@@ -100,34 +115,56 @@ def check_label_settings(data: DictConfig) -> None:
         raise UserInputError(f"data.stance_labels={stance_labels}: expected labels from data.labels={labels}")
 
 
-def prepare(cfg: DictConfig) -> dict[str, pd.DataFrame]:
+def splitting_columns(rows: pd.DataFrame) -> pd.DataFrame:
+    """All the splitting functions look at (labels, groups, row order): fewer columns for them to copy."""
+    return rows[[column for column in (LABEL, GROUP) if column in rows]]
+
+
+def split_rows(cfg: DictConfig) -> dict[str, ValidatedStatements]:
+    """Each split's validated rows; the splitting sees only labels, groups, row order and statement keys."""
     data, kind = cfg.data, cfg.data.split.kind
     check_label_settings(data)
     if kind not in SPLIT_KINDS:
         raise UserInputError(f"data.split.kind={kind!r}: expected one of {', '.join(SPLIT_KINDS)}")
     if kind == "fractions":
         statements = load_and_validate(data, data.path, data.split.names.train)
-        splits = split_statements(statements, data.split.validation_size, data.split.test_size, cfg.seed)
+        chosen = split_statements(
+            splitting_columns(statements.rows), data.split.validation_size, data.split.test_size, cfg.seed
+        )
+        splits = {name: statements.with_rows(statements.rows.loc[split.index]) for name, split in chosen.items()}
     else:
         splits = fixed_splits(data)
         if splits["validation"] is None:
-            splits.update(hold_out_validation(splits["train"], data.split.validation_size, cfg.seed))
-        splits, leaked = drop_held_out_duplicates(splits)
+            train = splits["train"]
+            chosen = hold_out_validation(splitting_columns(train.rows), data.split.validation_size, cfg.seed)
+            splits.update({name: train.with_rows(train.rows.loc[split.index]) for name, split in chosen.items()})
+        rows, leaked = drop_held_out_duplicates({name: split.rows for name, split in splits.items()})
+        splits = {name: splits[name].with_rows(split) for name, split in rows.items()}
         if leaked:
             log.warning("dropped %d training statement(s) that repeat a validation or test statement", leaked)
-    check_every_label_in_each_split(splits, list(data.labels))
-    for name, frame in splits.items():
-        counts = frame[LABEL].value_counts().reindex(list(data.labels), fill_value=0)
-        log.info("%-10s %5d statements  %s", name, len(frame), {label: int(n) for label, n in counts.items()})
+    check_every_label_in_each_split({name: split.rows for name, split in splits.items()}, list(data.labels))
+    for name, split in splits.items():
+        counts = split.rows[LABEL].value_counts().reindex(list(data.labels), fill_value=0)
+        log.info("%-10s %5d statements  %s", name, len(split.rows), {label: int(n) for label, n in counts.items()})
     return splits
+
+
+def prepare(cfg: DictConfig) -> dict[str, pd.DataFrame]:
+    """The splits as frames in the standard columns, text included (the stage itself writes them in batches)."""
+    return {name: split.standard_frame() for name, split in split_rows(cfg).items()}
+
+
+def write_prepared_splits(cfg: DictConfig) -> None:
+    """The stage's work: the split files, written a batch of rows at a time, and the manifest beside them."""
+    splits = split_rows(cfg)
+    write_split_batches({name: split.batches() for name, split in splits.items()}, cfg.paths.processed)
+    write_manifest(cfg, data_digest(cfg.data.path))
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
-    splits = prepare(cfg)
-    write_splits(splits, cfg.paths.processed)
-    write_manifest(cfg, data_digest(cfg.data.path))
+    write_prepared_splits(cfg)
 
 
 if __name__ == "__main__":

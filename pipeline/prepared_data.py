@@ -14,6 +14,7 @@ from pipeline.errors import UserInputError
 from pipeline.files import read_json, write_json
 
 MANIFEST = "dataset.json"
+DIGEST_CHUNK_BYTES = 1 << 20
 
 
 def manifest_path(processed_dir: str) -> Path:
@@ -24,13 +25,22 @@ def data_digest(location: str) -> str:
     """md5 of a data file, or of a folder's files (names and bytes); `hub:<name>` for a hub dataset."""
     path = Path(location)
     if path.is_file():
-        return hashlib.md5(path.read_bytes()).hexdigest()
+        return add_file(hashlib.md5(), path).hexdigest()
     if path.is_dir():
         digest = hashlib.md5()
         for file in sorted(child for child in path.rglob("*") if child.is_file()):
-            digest.update(str(file.relative_to(path)).encode() + b"\0" + file.read_bytes())
+            digest.update(str(file.relative_to(path)).encode() + b"\0")
+            add_file(digest, file)
         return digest.hexdigest()
     return f"hub:{location}"
+
+
+def add_file(digest, path: Path):
+    """Feed a file's bytes to `digest` a chunk at a time (a data file may be larger than the memory to spare)."""
+    with open(path, "rb") as file:
+        while chunk := file.read(DIGEST_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest
 
 
 def prepared_digest(cfg: DictConfig, location: str | None = None) -> str:

@@ -4,7 +4,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from pipeline.errors import UserInputError
-from pipeline.validation import GROUP, LABEL, statement_keys
+from pipeline.validation import GROUP, LABEL, key_index
 
 SPLIT_NAMES = ("train", "validation", "test")
 
@@ -74,9 +74,12 @@ def hold_out_validation(train: pd.DataFrame, validation_size: float, seed: int) 
 
 
 def drop_held_out_duplicates(splits: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], int]:
-    """Remove training rows that repeat a validation or test statement: a fixed split's files may share some."""
-    held_out = pd.concat([splits["validation"], splits["test"]])
-    leaked = statement_keys(splits["train"]).isin(set(statement_keys(held_out)))
+    """Remove training rows that repeat a validation or test statement: a fixed split's files may share some.
+
+    The splits are validated rows (pipeline.validation.validate_source), which carry their statement keys' digests.
+    """
+    held_out = key_index(splits["validation"]).append(key_index(splits["test"]))
+    leaked = key_index(splits["train"]).isin(held_out)
     return {**splits, "train": splits["train"][~leaked]}, int(leaked.sum())
 
 

@@ -1,11 +1,22 @@
-"""Checking labelled statements before anything is trained on them, and dropping duplicates."""
+"""Checking labelled statements before anything is trained on them, and dropping duplicates.
+
+The text, the one large column, is read a batch of rows at a time (pipeline.statement_source). What is kept per row
+is small: the row number, id, label, group, target and split columns, and two 128-bit digests of the text. The
+duplicate and conflict decisions are taken on those digests, so a million statements are checked without their text
+held as Python objects; the chosen rows' text is read again when the splits are written.
+"""
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from hashlib import blake2b
 
+import numpy as np
 import pandas as pd
 
+from pipeline import statement_source
 from pipeline.errors import DataValidationError
+from pipeline.statement_source import FrameStatements, StatementSource
 
 log = logging.getLogger(__name__)
 
@@ -14,6 +25,14 @@ EXAMPLES_PER_PROBLEM = 10
 
 # The standard column names every later stage uses, whatever the user's file calls them.
 ID, TEXT, LABEL, GROUP, TARGET, SPLIT = "id", "text", "label", "group", "target", "split"
+STANDARD_ORDER = (ID, TEXT, LABEL, GROUP, TARGET, SPLIT)
+
+# 128-bit BLAKE2b digests, each in two unsigned 64-bit columns: EXACT_KEY of the text as it is, KEY of the statement
+# key (normalised text, and target). Two different strings share a digest with a probability (about 1e-27 for a
+# million rows) far below that of a memory error, so equal digests are taken for equal strings.
+EXACT_KEY = ("exact_key_high", "exact_key_low")
+KEY = ("key_high", "key_low")
+NO_DIGEST = bytes(16)  # for a missing text, which validation refuses anyway
 
 
 @dataclass(frozen=True)
@@ -45,9 +64,58 @@ class DeduplicationCounts:
     normalised: int
 
 
+@dataclass(frozen=True)
+class ValidatedStatements:
+    """Validated statements: the small per-row columns and digests in `rows` (indexed by the 1-based row number),
+    the text left in `source` until a split's rows are read for writing."""
+
+    rows: pd.DataFrame
+    source: StatementSource
+    text_column: str
+
+    def with_rows(self, rows: pd.DataFrame) -> "ValidatedStatements":
+        return replace(self, rows=rows)
+
+    def standard_frame(self, rows: pd.DataFrame | None = None) -> pd.DataFrame:
+        """`rows` (all by default) in the standard columns, text included, as the later stages read them."""
+        rows = self.rows if rows is None else rows
+        texts = self.source.take(self.text_column, rows.index.to_numpy() - 1).astype(str)
+        frame = rows[[column for column in STANDARD_ORDER if column in rows]].copy()
+        frame.insert(1, TEXT, texts.set_axis(rows.index))
+        return frame
+
+    def batches(self) -> Iterator[pd.DataFrame]:
+        """The standard frame a batch of rows at a time (one empty frame when there are no rows)."""
+        size = statement_source.BATCH_ROWS
+        for start in range(0, max(len(self.rows), 1), size):
+            yield self.standard_frame(self.rows.iloc[start : start + size])
+
+
 def normalise_text(text: str) -> str:
     """Case- and whitespace-insensitive form, used to find near-identical statements."""
     return " ".join(text.split()).casefold()
+
+
+def statement_key(text: str, target: str | None) -> str:
+    """What makes two rows the same statement: the normalised text and, where the data has one, the target."""
+    key = normalise_text(text)
+    return key if target is None else normalise_text(target) + "\x1f" + key
+
+
+def digests(strings: Iterable[str | None]) -> np.ndarray:
+    """Each string's 128-bit digest as two uint64 columns."""
+    packed = b"".join(
+        blake2b(string.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        if isinstance(string, str)
+        else NO_DIGEST
+        for string in strings
+    )
+    return np.frombuffer(packed, dtype="<u8").reshape(-1, 2)
+
+
+def key_index(frame: pd.DataFrame) -> pd.MultiIndex:
+    """The statement keys of validated rows, for comparing them across frames."""
+    return pd.MultiIndex.from_arrays([frame[KEY[0]], frame[KEY[1]]])
 
 
 def describe_rows(frame: pd.DataFrame, mask: pd.Series) -> str:
@@ -57,20 +125,21 @@ def describe_rows(frame: pd.DataFrame, mask: pd.Series) -> str:
     return ", ".join(shown) + (f" and {more} more" if more else "")
 
 
-def missing_column_problems(frame: pd.DataFrame, columns: StatementColumns) -> list[str]:
-    missing = [column for column in columns.by_role().values() if column not in frame.columns]
+def missing_column_problems(found: list[str], columns: StatementColumns) -> list[str]:
+    missing = [column for column in columns.by_role().values() if column not in found]
     if not missing:
         return []
     return [
-        f"missing column(s) {missing}; the file has {list(frame.columns)} "
+        f"missing column(s) {missing}; the file has {found} "
         "(set data.text_column, data.label_column, data.id_column, data.group_column, data.target_column "
         "or data.split.column)"
     ]
 
 
-def to_standard_columns(frame: pd.DataFrame, columns: StatementColumns) -> pd.DataFrame:
-    """Rename the user's columns to the standard names; rows are numbered from 1 as in a spreadsheet."""
-    renamed = frame[list(columns.by_role().values())].rename(columns={v: k for k, v in columns.by_role().items()})
+def standard_columns_without_text(source: StatementSource, columns: StatementColumns) -> pd.DataFrame:
+    """The small columns under their standard names; rows are numbered from 1 as in a spreadsheet."""
+    roles = {role: column for role, column in columns.by_role().items() if role != TEXT}
+    renamed = source.columns(list(roles.values())).rename(columns={v: k for k, v in roles.items()})
     renamed.index = pd.RangeIndex(1, len(renamed) + 1, name="row")
     if ID not in renamed:
         renamed.insert(0, ID, [f"row-{n}" for n in renamed.index])
@@ -78,8 +147,32 @@ def to_standard_columns(frame: pd.DataFrame, columns: StatementColumns) -> pd.Da
     return renamed
 
 
-def empty_text_problems(frame: pd.DataFrame) -> list[str]:
-    empty = frame[TEXT].isna() | (frame[TEXT].astype(str).str.strip() == "")
+def read_text(
+    source: StatementSource, text_column: str, targets: pd.Series | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One pass over the text, a batch at a time: which rows are empty, and the digests of each row's text
+    (EXACT_KEY) and statement key (KEY)."""
+    empty, exact, keys = [], [], []
+    start = 0
+    for batch in source.batches(text_column):
+        texts = batch.astype(str)
+        empty.append((batch.isna() | (texts.str.strip() == "")).to_numpy(dtype=bool))
+        texts = texts.tolist()
+        exact.append(digests(texts))
+        if targets is None:
+            statement_keys = (statement_key(text, None) if isinstance(text, str) else None for text in texts)
+        else:
+            batch_targets = targets.iloc[start : start + len(texts)].tolist()
+            statement_keys = (
+                statement_key(text, target) if isinstance(text, str) and isinstance(target, str) else None
+                for text, target in zip(texts, batch_targets, strict=True)
+            )
+        keys.append(digests(statement_keys))
+        start += len(texts)
+    return np.concatenate(empty), np.concatenate(exact), np.concatenate(keys)
+
+
+def empty_text_problems(frame: pd.DataFrame, empty: np.ndarray) -> list[str]:
     if not empty.any():
         return []
     return [f"empty or whitespace-only text in {describe_rows(frame, empty)}; every statement needs text"]
@@ -100,24 +193,28 @@ def unknown_label_problems(frame: pd.DataFrame, labels: list[str]) -> list[str]:
     return [f"label(s) {values} outside the configured set {labels} (data.labels) in {describe_rows(frame, unknown)}"]
 
 
-def statement_keys(frame: pd.DataFrame) -> pd.Series:
-    """What makes two rows the same statement: the normalised text and, where the data has one, the target."""
-    keys = frame[TEXT].astype(str).map(normalise_text)
-    if TARGET in frame:
-        keys = frame[TARGET].astype(str).map(normalise_text) + "\x1f" + keys
-    return keys
-
-
-def conflicting_label_problems(frame: pd.DataFrame) -> list[str]:
+def conflicting_label_problems(statements: ValidatedStatements) -> list[str]:
     """The same statement (ignoring case and spacing) labelled differently cannot be learnt from."""
-    keys = statement_keys(frame)
-    label_counts = frame.groupby(keys)[LABEL].nunique()
+    frame = statements.rows
+    label_counts = frame.groupby(list(KEY))[LABEL].nunique()
     conflicting = label_counts[label_counts > 1].index
+    if conflicting.empty:
+        return []
+    rows = frame[key_index(frame).isin(conflicting)]
+    firsts = rows[~rows.duplicated(subset=list(KEY))]
+    # Listed in the order of their statement keys, as the keys themselves sort: the text of each one's first row
+    # is read back to give the key and the message.
+    texts = statements.source.take(statements.text_column, firsts.index.to_numpy() - 1).astype(str).tolist()
+    targets = firsts[TARGET].tolist() if TARGET in firsts else [None] * len(firsts)
+    ordered = sorted(
+        (statement_key(text, target), text, digest)
+        for text, target, digest in zip(texts, targets, key_index(firsts), strict=True)
+    )
     problems = []
-    for key in conflicting[:EXAMPLES_PER_PROBLEM]:
-        rows = frame[keys == key]
-        listed = ", ".join(f"{row[ID]} ({row[LABEL]})" for _, row in rows.iterrows())
-        problems.append(f"the same text has different labels in ids {listed}: {rows[TEXT].iloc[0][:80]!r}")
+    for _, text, digest in ordered[:EXAMPLES_PER_PROBLEM]:
+        same = rows[(rows[KEY[0]] == digest[0]) & (rows[KEY[1]] == digest[1])]
+        listed = ", ".join(f"{row[ID]} ({row[LABEL]})" for _, row in same.iterrows())
+        problems.append(f"the same text has different labels in ids {listed}: {text[:80]!r}")
     if len(conflicting) > EXAMPLES_PER_PROBLEM:
         problems.append(f"... and {len(conflicting) - EXAMPLES_PER_PROBLEM} more texts with conflicting labels")
     return problems
@@ -125,37 +222,48 @@ def conflicting_label_problems(frame: pd.DataFrame) -> list[str]:
 
 def drop_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, DeduplicationCounts]:
     """Keep the first of statements repeated with the same label, exactly or up to case and spacing."""
-    exact = frame.duplicated(subset=[TEXT, LABEL, TARGET] if TARGET in frame else [TEXT, LABEL])
+    exact = frame.duplicated(subset=[*EXACT_KEY, LABEL, TARGET] if TARGET in frame else [*EXACT_KEY, LABEL])
     without_exact = frame[~exact]
-    normalised = without_exact.assign(_key=statement_keys(without_exact)).duplicated(subset=["_key", LABEL])
-    kept = without_exact[~normalised]
+    normalised = without_exact.duplicated(subset=[*KEY, LABEL])
+    # The exact digests served only this; the rows the splits copy keep the statement keys alone.
+    kept = without_exact[~normalised].drop(columns=list(EXACT_KEY))
     return kept, DeduplicationCounts(exact=int(exact.sum()), normalised=int(normalised.sum()))
 
 
-def validate_statements(frame: pd.DataFrame, columns: StatementColumns, labels: list[str], source: str) -> pd.DataFrame:
-    """Return the statements in standard columns, deduplicated, or raise naming every problem in `source`."""
-    problems = missing_column_problems(frame, columns)
+def validate_source(
+    source: StatementSource, columns: StatementColumns, labels: list[str], location: str
+) -> ValidatedStatements:
+    """The statements deduplicated, their text left in `source`, or raise naming every problem in `location`."""
+    problems = missing_column_problems(source.column_names, columns)
     if problems:
-        raise DataValidationError(f"{source}: " + problems[0])
-    if frame.empty:
-        raise DataValidationError(f"{source}: no statements (the file has a header but no rows)")
-    statements = to_standard_columns(frame, columns)
-    problems = empty_text_problems(statements) + unknown_label_problems(statements, labels)
-    if TARGET in statements:
-        problems += empty_target_problems(statements)
+        raise DataValidationError(f"{location}: " + problems[0])
+    if len(source) == 0:
+        raise DataValidationError(f"{location}: no statements (the file has a header but no rows)")
+    frame = standard_columns_without_text(source, columns)
+    targets = frame[TARGET].astype(str) if TARGET in frame else None
+    empty_text, exact_keys, keys = read_text(source, columns.text, targets)
+    problems = empty_text_problems(frame, empty_text) + unknown_label_problems(frame, labels)
+    if TARGET in frame:
+        problems += empty_target_problems(frame)
     if not problems:
-        statements[TEXT] = statements[TEXT].astype(str)
-        if TARGET in statements:
-            statements[TARGET] = statements[TARGET].astype(str)
-        statements[LABEL] = statements[LABEL].astype(str)
-        problems = conflicting_label_problems(statements)
+        if TARGET in frame:
+            frame[TARGET] = targets
+        frame[LABEL] = frame[LABEL].astype(str)
+        frame[list(EXACT_KEY)] = exact_keys
+        frame[list(KEY)] = keys
+        problems = conflicting_label_problems(ValidatedStatements(frame, source, columns.text))
     if problems:
-        raise DataValidationError(f"{source}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
-    kept, dropped = drop_duplicates(statements)
+        raise DataValidationError(f"{location}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
+    kept, dropped = drop_duplicates(frame)
     log.info(
         "dropped %d exact and %d case/whitespace duplicate(s) with the same label; %d statements remain",
         dropped.exact,
         dropped.normalised,
         len(kept),
     )
-    return kept
+    return ValidatedStatements(kept, source, columns.text)
+
+
+def validate_statements(frame: pd.DataFrame, columns: StatementColumns, labels: list[str], source: str) -> pd.DataFrame:
+    """Return the statements in standard columns, deduplicated, or raise naming every problem in `source`."""
+    return validate_source(FrameStatements(frame), columns, labels, source).standard_frame()
