@@ -160,14 +160,14 @@ def read_text(
         texts = texts.tolist()
         exact.append(digests(texts))
         if targets is None:
-            statement_keys = (statement_key(text, None) if isinstance(text, str) else None for text in texts)
+            batch_keys = (statement_key(text, None) if isinstance(text, str) else None for text in texts)
         else:
             batch_targets = targets.iloc[start : start + len(texts)].tolist()
-            statement_keys = (
+            batch_keys = (
                 statement_key(text, target) if isinstance(text, str) and isinstance(target, str) else None
                 for text, target in zip(texts, batch_targets, strict=True)
             )
-        keys.append(digests(statement_keys))
+        keys.append(digests(batch_keys))
         start += len(texts)
     return np.concatenate(empty), np.concatenate(exact), np.concatenate(keys)
 
