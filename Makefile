@@ -67,6 +67,7 @@ serve: $(INSTALLED)
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # Generated files git does not track: the splits, the model, Hydra's run folders, charts. The committed reports
 # (reports/metrics.json and the plots) stay: they are the versioned results (git checkout reports/ after a run).
