@@ -1,6 +1,6 @@
 """Ways of combining TF-IDF n-grams with sentence embeddings, cross-validated on the shipped corpus.
 
-    .venv/bin/python benchmarks/embedding_union_grid.py union standardised voting   # after make run; embeddings extra
+    .venv/bin/python benchmarks/embedding_union_grid.py union standardised voting kernel   # after make run; embeddings extra
 
 The folds are those of `python -m pipeline.learning_curve` (five, stratified, source articles kept whole) over the
 training and validation splits; the test split and the seed quotes are never read. In each fold the `word_char`
@@ -13,7 +13,10 @@ only. Prints 5-fold macro-F1, mean ± spread:
 - standardised: the same with the embedding block standardised per dimension (fitted on the fold's training part),
   then weighted by w (a standardised 384-dimension row has length about 20, so w=0.05 is about unit length);
 - voting: soft voting of two logistic regressions, one on `word_char` (C_t) and one on the embeddings (C_e),
-  probabilities mixed with weight a on the embeddings' model; and each of the two alone.
+  probabilities mixed with weight a on the embeddings' model; and each of the two alone;
+- kernel: non-linear views of the embeddings: an RBF-kernel SVM on them alone (C_s) and voting with the n-gram
+  logistic regression (C=8) at share a; and the union with the embeddings mapped through a Nystroem RBF
+  approximation (gamma g, rows scaled to unit length) at weight w.
 """
 
 import itertools
@@ -24,8 +27,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from hydra import compose, initialize_config_dir
+from sklearn.kernel_approximation import Nystroem
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import StandardScaler, normalize
+from sklearn.svm import SVC
 
 from pipeline.classifier import build_features
 from pipeline.embeddings import SentenceEmbedder
@@ -39,6 +44,8 @@ UNION_GRID = [(1, 0.5), (1, 0.75), (1, 1.0), (1, 1.25), (2, 0.5), (2, 0.75), (2,
 UNION_GRID += [(4, 0.75), (4, 1.25), (8, 0.75), (8, 1.25)]
 STANDARDISED_GRID = [(4, 0.05), (4, 0.1)]
 VOTING_TEXT_C, VOTING_EMBEDDING_C, VOTING_SHARES = (2, 4, 8), (1, 4, 16, 64), (0.2, 0.3, 0.4, 0.5, 0.6)
+KERNEL_SVM_C, KERNEL_SHARES = (1, 4, 16), (0.2, 0.3, 0.4, 0.5)
+NYSTROEM_GRID = [(1.0, 0.5), (1.0, 1.0), (2.0, 0.5), (2.0, 1.0)]
 
 
 def fold_blocks(cfg, frame: pd.DataFrame) -> list[dict]:
@@ -128,6 +135,43 @@ def main() -> None:
                     for index, fold in enumerate(folds)
                 ]
                 show(f"{name} alone C={C}", scores)
+
+    if "kernel" in sys.argv[1:]:
+        text_probabilities, svm_probabilities = {}, {}
+        for index, fold in enumerate(folds):
+            model = logistic_regression(8, cfg.seed).fit(fold["ngrams_train"], fold["y_train"])
+            text_probabilities[index], classes = model.predict_proba(fold["ngrams_test"]), model.classes_
+            for C in KERNEL_SVM_C:
+                svm = SVC(C=C, kernel="rbf", class_weight="balanced", probability=True, random_state=cfg.seed)
+                svm.fit(fold["embeddings_train"], fold["y_train"])
+                svm_probabilities[C, index] = svm.predict_proba(fold["embeddings_test"])
+        for C in KERNEL_SVM_C:
+            scores = [
+                macro_f1(fold["y_test"], classes[svm_probabilities[C, index].argmax(axis=1)])
+                for index, fold in enumerate(folds)
+            ]
+            show(f"rbf svm alone C_s={C}", scores)
+            for share in KERNEL_SHARES:
+                scores = [
+                    macro_f1(
+                        fold["y_test"],
+                        classes[((1 - share) * text_probabilities[i] + share * svm_probabilities[C, i]).argmax(axis=1)],
+                    )
+                    for i, fold in enumerate(folds)
+                ]
+                show(f"voting C_t=8 rbf svm C_s={C} a={share}", scores)
+        for gamma, weight in NYSTROEM_GRID:
+            scores = []
+            for fold in folds:
+                kernel_map = Nystroem(gamma=gamma, n_components=600, random_state=cfg.seed)
+                kernel_map.fit(fold["embeddings_train"])
+                train = normalize(kernel_map.transform(fold["embeddings_train"]))
+                test = normalize(kernel_map.transform(fold["embeddings_test"]))
+                model = logistic_regression(4, cfg.seed)
+                model.fit(sp.hstack([fold["ngrams_train"], weight * train]).tocsr(), fold["y_train"])
+                predicted = model.predict(sp.hstack([fold["ngrams_test"], weight * test]).tocsr())
+                scores.append(macro_f1(fold["y_test"], predicted))
+            show(f"nystroem union g={gamma} w={weight} C=4", scores)
 
 
 if __name__ == "__main__":
