@@ -1,6 +1,6 @@
 """Ways of combining TF-IDF n-grams with sentence embeddings, cross-validated on the shipped corpus.
 
-    .venv/bin/python benchmarks/embedding_union_grid.py union standardised voting kernel   # after make run; embeddings extra
+    .venv/bin/python benchmarks/embedding_union_grid.py union standardised voting kernel  # embeddings extra
 
 The folds are those of `python -m pipeline.learning_curve` (five, stratified, source articles kept whole) over the
 training and validation splits; the test split and the seed quotes are never read. In each fold the `word_char`
