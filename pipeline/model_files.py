@@ -14,9 +14,8 @@ import os
 import zipfile
 from pathlib import Path
 
-import skops.io
-
 from pipeline.files import atomic_path
+from pipeline.skops_import import import_skops
 
 SCHEMA = "schema.json"
 # The earliest date a zip can hold; any fixed value would do.
@@ -24,7 +23,7 @@ FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def reproducible_skops_bytes(obj) -> bytes:
-    return repack(skops.io.dumps(obj))
+    return repack(import_skops().dumps(obj))
 
 
 def save_skops(obj, path: str | os.PathLike) -> None:

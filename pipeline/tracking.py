@@ -30,6 +30,7 @@ from pipeline.errors import UserInputError
 from pipeline.files import sqlite_database_path
 from pipeline.model_requirements import extra_requirements
 from pipeline.prepared_data import prepared_digest
+from pipeline.skops_import import import_skops
 from pipeline.text_input import SKOPS_TRUSTED_TYPES
 from pipeline.tracking_server import TrackingServerUnavailable, bound_http_retries, check_answers, describe, redact
 
@@ -427,6 +428,8 @@ def _send_model(
     classifier, example: pd.DataFrame, text_column: str, target_column: str | None, suffix: str = ""
 ) -> str:
     """Log the classifier in the active run, named after it (the "Logged models" page lists it so)."""
+    # MLflow imports skops itself when it saves; imported here first, it does not import torch along with it.
+    import_skops()
     active = mlflow.active_run()
     info = mlflow.sklearn.log_model(
         classifier,

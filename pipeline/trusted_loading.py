@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from pipeline.errors import UserInputError
+from pipeline.skops_import import import_skops
 from pipeline.text_input import SKOPS_TRUSTED_TYPES
 
 MLMODEL_FILE = "MLmodel"
@@ -94,19 +95,18 @@ def not_loadable(name: str, error: Exception) -> UserInputError:
 
 def load_skops_file(path: Path, name: str | None = None, trust_model: bool = False):
     """A classifier from a `.skops` file, trusting only the project's types (any type with trust_model)."""
-    import skops.io
-
+    skops_io = import_skops()
     name = name or str(path)
     if path.stat().st_size == 0:
         raise UserInputError(f"{name}: the model file is empty")
     try:
-        untrusted = skops.io.get_untrusted_types(file=path)
+        untrusted = skops_io.get_untrusted_types(file=path)
     except Exception as error:  # not a zip, no schema, truncated: skops raises several types
         raise not_loadable(name, error) from None
     if (extra := sorted(set(untrusted) - set(SKOPS_TRUSTED_TYPES))) and not trust_model:
         raise refuse(name, f"it needs types the project does not trust: {', '.join(extra)}")
     try:
-        return skops.io.load(path, trusted=SKOPS_TRUSTED_TYPES + extra)
+        return skops_io.load(path, trusted=SKOPS_TRUSTED_TYPES + extra)
     except Exception as error:  # corrupt content behind a readable schema
         raise not_loadable(name, error) from None
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from pipeline.errors import UserInputError
 from pipeline.files import read_json, write_json
+from pipeline.skops_import import import_skops
 
 RECORD_FILE = "run.json"
 SYNCED_FILE = "synced.json"
@@ -57,10 +58,8 @@ def _save_objects(call: dict, folder: Path, index: int) -> dict:
         saved["frame"] = f"frame-{index}.parquet"
         call["frame"].to_parquet(folder / saved["frame"])
     if "model" in call:
-        import skops.io
-
         saved["model"] = f"model-{index}.skops"
-        skops.io.dump(call["model"], folder / saved["model"])
+        import_skops().dump(call["model"], folder / saved["model"])
     if "figure" in call:
         saved["figure"] = f"figure-{index}.png"
         call["figure"].savefig(folder / saved["figure"], format="png")

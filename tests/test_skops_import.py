@@ -1,0 +1,44 @@
+"""skops is imported without dragging torch in, and trusts exactly the types it would trust otherwise.
+
+Each check runs in a fresh interpreter: an import happens once per process.
+"""
+
+import json
+import subprocess
+import sys
+
+from extras import needs_embeddings
+
+TRUSTED_TABLE = (
+    "import json, skops.io._trusted_types as table; "
+    "print(json.dumps(sorted(table.SKLEARN_ESTIMATOR_TYPE_NAMES + table.SKLEARN_INTERNAL_TYPE_NAMES)))"
+)
+
+
+def run_python(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+
+
+@needs_embeddings()
+def test_importing_skops_does_not_import_torch_and_torch_stays_importable():
+    code = (
+        "import importlib, sys\n"
+        "from pipeline.skops_import import TORCH_NAMESPACE, import_skops\n"
+        "import_skops()\n"
+        "print('torch' in sys.modules, TORCH_NAMESPACE in sys.modules)\n"
+        "importlib.import_module(TORCH_NAMESPACE)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    after_skops, after_explicit_import = run_python(code).splitlines()
+    assert after_skops == "False False"
+    # Hidden only while skops was imported: scikit-learn's torch namespace (and torch) import normally afterwards.
+    assert after_explicit_import == "True"
+
+
+def test_skops_trusts_the_same_types_either_way():
+    plain = json.loads(run_python(TRUSTED_TABLE))
+    through_the_project = json.loads(
+        run_python("from pipeline.skops_import import import_skops; import_skops(); " + TRUSTED_TABLE)
+    )
+    assert len(plain) > 100  # every scikit-learn estimator
+    assert through_the_project == plain
