@@ -211,7 +211,7 @@ def test_a_four_job_sweep_on_ray_nests_its_runs_in_the_team_server(stack, authen
     described = [(each.info.run_name, each.data.tags.get("sweep_role"), each.info.status) for each in runs]
     [parent] = [each for each in runs if each.data.tags.get("sweep_role") == "parent"] or [described]
     children = [each for each in runs if each.data.tags.get("sweep_role") != "parent"]
-    assert len(children) == 4
+    assert len(children) == 4, described
     assert {child.data.tags["mlflow.parentRunId"] for child in children} == {parent.info.run_id}
     assert {(c.data.params["model.name"], c.data.params["features.name"]) for c in children} == {
         ("logreg", "word"), ("logreg", "char"), ("linear_svm", "word"), ("linear_svm", "char"),

@@ -56,3 +56,54 @@ def test_a_large_data_set_is_logged_with_a_digest_of_every_row_and_a_schema_from
         assert {tag.key: tag.value for tag in dataset_input.tags}["rows"] == "20"
         digests.append(dataset_input.dataset.digest)
     assert digests[0] != digests[1]
+
+
+def test_a_data_set_another_run_inserted_at_the_same_moment_is_linked_on_a_second_try(tracking_uri, monkeypatch):
+    """Two sweep jobs logging the same data set race to insert it; the loser's call is made again, not failed."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from pipeline import tracking
+
+    real_log_input, calls = mlflow.log_input, []
+
+    def lose_the_race_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:  # the text a PostgreSQL-backed tracking server answers with
+            raise MlflowException(
+                "BAD_REQUEST: (psycopg.errors.UniqueViolation) duplicate key value violates unique constraint "
+                '"dataset_pk"'
+            )
+        return real_log_input(*args, **kwargs)
+
+    monkeypatch.setattr(mlflow, "log_input", lose_the_race_once)
+    frame = pd.DataFrame({"text": ["a statement", "another"], "label": ["neutral", "neutral"]})
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment("datasets")
+    with mlflow.start_run() as run:
+        tracking.log_dataset(frame, "statements.csv", "statements", context="training")
+    assert len(calls) == 2
+    (dataset_input,) = mlflow.get_run(run.info.run_id).inputs.dataset_inputs
+    assert dataset_input.dataset.name == "statements"
+
+
+def test_other_store_errors_are_not_retried_when_logging_a_data_set(tracking_uri, monkeypatch):
+    import mlflow
+    import pytest
+    from mlflow.exceptions import MlflowException
+
+    from pipeline import tracking
+
+    calls = []
+
+    def refuse(*args, **kwargs):
+        calls.append(args)
+        raise MlflowException("INVALID_PARAMETER_VALUE: the data set's schema is too long")
+
+    monkeypatch.setattr(mlflow, "log_input", refuse)
+    frame = pd.DataFrame({"text": ["a statement"], "label": ["neutral"]})
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment("datasets")
+    with mlflow.start_run(), pytest.raises(MlflowException, match="too long"):
+        tracking.log_dataset(frame, "statements.csv", "statements", context="training")
+    assert len(calls) == 1
