@@ -43,6 +43,10 @@ def write_split_batches(splits: dict[str, Iterable[pd.DataFrame]], processed_dir
             write_frame_batches(batches, temporary)
 
 
+def write_splits(splits: dict[str, pd.DataFrame], processed_dir: str) -> None:
+    write_split_batches({split: [frame] for split, frame in splits.items()}, processed_dir)
+
+
 def read_split(processed_dir: str, split: str, columns: list[str] | None = None) -> pd.DataFrame:
     """One split, or only the given columns of it (Parquet reads just those)."""
     path = split_path(processed_dir, split)
