@@ -19,7 +19,9 @@ class DataValidationError(UserInputError):
 
 
 def exit_on_user_error(task):
-    """Turn a UserInputError raised by a stage into a clear message on stderr and exit code 2."""
+    """Turn a UserInputError raised by a stage into a clear message on stderr and exit code 2.
+
+    In a Hydra sweep job it is raised to the sweep instead (pipeline.sweep.SweepJobError)."""
 
     @functools.wraps(task)
     def wrapper(*args, **kwargs):
@@ -27,6 +29,11 @@ def exit_on_user_error(task):
             return task(*args, **kwargs)
         except UserInputError as error:
             log.error("%s", error)
+            # Only a Hydra app can be a sweep job; stance-predict is not one, and starts without importing Hydra.
+            if "hydra" in sys.modules:
+                from pipeline.sweep import raise_in_sweep_job
+
+                raise_in_sweep_job(error)
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(USER_ERROR_EXIT_CODE) from None
 

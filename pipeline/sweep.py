@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, read_write
@@ -45,6 +46,23 @@ def parent_run_id() -> str | None:
 
 def in_sweep() -> bool:
     return HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+class SweepJobError(CompactHydraException):
+    """A sweep job's user error. Hydra records the job as failed, runs the sweep's other jobs, then prints this
+    message alone (no traceback) in the process that launched the sweep, which exits non-zero."""
+
+
+def raise_in_sweep_job(error: Exception) -> None:
+    """In a sweep job, raise a user error as a SweepJobError naming the job; elsewhere, return.
+
+    A stage exits on a user error, but in a sweep job that SystemExit would end the worker process: Ray takes it
+    for a crash and re-runs the job (three times, each try logging a run) and joblib stops the other jobs."""
+    if not HydraConfig.initialized() or not in_sweep():
+        return
+    hydra = HydraConfig.get()
+    job = f"#{hydra.job.num} ({' '.join(hydra.overrides.task)})"
+    raise SweepJobError(f"sweep job {job} failed: {error}") from None
 
 
 def pass_to_jobs(config: DictConfig, variable: str, value: str) -> None:

@@ -7,19 +7,21 @@ import sys
 import mlflow
 import pytest
 from conftest import FIXTURE_CSV, REPO
+from team_servers import running_ray_cluster
 
 from pipeline.quiet import DATASET_SOURCE_WARNING
 
 pytestmark = pytest.mark.slow
 
 
-def run_module(module: str, *overrides: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def run_module(module: str, *overrides: str, succeeds: bool = True, env: dict | None = None):
+    env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     env.pop("MLFLOW_TRACKING_URI", None)
     result = subprocess.run(
         [sys.executable, "-m", module, *overrides], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    if succeeds:
+        assert result.returncode == 0, result.stderr[-3000:]
     return result
 
 
@@ -96,3 +98,35 @@ def test_optuna_search_optimises_the_validation_score_within_its_space(workspace
     assert set(children["params.features.vectorizer.min_df"]) <= {"1", "2", "3"}
     assert parents.iloc[0]["metrics.best_val_macro_f1"] == pytest.approx(children["metrics.val_macro_f1"].max())
     assert "metrics.test_macro_f1" not in children or children["metrics.test_macro_f1"].isna().all()
+
+
+# Two jobs; the second names a selection metric that does not exist, a user error raised before it trains.
+ONE_BAD_JOB = ["--multirun", "selection_metric=macro_f1,bogus"]
+
+
+def assert_reported_once_and_the_other_job_landed(result, tmp_path) -> None:
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "sweep job #1 (selection_metric=bogus" in result.stderr
+    assert "selection_metric='bogus': expected one of macro_f1, f_avg, accuracy" in result.stderr
+    for noise in ["Traceback", "WorkerCrashedError", "will be retried"]:
+        assert noise not in output, output[-3000:]
+    _, children = sweep_runs(tmp_path)
+    assert list(children["status"]) == ["FINISHED"] and list(children["params.selection_metric"]) == ["macro_f1"]
+
+
+def test_a_user_error_in_one_job_is_reported_and_the_other_jobs_land(workspace):
+    tmp_path, common = workspace
+    result = run_module("pipeline.train", *ONE_BAD_JOB, *common, succeeds=False)
+    assert_reported_once_and_the_other_job_landed(result, tmp_path)
+
+
+def test_on_ray_a_user_error_is_reported_once_not_retried_as_a_crash(workspace):
+    tmp_path, common = workspace
+    with running_ray_cluster(dict(os.environ)) as address:
+        result = run_module(
+            "pipeline.train", *ONE_BAD_JOB, "hydra/launcher=ray_cluster", *common,
+            succeeds=False, env={"RAY_ADDRESS": address},
+        )  # fmt: skip
+    assert "Ray Launcher is launching 2 jobs" in result.stdout + result.stderr
+    assert_reported_once_and_the_other_job_landed(result, tmp_path)
