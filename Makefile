@@ -48,11 +48,10 @@ params: $(INSTALLED)
 	@$(TEAM_ENV) $(PYTHON) -m pipeline.compose_params $(PROFILE_OVERRIDE) $(OVERRIDES)
 
 # In a fresh clone DVC skips evaluate (the committed reports match the rebuilt model) although train made a new
-# MLflow run: pipeline.evaluated notices, and evaluate alone runs again with identical outputs (see its docstring).
+# MLflow run: pipeline.evaluated notices and runs evaluate alone, with identical outputs (see its docstring).
 run: params
 	@$(TEAM_ENV) PATH="$(abspath $(VENV))/bin:$$PATH" dvc repro
-	@$(TEAM_ENV) $(PYTHON) -m pipeline.evaluated || \
-		{ $(TEAM_ENV) PATH="$(abspath $(VENV))/bin:$$PATH" dvc repro --force --single-item evaluate; }
+	@$(TEAM_ENV) PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pipeline.evaluated
 	@$(TEAM_ENV) $(PYTHON) -m pipeline.summary
 
 test: $(INSTALLED)

@@ -1,14 +1,14 @@
-"""Whether the evaluate stage has scored and registered the model of the latest train run.
+"""Evaluate the latest train run when DVC did not: `make run`'s last step after `dvc repro`.
 
 DVC re-runs a stage when its inputs or outputs change. In a fresh clone the train stage runs (the model file is
 not in git) and rebuilds the model byte for byte, so the committed reports still match it and DVC skips evaluate:
-that train run, in this machine's MLflow store, would have no test scores and no registered version. `make run`
-asks this module after `dvc repro` and then forces the evaluate stage alone; its reports come out identical, so
-dvc.lock and git stay clean.
+that train run, in this machine's MLflow store, would have no test scores and no registered version. This module
+notices and forces the evaluate stage alone; its reports come out identical, so dvc.lock and git stay clean.
 
-    python -m pipeline.evaluated    # exit 0: evaluated; exit 1: the latest train run was not
+    python -m pipeline.evaluated    # exit 0: evaluated (now or before); otherwise the evaluate stage's exit code
 """
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 from pipeline.files import read_json
 
 PARAMS = Path("params.yaml")  # the composed config the DVC stages ran with
+EVALUATE_ALONE = ["repro", "--force", "--single-item", "evaluate"]
 
 
 def stage_files(params: Path = PARAMS) -> tuple[Path, Path]:
@@ -33,12 +34,19 @@ def latest_train_run_evaluated(train_run: Path, registered: Path) -> bool:
     return read_json(registered).get("run_id") == read_json(train_run).get("run_id")
 
 
+def evaluate_latest_train_run(params: Path = PARAMS) -> int:
+    """Run the evaluate stage alone unless the latest train run was evaluated; 0 or the stage's exit code."""
+    train_run, registered = stage_files(params)
+    if latest_train_run_evaluated(train_run, registered):
+        return 0
+    print(
+        f"The train stage's MLflow run ({train_run}) has not been evaluated: DVC found the committed reports "
+        "up to date with its model. Running the evaluate stage for it.",
+        file=sys.stderr,
+    )
+    # DVC from this interpreter's environment, the one the stages were installed into.
+    return subprocess.run([sys.executable, "-m", "dvc", *EVALUATE_ALONE]).returncode
+
+
 if __name__ == "__main__":
-    train_run, registered = stage_files()
-    if not latest_train_run_evaluated(train_run, registered):
-        print(
-            f"The train stage's MLflow run ({train_run}) has not been evaluated: DVC found the committed reports "
-            "up to date with its model. Running the evaluate stage for it.",
-            file=sys.stderr,
-        )
-        sys.exit(1)
+    sys.exit(evaluate_latest_train_run())

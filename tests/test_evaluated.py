@@ -2,6 +2,9 @@
 
 import json
 
+import pytest
+
+from pipeline import evaluated
 from pipeline.evaluated import latest_train_run_evaluated
 
 
@@ -24,3 +27,12 @@ def test_a_train_run_that_evaluate_skipped_is_noticed(tmp_path):
 
 def test_nothing_to_follow_up_without_a_train_run(tmp_path):
     assert latest_train_run_evaluated(tmp_path / "train_run.json", tmp_path / "registered_model.json")
+
+
+def test_an_evaluated_train_run_runs_nothing(tmp_path, monkeypatch):
+    params = tmp_path / "params.yaml"
+    params.write_text(f"paths:\n  train_run: {tmp_path / 'train_run.json'}\n  reports: {tmp_path / 'reports'}\n")
+    write(tmp_path / "train_run.json", {"run_id": "same"})
+    write(tmp_path / "reports" / "registered_model.json", {"run_id": "same"})
+    monkeypatch.setattr(evaluated.subprocess, "run", lambda *args, **kwargs: pytest.fail("ran the evaluate stage"))
+    assert evaluated.evaluate_latest_train_run(params) == 0
