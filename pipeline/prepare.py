@@ -120,6 +120,11 @@ def splitting_columns(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[[column for column in (LABEL, GROUP) if column in rows]]
 
 
+def split_by(statements: ValidatedStatements, chosen: dict[str, pd.DataFrame]) -> dict[str, ValidatedStatements]:
+    """The validated statements of each split a splitting function chose (it returns their splitting columns)."""
+    return {name: statements.with_rows(statements.rows.loc[split.index]) for name, split in chosen.items()}
+
+
 def split_rows(cfg: DictConfig) -> dict[str, ValidatedStatements]:
     """Each split's validated rows; the splitting sees only labels, groups, row order and statement keys."""
     data, kind = cfg.data, cfg.data.split.kind
@@ -131,13 +136,13 @@ def split_rows(cfg: DictConfig) -> dict[str, ValidatedStatements]:
         chosen = split_statements(
             splitting_columns(statements.rows), data.split.validation_size, data.split.test_size, cfg.seed
         )
-        splits = {name: statements.with_rows(statements.rows.loc[split.index]) for name, split in chosen.items()}
+        splits = split_by(statements, chosen)
     else:
         splits = fixed_splits(data)
         if splits["validation"] is None:
             train = splits["train"]
             chosen = hold_out_validation(splitting_columns(train.rows), data.split.validation_size, cfg.seed)
-            splits.update({name: train.with_rows(train.rows.loc[split.index]) for name, split in chosen.items()})
+            splits.update(split_by(train, chosen))
         rows, leaked = drop_held_out_duplicates({name: split.rows for name, split in splits.items()})
         splits = {name: splits[name].with_rows(split) for name, split in rows.items()}
         if leaked:

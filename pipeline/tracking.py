@@ -372,8 +372,9 @@ def _send_dataset(frame: pd.DataFrame, source: str, name: str, context: str) -> 
     else:
         head = mlflow.data.from_pandas(frame.head(SCHEMA_SAMPLE_ROWS), source=source, name=name, targets="label")
         dataset = MetaDataset(head.source, name=name, digest=frame_digest(frame), schema=head.schema)
+    tags = {"rows": str(len(frame))}
     try:
-        mlflow.log_input(dataset, context=context, tags={"rows": str(len(frame))})
+        mlflow.log_input(dataset, context=context, tags=tags)
     except MlflowException as error:
         if not is_duplicate_key(error):
             raise
@@ -381,7 +382,7 @@ def _send_dataset(frame: pd.DataFrame, source: str, name: str, context: str) -> 
         # set, then inserts it, so both may insert it and one loses on the table's unique key (seen with
         # PostgreSQL). Its transaction was rolled back and the data set exists now: the same call links it.
         log.debug("data set %s was logged by another run at the same moment; linking it again", name)
-        mlflow.log_input(dataset, context=context, tags={"rows": str(len(frame))})
+        mlflow.log_input(dataset, context=context, tags=tags)
 
 
 def is_duplicate_key(error: Exception) -> bool:
