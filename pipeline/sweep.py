@@ -4,6 +4,7 @@ Hydra calls this callback in the launching process, before and after the jobs (w
 worker processes). The parent's id reaches the jobs through a file in the sweep directory.
 """
 
+import atexit
 import logging
 import os
 from datetime import datetime
@@ -115,6 +116,9 @@ class MlflowSweepParent(Callback):
         # outputs the jobs read (data/processed) are git-ignored; conf/hydra/launcher/ray_cluster.yaml lists what to
         # leave out instead.
         os.environ.setdefault("RAY_RUNTIME_ENV_IGNORE_GITIGNORE", "1")
+        # Hydra calls on_multirun_end only when every job succeeded; a failed job (or Ctrl-C) ends the process
+        # without it, and the parent would stay RUNNING.
+        atexit.register(self.close_if_failed)
         log.info("sweep parent run %s", self.run_id)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
@@ -123,5 +127,17 @@ class MlflowSweepParent(Callback):
         if self.run_id is None:
             return
         best = tracking.finish_sweep_parent(self.run_id, self.metric)
+        self.run_id = None
         if best:
             log.info("best of sweep: %s (%s %.4f)", best["run_name"], self.metric, best[self.metric])
+
+    def close_if_failed(self) -> None:
+        """At exit, a parent run still open belongs to a sweep that stopped: close it FAILED."""
+        from pipeline import tracking
+
+        if self.run_id is None:
+            return
+        try:
+            tracking.finish_sweep_parent(self.run_id, self.metric, status="FAILED")
+        except Exception as error:  # at exit, never mask the sweep's own error; the next stage closes the run
+            log.warning("could not close the sweep's parent run %s: %s", self.run_id, error)

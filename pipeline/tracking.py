@@ -650,8 +650,9 @@ def start_sweep_parent(
     return run.info.run_id
 
 
-def finish_sweep_parent(run_id: str, metric: str) -> dict | None:
-    """Record the sweep's best child (by `metric`, higher is better) on the parent run, then close it."""
+def finish_sweep_parent(run_id: str, metric: str, status: str = "FINISHED") -> dict | None:
+    """Record the sweep's best child (by `metric`, higher is better) on the parent run, then close it with
+    `status` (FAILED for a sweep that stopped on a failed job: the children that finished still count)."""
     client = mlflow.MlflowClient()
     parent = client.get_run(run_id)
     children = client.search_runs(
@@ -668,7 +669,7 @@ def finish_sweep_parent(run_id: str, metric: str) -> dict | None:
         client.log_metric(run_id, f"best_{metric}", best[metric])
         client.set_tag(run_id, "best_child_run_id", best["run_id"])
         client.set_tag(run_id, "best_child_run_name", best["run_name"])
-    client.set_terminated(run_id)
+    client.set_terminated(run_id, status)
     return best
 
 

@@ -111,8 +111,11 @@ def assert_reported_once_and_the_other_job_landed(result, tmp_path) -> None:
     assert "selection_metric='bogus': expected one of macro_f1, f_avg, accuracy" in result.stderr
     for noise in ["Traceback", "WorkerCrashedError", "will be retried"]:
         assert noise not in output, output[-3000:]
-    _, children = sweep_runs(tmp_path)
+    parents, children = sweep_runs(tmp_path)
     assert list(children["status"]) == ["FINISHED"] and list(children["params.selection_metric"]) == ["macro_f1"]
+    # The sweep failed, so its parent run is closed FAILED (not left RUNNING), with the finished job as its best.
+    assert list(parents["status"]) == ["FAILED"]
+    assert list(parents["tags.best_child_run_id"]) == list(children["run_id"])
 
 
 def test_a_user_error_in_one_job_is_reported_and_the_other_jobs_land(workspace):
