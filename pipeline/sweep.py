@@ -7,6 +7,7 @@ worker processes). The parent's id reaches the jobs through a file in the sweep 
 import atexit
 import logging
 import os
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, read_write
 
+from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError
 from pipeline.files import read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,14 @@ class MlflowSweepParent(Callback):
         self.metric = "val_macro_f1"
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        try:
+            self.open_parent_run(config)
+        except UserInputError as error:
+            # Hydra would turn this into a warning and launch every job anyway, each to fail the same way.
+            print(f"error: {error}", file=sys.stderr)
+            raise SystemExit(USER_ERROR_EXIT_CODE) from None
+
+    def open_parent_run(self, config: DictConfig) -> None:
         from pipeline import quiet, tracking
         from pipeline.prepared_data import use_prepared_data
 

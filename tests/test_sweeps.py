@@ -133,3 +133,18 @@ def test_on_ray_a_user_error_is_reported_once_not_retried_as_a_crash(workspace):
         )  # fmt: skip
     assert "Ray Launcher is launching 2 jobs" in result.stdout + result.stderr
     assert_reported_once_and_the_other_job_landed(result, tmp_path)
+
+
+def test_a_user_error_before_the_jobs_stops_the_sweep_with_one_line(workspace):
+    tmp_path, common = workspace
+    other_data = tmp_path / "other.csv"
+    other_data.write_bytes(FIXTURE_CSV.read_bytes())
+    # The sweep names a data file other than the prepared one's: the parent run's set-up refuses it.
+    result = run_module(
+        "pipeline.train", "--multirun", "model=logreg,sgd", *common, f"data.path={other_data}", succeeds=False
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 2
+    assert "error: " in result.stderr and "prepare it first with the same overrides" in result.stderr
+    for noise in ["UserWarning", "Launching jobs", "Traceback"]:
+        assert noise not in output, output[-3000:]
