@@ -8,6 +8,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import re
 import subprocess
 from contextlib import contextmanager
 from importlib.metadata import version
@@ -549,9 +550,26 @@ def claim_registered_model(name: str, identity: dict[str, str], description: str
         client.set_registered_model_tag(name, tag, value)
 
 
+# A logged model's URI as log_model returns it: models:/<model id>.
+LOGGED_MODEL_URI = re.compile(r"models:/(m-[0-9a-f]+)")
+
+
 def register_model(model_uri: str, name: str, tags: dict[str, str] | None = None) -> str:
-    """Register the run's model; returns its version."""
-    return mlflow.register_model(model_uri, name, tags=tags).version
+    """Register the run's model as a new version of `name` (created if missing); returns its version.
+
+    A logged model is registered through the client, as mlflow.register_model does it, but without its two
+    messages on stderr: that the registered model "already exists" (the evaluate stage has just created it with its
+    data-set tags, so a new store's first version got that message too) and which version it created, which the
+    stage reports itself."""
+    logged = LOGGED_MODEL_URI.fullmatch(model_uri)
+    if logged is None:  # another kind of model URI (runs:/...): MLflow resolves it
+        return mlflow.register_model(model_uri, name, tags=tags).version
+    client = mlflow.MlflowClient()
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name)
+    return client.create_model_version(name, model_uri, tags=tags, model_id=logged.group(1)).version
 
 
 def set_version_tags(name: str, version: str, tags: dict[str, str]) -> None:

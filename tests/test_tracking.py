@@ -107,3 +107,26 @@ def test_other_store_errors_are_not_retried_when_logging_a_data_set(tracking_uri
     with mlflow.start_run(), pytest.raises(MlflowException, match="too long"):
         tracking.log_dataset(frame, "statements.csv", "statements", context="training")
     assert len(calls) == 1
+
+
+def test_a_logged_model_is_registered_as_mlflow_registers_it_without_its_messages(tracking_uri, capfd):
+    import mlflow
+    from sklearn.dummy import DummyClassifier
+
+    from pipeline import tracking
+
+    classifier = DummyClassifier().fit(pd.DataFrame({"text": ["a", "b"]}), ["neutral", "neutral"])
+    with mlflow.start_run() as run:
+        model_uri = tracking.log_model(classifier, pd.DataFrame({"text": ["a"]}), "text", None)
+    capfd.readouterr()
+    first = tracking.register_model(model_uri, "quiet-registry", {"dataset": "fixture"})
+    assert capfd.readouterr().err == ""
+    # The same model registered by MLflow's own function, for comparison (it prints both messages).
+    second = mlflow.register_model(model_uri, "quiet-registry", tags={"dataset": "fixture"}).version
+    assert "already exists" in capfd.readouterr().err
+    client = mlflow.MlflowClient()
+    ours, mlflows = (client.get_model_version("quiet-registry", version) for version in (first, second))
+    assert (str(first), str(second)) == ("1", "2")
+    assert ours.run_id == mlflows.run_id == run.info.run_id
+    assert (ours.source, ours.model_id, ours.tags) == (mlflows.source, mlflows.model_id, mlflows.tags)
+    assert mlflow.pyfunc.load_model(f"models:/quiet-registry/{first}").metadata.model_id == model_uri[len("models:/") :]
