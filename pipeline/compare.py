@@ -8,14 +8,13 @@ The runs come from MLflow through `tracking.runs_table`; everything else here wo
 """
 
 import argparse
-import sys
 from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
 
 from pipeline import tracking
-from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError
+from pipeline.errors import UserInputError, exit_with_user_error
 from pipeline.files import atomic_path, sqlite_database_path
 
 DEFAULT_EXPERIMENT = "stance-intervention-statements"
@@ -339,8 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         print(compare(args))
     except UserInputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(USER_ERROR_EXIT_CODE) from None
+        exit_with_user_error(error)
 
 
 if __name__ == "__main__":

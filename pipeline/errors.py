@@ -3,6 +3,7 @@
 import functools
 import logging
 import sys
+from typing import NoReturn
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +17,12 @@ class UserInputError(Exception):
 
 class DataValidationError(UserInputError):
     """The labelled statements break one or more rules; the message lists every problem found."""
+
+
+def exit_with_user_error(error: Exception) -> NoReturn:
+    """Print a user error as one line on stderr and exit with USER_ERROR_EXIT_CODE, without a traceback."""
+    print(f"error: {error}", file=sys.stderr)
+    raise SystemExit(USER_ERROR_EXIT_CODE) from None
 
 
 def exit_on_user_error(task):
@@ -34,7 +41,6 @@ def exit_on_user_error(task):
                 from pipeline.sweep import raise_in_sweep_job
 
                 raise_in_sweep_job(error)
-            print(f"error: {error}", file=sys.stderr)
-            raise SystemExit(USER_ERROR_EXIT_CODE) from None
+            exit_with_user_error(error)
 
     return wrapper

@@ -7,7 +7,6 @@ worker processes). The parent's id reaches the jobs through a file in the sweep 
 import atexit
 import logging
 import os
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, read_write
 
-from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError
+from pipeline.errors import UserInputError, exit_with_user_error
 from pipeline.files import read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -102,8 +101,7 @@ class MlflowSweepParent(Callback):
             self.open_parent_run(config)
         except UserInputError as error:
             # Hydra would turn this into a warning and launch every job anyway, each to fail the same way.
-            print(f"error: {error}", file=sys.stderr)
-            raise SystemExit(USER_ERROR_EXIT_CODE) from None
+            exit_with_user_error(error)
 
     def open_parent_run(self, config: DictConfig) -> None:
         from pipeline import quiet, tracking

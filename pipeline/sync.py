@@ -6,13 +6,12 @@ to --tracking-uri; credentials come from MLFLOW_TRACKING_USERNAME / MLFLOW_TRACK
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 from pipeline import tracking, unsent_runs
-from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError
+from pipeline.errors import UserInputError, exit_with_user_error
 from pipeline.inference import load_skops
 
 log = logging.getLogger(__name__)
@@ -47,8 +46,7 @@ def main(argv: list[str] | None = None) -> None:
             run_id = sync(folder, args.tracking_uri)
             print(f"{folder}: uploaded as run {run_id}")
     except UserInputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(USER_ERROR_EXIT_CODE) from None
+        exit_with_user_error(error)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError
+from pipeline.errors import UserInputError, exit_with_user_error
 
 HOST = "127.0.0.1"
 STATE_FILE = "stack.json"
@@ -498,8 +498,7 @@ def main(argv: list[str] | None = None) -> None:
             stopped = down(args.dir)
             print(f"team stack down: stopped {', '.join(stopped) or 'nothing (not running)'}")
     except (UserInputError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(USER_ERROR_EXIT_CODE) from None
+        exit_with_user_error(error)
 
 
 if __name__ == "__main__":
