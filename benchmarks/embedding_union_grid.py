@@ -1,6 +1,6 @@
 """Ways of combining TF-IDF n-grams with sentence embeddings, cross-validated on the shipped corpus.
 
-    .venv/bin/python benchmarks/embedding_union_grid.py union standardised voting kernel  # embeddings extra
+    .venv/bin/python benchmarks/embedding_union_grid.py union standardised voting kernel prototypes  # embeddings extra
 
 The folds are those of `python -m pipeline.learning_curve` (five, stratified, source articles kept whole) over the
 training and validation splits; the test split and the seed quotes are never read. In each fold the `word_char`
@@ -16,7 +16,10 @@ only. Prints 5-fold macro-F1, mean ± spread:
   probabilities mixed with weight a on the embeddings' model; and each of the two alone;
 - kernel: non-linear views of the embeddings: an RBF-kernel SVM on them alone (C_s) and voting with the n-gram
   logistic regression (C=8) at share a; and the union with the embeddings mapped through a Nystroem RBF
-  approximation (gamma g, rows scaled to unit length) at weight w.
+  approximation (gamma g, rows scaled to unit length) at weight w;
+- prototypes: the union plus twelve cosine similarities, of each statement's embedding to short descriptions of
+  the three stances written for this test (`STANCE_PROTOTYPES`; not corpus or seed-quote text), at weight w, with
+  and without the embeddings themselves (logistic regression, C=4).
 """
 
 import itertools
@@ -46,10 +49,29 @@ STANDARDISED_GRID = [(4, 0.05), (4, 0.1)]
 VOTING_TEXT_C, VOTING_EMBEDDING_C, VOTING_SHARES = (2, 4, 8), (1, 4, 16, 64), (0.2, 0.3, 0.4, 0.5, 0.6)
 KERNEL_SVM_C, KERNEL_SHARES = (1, 4, 16), (0.2, 0.3, 0.4, 0.5)
 NYSTROEM_GRID = [(1.0, 0.5), (1.0, 1.0), (2.0, 0.5), (2.0, 1.0)]
+# (similarity weight, embedding weight)
+PROTOTYPE_GRID = [(0.5, 1.0), (1.0, 1.0), (2.0, 1.0), (4.0, 1.0), (1.0, 0.0), (2.0, 0.0), (4.0, 0.0)]
+STANCE_PROTOTYPES = [
+    "I support the military intervention and the airstrikes.",
+    "The strikes are necessary and justified to protect people.",
+    "We welcome the bombing campaign against the terrorists.",
+    "Military force is the right answer here.",
+    "I oppose the military intervention and condemn the airstrikes.",
+    "The bombing is illegal and kills civilians.",
+    "Foreign powers must stop the air campaign and withdraw.",
+    "This war is a mistake and will make things worse.",
+    "The report describes where the aircraft struck, without opinion.",
+    "Officials announced the number of sorties flown.",
+    "Talks between the diplomats will continue next week.",
+    "A factual account of military movements.",
+]
 
 
 def fold_blocks(cfg, frame: pd.DataFrame) -> list[dict]:
-    embeddings = SentenceEmbedder().fit(frame["text"]).transform(frame["text"])
+    embedder = SentenceEmbedder().fit(frame["text"])
+    embeddings = embedder.transform(frame["text"])
+    prototypes = embedder.transform(pd.Series(STANCE_PROTOTYPES))
+    similarities = normalize(embeddings) @ normalize(prototypes).T
     folds = []
     for train_rows, test_rows in cross_validation_folds(frame, cfg.seed):
         vectorizer = build_features(cfg.features)
@@ -59,6 +81,8 @@ def fold_blocks(cfg, frame: pd.DataFrame) -> list[dict]:
                 "ngrams_test": vectorizer.transform(frame["text"].iloc[test_rows]),
                 "embeddings_train": embeddings[train_rows],
                 "embeddings_test": embeddings[test_rows],
+                "similarities_train": similarities[train_rows],
+                "similarities_test": similarities[test_rows],
                 "y_train": frame[LABEL].iloc[train_rows].to_numpy(),
                 "y_test": frame[LABEL].iloc[test_rows].to_numpy(),
             }
@@ -172,6 +196,24 @@ def main() -> None:
                 predicted = model.predict(sp.hstack([fold["ngrams_test"], weight * test]).tocsr())
                 scores.append(macro_f1(fold["y_test"], predicted))
             show(f"nystroem union g={gamma} w={weight} C=4", scores)
+
+    if "prototypes" in sys.argv[1:]:
+        for similarity_weight, embedding_weight in PROTOTYPE_GRID:
+            scores = []
+            for fold in folds:
+                train, test = (
+                    sp.hstack(
+                        [
+                            fold[f"ngrams_{part}"],
+                            embedding_weight * fold[f"embeddings_{part}"],
+                            similarity_weight * fold[f"similarities_{part}"],
+                        ]
+                    ).tocsr()
+                    for part in ("train", "test")
+                )
+                model = logistic_regression(4, cfg.seed).fit(train, fold["y_train"])
+                scores.append(macro_f1(fold["y_test"], model.predict(test)))
+            show(f"prototypes s={similarity_weight} w={embedding_weight} C=4", scores)
 
 
 if __name__ == "__main__":
