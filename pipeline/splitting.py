@@ -9,6 +9,11 @@ from pipeline.validation import GROUP, LABEL, key_index
 SPLIT_NAMES = ("train", "validation", "test")
 
 
+def label_counts(counts: pd.Series) -> str:
+    """'for' (2), 'none' (1): the counts as the user reads them, not as numpy prints them."""
+    return ", ".join(f"{label!r} ({count})" for label, count in counts.items())
+
+
 def hold_out_stratified(frame: pd.DataFrame, size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     kept, held_out = train_test_split(frame, test_size=size, stratify=frame[LABEL], random_state=seed)
     return kept.sort_index(), held_out.sort_index()
@@ -47,7 +52,7 @@ def split_statements(
     too_rare = too_rare[too_rare < len(SPLIT_NAMES)]
     if not too_rare.empty:
         raise UserInputError(
-            f"label(s) {dict(too_rare)} have fewer than {len(SPLIT_NAMES)} statements; "
+            f"label(s) {label_counts(too_rare)} have fewer than {len(SPLIT_NAMES)} statements; "
             "every label needs at least one statement in each split"
         )
     rest, test = hold_out(frame, test_size, seed)
@@ -66,7 +71,7 @@ def hold_out_validation(train: pd.DataFrame, validation_size: float, seed: int) 
     too_rare = too_rare[too_rare < 2]
     if not too_rare.empty:
         raise UserInputError(
-            f"label(s) {dict(too_rare)} have fewer than 2 training statements; every label needs at least one "
+            f"label(s) {label_counts(too_rare)} have fewer than 2 training statements; every label needs at least one "
             "statement in train and one in validation"
         )
     kept, validation = hold_out(train, validation_size, seed)

@@ -178,19 +178,52 @@ def empty_text_problems(frame: pd.DataFrame, empty: np.ndarray) -> list[str]:
     return [f"empty or whitespace-only text in {describe_rows(frame, empty)}; every statement needs text"]
 
 
-def empty_target_problems(frame: pd.DataFrame) -> list[str]:
-    empty = frame[TARGET].isna() | (frame[TARGET].astype(str).str.strip() == "")
-    if not empty.any():
-        return []
-    return [f"empty target (data.target_column) in {describe_rows(frame, empty)}; every statement needs its target"]
+def is_empty(cells: pd.Series) -> pd.Series:
+    return cells.isna() | (cells.astype(str).str.strip() == "")
+
+
+# Columns every row needs a value in, with what the user is told when some rows have none. An empty group or split
+# cannot be guessed: a group keeps an article's statements in one split, and a split column fixes the test set.
+REQUIRED_CELLS = {
+    LABEL: "empty label (data.label_column) in {rows}; every statement needs one of {labels} (data.labels)",
+    TARGET: "empty target (data.target_column) in {rows}; every statement needs its target",
+    GROUP: "empty group (data.group_column) in {rows}; every statement needs its group, or set data.group_column=null",
+    SPLIT: "empty split (data.split.column) in {rows}; every statement needs the name of its split",
+}
+
+
+def empty_cell_problems(frame: pd.DataFrame, labels: list[str]) -> list[str]:
+    problems = []
+    for role, message in REQUIRED_CELLS.items():
+        if role in frame and (empty := is_empty(frame[role])).any():
+            problems.append(message.format(rows=describe_rows(frame, empty), labels=labels))
+    return problems
 
 
 def unknown_label_problems(frame: pd.DataFrame, labels: list[str]) -> list[str]:
-    unknown = ~frame[LABEL].astype(str).isin(labels) | frame[LABEL].isna()
+    """Labels outside data.labels (empty labels are reported as empty)."""
+    unknown = ~frame[LABEL].astype(str).isin(labels) & ~is_empty(frame[LABEL])
     if not unknown.any():
         return []
     values = sorted(frame.loc[unknown, LABEL].astype(str).unique())
     return [f"label(s) {values} outside the configured set {labels} (data.labels) in {describe_rows(frame, unknown)}"]
+
+
+def duplicate_id_problems(kept: pd.DataFrame) -> list[str]:
+    """Ids name rows in every message and report; two different statements under one id make them ambiguous.
+
+    Checked after duplicates are dropped, so that a row repeated whole (same id, text and label) is not an error.
+    """
+    shared = kept[ID].duplicated(keep=False)
+    if not shared.any():
+        return []
+    ids = sorted(kept.loc[shared, ID].unique())
+    listed = ", ".join(repr(value) for value in ids[:EXAMPLES_PER_PROBLEM])
+    more = f" and {len(ids) - EXAMPLES_PER_PROBLEM} more" if len(ids) > EXAMPLES_PER_PROBLEM else ""
+    return [
+        f"{len(ids)} id(s) (data.id_column) each name different statements: {listed}{more}, "
+        f"in {describe_rows(kept, shared)}; expected one id per statement, or set data.id_column=null to number rows"
+    ]
 
 
 def conflicting_label_problems(statements: ValidatedStatements) -> list[str]:
@@ -242,9 +275,11 @@ def validate_source(
     frame = standard_columns_without_text(source, columns)
     targets = frame[TARGET].astype(str) if TARGET in frame else None
     empty_text, exact_keys, keys = read_text(source, columns.text, targets)
-    problems = empty_text_problems(frame, empty_text) + unknown_label_problems(frame, labels)
-    if TARGET in frame:
-        problems += empty_target_problems(frame)
+    problems = (
+        empty_text_problems(frame, empty_text)
+        + empty_cell_problems(frame, labels)
+        + unknown_label_problems(frame, labels)
+    )
     if not problems:
         if TARGET in frame:
             frame[TARGET] = targets
@@ -255,6 +290,8 @@ def validate_source(
     if problems:
         raise DataValidationError(f"{location}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
     kept, dropped = drop_duplicates(frame)
+    if columns.id and (problems := duplicate_id_problems(kept)):
+        raise DataValidationError(f"{location}: " + problems[0])
     log.info(
         "dropped %d exact and %d case/whitespace duplicate(s) with the same label; %d statements remain",
         dropped.exact,

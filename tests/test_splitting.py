@@ -75,7 +75,7 @@ def test_impossible_fractions_and_rare_labels_are_user_errors():
     with pytest.raises(UserInputError, match="split.test_size"):
         split_statements(frame, validation_size=0.5, test_size=0.6, seed=0)
     rare = pd.concat([frame, frame.iloc[:2].assign(label="other", text=["x y", "y z"])], ignore_index=True)
-    with pytest.raises(UserInputError, match="fewer than 3 statements"):
+    with pytest.raises(UserInputError, match=r"label\(s\) 'other' \(2\) have fewer than 3 statements"):
         split_statements(rare, 0.15, 0.15, seed=0)
 
 

@@ -48,6 +48,50 @@ def test_empty_or_whitespace_text_is_refused(statements, blank):
     assert "empty or whitespace-only text in row 3 (id t-003)" in str(error.value)
 
 
+@pytest.mark.parametrize("blank", ["", None])
+def test_an_empty_label_is_named_as_empty_not_as_an_unknown_label(statements, blank):
+    statements.loc[3, "label"] = blank
+    with pytest.raises(DataValidationError) as error:
+        validate(statements)
+    message = str(error.value)
+    assert "empty label (data.label_column) in row 4 (id t-004)" in message
+    assert "outside the configured set" not in message and "1 problem(s)" in message
+
+
+@pytest.mark.parametrize("blank", ["", " ", None])
+def test_an_empty_group_is_refused_naming_the_rows_and_the_setting(statements, blank):
+    # A spreadsheet with a few article ids left blank: the splitter cannot keep an unnamed group whole.
+    statements["source"] = statements["source"].astype(object)
+    statements.loc[[1, 6], "source"] = blank
+    with pytest.raises(DataValidationError) as error:
+        validate(statements)
+    message = str(error.value)
+    assert "empty group (data.group_column) in row 2 (id t-002), row 7 (id t-007)" in message
+    assert "data.group_column=null" in message
+
+
+def test_an_empty_split_cell_is_refused_naming_the_rows(statements):
+    statements["set"] = ["train"] * len(statements)
+    statements.loc[4, "set"] = None
+    columns = StatementColumns(text="text", label="label", id="id", split="set")
+    with pytest.raises(DataValidationError, match=r"empty split \(data.split.column\) in row 5 \(id t-005\)"):
+        validate(statements, columns)
+
+
+def test_one_id_on_two_different_statements_is_refused(statements):
+    statements.loc[5, "id"] = statements.loc[2, "id"]
+    with pytest.raises(DataValidationError) as error:
+        validate(statements)
+    message = str(error.value)
+    assert "1 id(s) (data.id_column) each name different statements: 't-003'" in message
+    assert "row 3 (id t-003), row 6 (id t-003)" in message and "data.id_column=null" in message
+
+
+def test_a_row_repeated_whole_is_a_duplicate_not_an_id_clash(statements):
+    repeated = pd.concat([statements, statements.iloc[[2]]], ignore_index=True)
+    assert len(validate(repeated)) == len(statements)
+
+
 def test_the_same_text_with_different_labels_lists_the_ids(statements):
     conflicting = statements.iloc[[0]].assign(id="t-900", label="neutral", text="  " + statements.text[0].upper())
     with pytest.raises(DataValidationError) as error:
@@ -124,3 +168,13 @@ def test_a_dataset_folder_goes_through_the_hub_loading_path(statements, tmp_path
 def test_an_unreachable_hub_dataset_is_a_user_error():
     with pytest.raises(UserInputError, match="neither a local file nor a loadable dataset"):
         load_statements("no-such-org/no-such-dataset")
+
+
+def test_utf16_without_a_byte_order_mark_is_a_user_error_with_the_fix(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("id,text,label\n1,fine text here,neutral\n".encode("utf-16-le"))
+    with pytest.raises(UserInputError) as error:
+        load_statements(str(path), encoding="utf-16")
+    message = str(error.value)
+    assert str(path) in message and "cannot be read as utf-16" in message and "utf-16-le" in message
+    assert len(load_statements(str(path), encoding="utf-16-le")) == 1
