@@ -19,7 +19,7 @@ class DataValidationError(UserInputError):
     """The labelled statements break one or more rules; the message lists every problem found."""
 
 
-def exit_with_user_error(error: Exception) -> NoReturn:
+def exit_with_user_error(error: Exception | str) -> NoReturn:
     """Print a user error as one line on stderr and exit with USER_ERROR_EXIT_CODE, without a traceback."""
     print(f"error: {error}", file=sys.stderr)
     raise SystemExit(USER_ERROR_EXIT_CODE) from None

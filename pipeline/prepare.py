@@ -15,6 +15,7 @@ import hydra
 import pandas as pd
 from omegaconf import DictConfig
 
+from pipeline import real_text
 from pipeline.errors import UserInputError, exit_on_user_error
 from pipeline.loading import is_local_file, load_statement_table
 from pipeline.prepared_data import data_digest, write_manifest
@@ -76,6 +77,11 @@ def fixed_splits(data: DictConfig) -> dict[str, ValidatedStatements | None]:
         for split in ("train", "test"):
             if not data.split.files.get(split):
                 raise UserInputError(f"data.split.files.{split}: missing; name the {split} file inside {data.path}")
+        for split in SPLIT_NAMES:
+            if (path := split_file_path(data, split)) and not Path(path).is_file():
+                raise UserInputError(
+                    f"data.split.files.{split}={data.split.files[split]!r}: no such file in {data.path}"
+                )
         return {
             split: load_and_validate(data, path) if (path := split_file_path(data, split)) else None
             for split in SPLIT_NAMES
@@ -97,7 +103,7 @@ def fixed_splits(data: DictConfig) -> dict[str, ValidatedStatements | None]:
     unknown = ~found.isin(list(values))
     if unknown.any():
         raise UserInputError(
-            f"{data.path}: column {data.split.column!r} holds {sorted(found[unknown].unique())[:10]} in "
+            f"{data.path}: column {data.split.column!r} holds {sorted(found[unknown].unique(), key=str)[:10]} in "
             f"{describe_rows(statements, unknown)}; expected one of {sorted(values)} (data.split.names)"
         )
     by_split = {split: statements[found.map(values) == split].drop(columns=SPLIT) for split in SPLIT_NAMES}
@@ -129,6 +135,7 @@ def split_rows(cfg: DictConfig) -> dict[str, ValidatedStatements]:
     """Each split's validated rows; the splitting sees only labels, groups, row order and statement keys."""
     data, kind = cfg.data, cfg.data.split.kind
     check_label_settings(data)
+    real_text.check_extra_eval_files(data)
     if kind not in SPLIT_KINDS:
         raise UserInputError(f"data.split.kind={kind!r}: expected one of {', '.join(SPLIT_KINDS)}")
     if kind == "fractions":

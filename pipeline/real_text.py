@@ -30,6 +30,10 @@ READERS = {
 }
 
 
+# A data config copied from the shipped one keeps its seed quotes, whose columns and labels are the shipped corpus's.
+NOT_THIS_DATA_SET = " (data.extra_eval lists quotes labelled like this data set; data.extra_eval=[] for none)"
+
+
 def eval_set_name(path: str) -> str:
     return Path(path).stem
 
@@ -51,7 +55,7 @@ def read_labelled_quotes(
     if not texts or label_column not in frame.columns:
         raise UserInputError(
             f"{path}: expected a text column ({' or '.join(dict.fromkeys((text_column, *TEXT_COLUMNS)))}) and a "
-            f"{label_column!r} column; got columns {list(frame.columns)}"
+            f"{label_column!r} column; got columns {list(frame.columns)}{NOT_THIS_DATA_SET}"
         )
     quotes = pd.DataFrame({"text": frame[texts[0]].astype(str), "label": frame[label_column]})
     if target_column:
@@ -61,7 +65,7 @@ def read_labelled_quotes(
         row = int(unknown.index[0]) + 2  # 1-based, after the header line
         raise UserInputError(
             f"{path}: row {row}: label {unknown['label'].iloc[0]!r} is not one of {labels} "
-            f"({len(unknown)} row(s) with unknown labels)"
+            f"({len(unknown)} row(s) with unknown labels){NOT_THIS_DATA_SET}"
         )
     return quotes
 
@@ -73,7 +77,7 @@ def stance_targets(path: str, frame: pd.DataFrame, target_column: str) -> pd.Ser
     if not found:
         raise UserInputError(
             f"{path}: the data set's models read a stance target (data.target_column={target_column}): expected a "
-            f"{' or '.join(map(repr, names))} column; got columns {list(frame.columns)}"
+            f"{' or '.join(map(repr, names))} column; got columns {list(frame.columns)}{NOT_THIS_DATA_SET}"
         )
     targets = frame[found[0]]
     empty = targets.isna() | (targets.astype(str).str.strip() == "")
@@ -95,6 +99,13 @@ def score_quotes(classifier, quotes: pd.DataFrame, labels: list[str]) -> tuple[d
         "macro_f1": float(f1_score(quotes["label"], predictions, labels=present, average="macro", zero_division=0)),
     }
     return metrics, quotes.assign(predicted=predictions)
+
+
+def check_extra_eval_files(data) -> None:
+    """Read every data.extra_eval file as evaluation will, so that a file that does not fit the data set stops
+    the pipeline before training rather than after it."""
+    for path in data.get("extra_eval") or []:
+        read_labelled_quotes(path, data.text_column, data.label_column, list(data.labels), data.get("target_column"))
 
 
 def real_text_checks(cfg, classifier) -> dict[str, tuple[dict[str, float], pd.DataFrame]]:

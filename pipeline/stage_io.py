@@ -51,5 +51,8 @@ def read_split(processed_dir: str, split: str, columns: list[str] | None = None)
     """One split, or only the given columns of it (Parquet reads just those)."""
     path = split_path(processed_dir, split)
     if not path.is_file():
-        raise UserInputError(f"{path}: missing; run the prepare stage first (dvc repro, or python -m pipeline.prepare)")
+        raise UserInputError(
+            f"{path}: missing; run the prepare stage first (dvc repro, or python -m pipeline.prepare); after a failed "
+            "prepare, `dvc checkout` restores the splits it last wrote"
+        )
     return pd.read_parquet(path, columns=columns)

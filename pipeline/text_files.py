@@ -11,13 +11,21 @@ READ_BLOCK = 1 << 20
 UTF8 = "utf-8"
 
 
-def encoding_hint(encoding: str) -> str:
-    if codecs.lookup(encoding).name == UTF8:
-        return "save it as UTF-8, or set data.encoding to the file's encoding (e.g. cp1252)"
-    return f"check data.encoding={encoding!r}"
+def encoding_hint(encoding: str, setting: str | None) -> str:
+    """What to do about a file that does not decode; `setting` is where the user names the encoding, if anywhere."""
+    name = codecs.lookup(encoding).name
+    if setting is None:
+        return "save it as UTF-8"
+    if name == UTF8:
+        return f"save it as UTF-8, or set {setting} to the file's encoding (e.g. cp1252)"
+    if name == "utf-16":  # Python's utf-16 needs a byte-order mark to know the byte order
+        return f"check {setting}={encoding!r} (utf-16-le or utf-16-be for a file without a byte-order mark)"
+    return f"check {setting}={encoding!r}"
 
 
-def decoded_blocks(blocks: Iterable[bytes], name: str, encoding: str = UTF8) -> Iterator[str]:
+def decoded_blocks(
+    blocks: Iterable[bytes], name: str, encoding: str = UTF8, setting: str | None = "data.encoding"
+) -> Iterator[str]:
     """Text of a stream of byte blocks; the first undecodable bytes are reported with their line."""
     decoder = codecs.getincrementaldecoder(encoding)()
     lines_before = 0
@@ -29,14 +37,18 @@ def decoded_blocks(blocks: Iterable[bytes], name: str, encoding: str = UTF8) -> 
             line = lines_before + error.object.count(b"\n", 0, error.start) + 1
             bad = error.object[error.start : error.end]
             raise UserInputError(
-                f"{name}: line {line}: bytes {bad!r} are not valid {encoding}; {encoding_hint(encoding)}"
+                f"{name}: line {line}: bytes {bad!r} are not valid {encoding}; {encoding_hint(encoding, setting)}"
+            ) from None
+        except UnicodeError as error:  # e.g. utf-16 without a byte-order mark, before any character
+            raise UserInputError(
+                f"{name}: cannot be read as {encoding} ({error}); {encoding_hint(encoding, setting)}"
             ) from None
         lines_before += block.count(b"\n")
     try:
         yield decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         raise UserInputError(
-            f"{name}: line {lines_before + 1}: ends inside a {encoding} character; {encoding_hint(encoding)}"
+            f"{name}: line {lines_before + 1}: ends inside a {encoding} character; {encoding_hint(encoding, setting)}"
         ) from None
 
 
@@ -46,13 +58,14 @@ def file_blocks(path: Path) -> Iterator[bytes]:
             yield block
 
 
-def check_encoding(path: Path, encoding: str = UTF8) -> None:
-    for _ in decoded_blocks(file_blocks(path), str(path), encoding):
+def check_encoding(path: Path, encoding: str = UTF8, setting: str | None = "data.encoding") -> None:
+    for _ in decoded_blocks(file_blocks(path), str(path), encoding, setting):
         pass
 
 
 def check_utf8(path: Path) -> None:
-    check_encoding(path, UTF8)
+    """For files that must be UTF-8 (no setting names another encoding)."""
+    check_encoding(path, UTF8, setting=None)
 
 
 def first_invalid_json_line(path: Path, encoding: str = UTF8) -> str | None:

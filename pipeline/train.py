@@ -12,6 +12,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+# Raised by every scikit-learn estimator for a hyper-parameter out of its range; not re-exported elsewhere.
+from sklearn.utils._param_validation import InvalidParameterError
+
 from pipeline import sweep, tracking
 from pipeline.classifier import build_classifier
 from pipeline.dvc_experiment import MLFLOW_RUN_FILE, experiment_record
@@ -37,7 +40,12 @@ def input_columns(cfg: DictConfig) -> tuple[str, str | None]:
 def fit_classifier(cfg: DictConfig, train):
     text_column, target_column = input_columns(cfg)
     classifier = build_classifier(cfg.features, cfg.model, text_column=text_column, target_column=target_column)
-    return classifier.fit(train, train[LABEL])
+    try:
+        return classifier.fit(train, train[LABEL])
+    except InvalidParameterError as error:
+        # scikit-learn checks hyper-parameters when fitting: an override out of range (model.estimator.C=-1) is
+        # the user's to fix, and the message names the parameter and its range.
+        raise UserInputError(f"{error} (check the model.* and features.* settings)") from None
 
 
 def validation_scores(cfg: DictConfig, classifier, validation) -> dict[str, float]:

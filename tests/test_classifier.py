@@ -75,6 +75,16 @@ def test_a_classifier_learns_the_training_data(statements):
     assert validation_scores(cfg, fit_classifier(cfg, train), train)["macro_f1"] > 0.9
 
 
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [(["model.estimator.C=-1"], "'C' parameter"), (["features=word", "features.vectorizer.min_df=-3"], "min_df")],
+)
+def test_a_hyper_parameter_out_of_range_is_a_user_error_naming_it(statements, overrides, named):
+    """A sweep over `model.estimator.C=1,-1` must fail that job alone with one line, not with a traceback."""
+    with pytest.raises(UserInputError, match=named):
+        fit_classifier(compose_config(overrides), standard(statements))
+
+
 def test_a_new_model_needs_only_a_yaml_file(statements, tmp_path):
     """Drop a file into a copy of conf/model/ and select it by name: no code changes."""
     import shutil

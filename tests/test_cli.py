@@ -79,6 +79,17 @@ def test_an_unknown_model_lists_the_available_ones(tmp_path):
     assert "Traceback" not in result.stderr and not (tmp_path / "params.yaml").exists()
 
 
+def test_a_missing_data_file_is_named_before_params_yaml_is_overwritten(tmp_path):
+    """make run composes params.yaml, then DVC hashes the data file: a typo'd path must not reach DVC's own error
+    (which names neither the setting nor what was expected) nor replace the last good params.yaml."""
+    (tmp_path / "params.yaml").write_text("kept: true\n", encoding="utf-8")
+    result = run_stage("pipeline.compose_params", "data.path=data/raw/absent.csv", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "data.path=data/raw/absent.csv: no such file or folder" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "params.yaml").read_text(encoding="utf-8") == "kept: true\n"
+
+
 def test_the_committed_params_file_is_the_composed_default_config():
     """DVC stages read params.yaml: it must say what conf/ says, or `dvc repro` trains something else."""
     assert (REPO / "params.yaml").read_text(encoding="utf-8") == compose_params([])

@@ -73,6 +73,46 @@ def test_an_unknown_value_in_the_split_column_names_the_file_and_values(tmp_path
         prepare(compose_config([f"data.path={path}", "data.split.kind=column", "data.split.column=part"]))
 
 
+def test_a_blank_and_a_wrong_split_value_are_reported_without_a_crash(tmp_path):
+    frame = pd.read_csv(FIXTURE_CSV).assign(part="train")
+    frame.loc[3, "part"], frame.loc[8, "part"] = "tset", None
+    path = tmp_path / "typo.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(UserInputError, match=r"empty split \(data.split.column\) in row 9 \(id t-009\)"):
+        prepare(compose_config([f"data.path={path}", "data.split.kind=column", "data.split.column=part"]))
+
+
+def test_a_missing_split_file_names_its_setting(tmp_path):
+    folder = tmp_path / "semeval"
+    folder.mkdir()
+    (folder / TRAIN_FILE.name).write_bytes(TRAIN_FILE.read_bytes())
+    with pytest.raises(UserInputError, match=rf"data.split.files.test='{TEST_FILE.name}': no such file in {folder}"):
+        prepare(compose_config(["data=semeval2016", f"data.path={folder}"]))
+
+
+def test_extra_eval_quotes_of_another_data_set_stop_prepare_before_training(tmp_path):
+    """A data config copied from the shipped one keeps its seed quotes, labelled pro/anti/neutral in a `label`
+    column: refused when the splits are prepared, not after the model has trained."""
+    frame = pd.read_csv(FIXTURE_CSV).rename(columns={"text": "quote", "label": "stance"})
+    frame["stance"] = frame["stance"].map(
+        {"pro-intervention": "for", "anti-intervention": "against", "neutral": "none"}
+    )
+    path = tmp_path / "my_quotes.csv"
+    frame.to_csv(path, index=False)
+    overrides = [
+        f"data.path={path}",
+        "data.text_column=quote",
+        "data.label_column=stance",
+        "data.labels=[for,against,none]",
+        "data.stance_labels=[for,against]",
+    ]
+    with pytest.raises(UserInputError) as error:
+        prepare(compose_config([*overrides, "data.extra_eval=[data/seed_quotes.csv]"]))
+    message = str(error.value)
+    assert "data/seed_quotes.csv" in message and "'stance' column" in message and "data.extra_eval=[]" in message
+    assert len(prepare(compose_config([*overrides, "data.extra_eval=[]"]))["test"]) > 0
+
+
 def test_a_local_dataset_folder_gives_its_named_splits(tmp_path):
     """The hub route (`datasets.load_dataset(name, split=...)`), on a local folder since the hub is offline here."""
     frame = pd.read_csv(FIXTURE_CSV)

@@ -57,7 +57,9 @@ def test_batched_prepare_writes_the_splits_of_the_whole_table_algorithm(tmp_path
     path = tmp_path / "statements.csv"
     table.to_csv(path, index=False)
     processed = tmp_path / "processed"
-    cfg = compose_config([f"data.path={path}", "data.target_column=target", f"paths.processed={processed}"])
+    cfg = compose_config(
+        [f"data.path={path}", "data.target_column=target", "data.extra_eval=[]", f"paths.processed={processed}"]
+    )
     monkeypatch.setattr(statement_source, "BATCH_ROWS", SMALL_BATCH)
     write_prepared_splits(cfg)
     expected = expected_splits(table, exact_repeats, near_repeats, cfg.seed)
