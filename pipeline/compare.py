@@ -16,17 +16,17 @@ from matplotlib.figure import Figure
 from pipeline import tracking
 from pipeline.errors import UserInputError, exit_with_user_error
 from pipeline.files import atomic_path, sqlite_database_path
+from pipeline.tracking_server import INTERACTIVE_HTTP_BOUNDS, INTERACTIVE_TIMEOUT, bound_http_retries, check_answers
 
 DEFAULT_EXPERIMENT = "stance-intervention-statements"
 DEFAULT_METRIC = "val_macro_f1"
-PROCESSED = "data/processed"
 
 
-def prepared_defaults(processed_dir: str = PROCESSED) -> tuple[str, str]:
+def prepared_defaults() -> tuple[str, str]:
     """The experiment and validation metric of the data set the prepared splits hold (the shipped corpus's before)."""
-    from pipeline.prepared_data import read_manifest
+    from pipeline.prepared_data import DEFAULT_PROCESSED, read_manifest
 
-    manifest = read_manifest(processed_dir)
+    manifest = read_manifest(DEFAULT_PROCESSED)
     if manifest is None:
         return DEFAULT_EXPERIMENT, DEFAULT_METRIC
     data = manifest["data"]
@@ -101,6 +101,9 @@ def load_runs(tracking_uri: str | None, experiment: str) -> pd.DataFrame:
         raise UserInputError(
             f"no MLflow store at {database}: run the pipeline first (make run), or pass --tracking-uri"
         )
+    # Fail in seconds, with one line, where MLflow's client would retry an unreachable server for minutes.
+    check_answers(resolved, INTERACTIVE_TIMEOUT)
+    bound_http_retries(INTERACTIVE_HTTP_BOUNDS)
     runs = tracking.runs_table(resolved, experiment)
     # runs_table gives a frame without columns for an unknown experiment, one without rows for an empty one.
     if runs.columns.empty:

@@ -15,6 +15,7 @@ from pipeline.inference import load_skops
 from pipeline.metrics import HEADLINE_METRICS, classification_metrics, majority_baseline_metrics
 from pipeline.prepared_data import prepared_digest, use_prepared_data
 from pipeline.stage_io import read_split
+from pipeline.train import input_columns
 from pipeline.validation import LABEL
 
 log = logging.getLogger(__name__)
@@ -185,6 +186,8 @@ def main(cfg: DictConfig) -> None:
             "promoted": decision.promote,
             "refit": version_tags[refit.REFIT_TAG],
             "decision": decision.reason,
+            # The model's input columns are the data set's own (a DataFrame with a "text" column fits only some).
+            "input_columns": [column for column in input_columns(cfg) if column],
         },
     )
 

@@ -27,6 +27,7 @@ import pandas as pd
 from pipeline.errors import UserInputError
 from pipeline.files import sqlite_database_path
 from pipeline.quotes import DEFAULT_MAX_ARTICLE_MB, Quote, check_article_size, extract_quotes
+from pipeline.tracking_server import file_store_mistake
 
 DEFAULT_MODEL = "models:/stance-classifier@champion"
 TEXT = "text"
@@ -280,6 +281,15 @@ def load_model(
     )
 
 
+def prepared_champion() -> str:
+    """The champion of the data set prepared in this project folder (after `make run OVERRIDES="data=mine"`, that
+    data set's), as `python -m pipeline.compare` defaults to its experiment; DEFAULT_MODEL where none is."""
+    from pipeline.prepared_data import prepared_registered_model
+
+    name = prepared_registered_model()
+    return f"models:/{name}@champion" if name else DEFAULT_MODEL
+
+
 def load_champion(tracking_uri: str | None = None, jobs: int = 1, trust_model: bool = False) -> StanceTagger:
     """The registry's champion: models:/stance-classifier@champion in MLFLOW_TRACKING_URI or sqlite:///mlflow.db."""
     return load_model(DEFAULT_MODEL, tracking_uri, jobs, trust_model)
@@ -306,6 +316,8 @@ def load_from_mlflow(model_uri: str, tracking_uri: str | None = None, trust_mode
     from pipeline import tracking
 
     store = tracking.resolve_tracking_uri(tracking_uri)
+    if mistake := file_store_mistake(store):
+        raise UserInputError(f"{model_uri}: {mistake}")
     if model_uri.startswith(("models:/", "runs:/")) and (missing := missing_sqlite_store(store)):
         raise UserInputError(
             f"{model_uri}: no MLflow store at {missing} (tracking URI {store}); train a model first (make run), "

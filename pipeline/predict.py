@@ -22,16 +22,27 @@ import pandas as pd
 
 from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError, exit_on_user_error
 from pipeline.files import atomic_path, same_file
-from pipeline.inference import DEFAULT_MODEL, LABEL, TEXT, StanceTagger, load_model, probability_column, quote_frame
+from pipeline.inference import (
+    DEFAULT_MODEL,
+    LABEL,
+    TEXT,
+    StanceTagger,
+    load_model,
+    prepared_champion,
+    probability_column,
+    quote_frame,
+)
 from pipeline.quiet import quiet_stage
 from pipeline.quotes import DEFAULT_MAX_ARTICLE_MB, check_article_size, extract_quotes
 from pipeline.text_files import READ_BLOCK, UTF8, check_csv_header, check_encoding, decoded_blocks, file_blocks
+from pipeline.tracking_server import INTERACTIVE_HTTP_BOUNDS, bound_http_retries
 
 ARTICLE_SUFFIXES = {".txt", ".text", ".md", ""}
 TABLE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet"}
 FORMATS = ("jsonl", "csv")
 STDIN = "-"
 STDIN_NAME = "<stdin>"
+ENCODING_OPTION = "--encoding"  # named in the hints of files that do not decode
 ARTICLE = "article"
 # 0.8731 rather than 0.8731204918432617: more digits than a calibrated probability can mean.
 PROBABILITY_DIGITS = 4
@@ -63,9 +74,10 @@ def build_parser() -> ArgumentParser:
     )
     parser.add_argument(
         "--model",
-        default=DEFAULT_MODEL,
+        default=None,
         help="models:/name@alias, models:/name/version, models:/m-<id>, runs:/<run id>/<model name>, an MLflow model "
-        f"directory or a .skops file (default: {DEFAULT_MODEL})",
+        "directory or a .skops file (default: the champion of the data set prepared in ./data/processed, else "
+        f"{DEFAULT_MODEL})",
     )
     parser.add_argument(
         "--trust-model",
@@ -113,7 +125,7 @@ def build_parser() -> ArgumentParser:
         help="read the input as a table of this format whatever its suffix (e.g. tsv for a SemEval .txt file)",
     )
     parser.add_argument(
-        "--encoding",
+        ENCODING_OPTION,
         type=encoding_name,
         default=UTF8,
         help="character encoding of the input files, e.g. cp1252 (default: utf-8)",
@@ -186,7 +198,7 @@ def check_file(path: Path, expected: str) -> None:
 def read_article(path: Path, encoding: str = UTF8, max_mb: float = DEFAULT_MAX_ARTICLE_MB) -> str:
     check_file(path, "an article as UTF-8 text")
     check_article_size(path.stat().st_size, str(path), max_mb)
-    return "".join(decoded_blocks(file_blocks(path), str(path), encoding))
+    return "".join(decoded_blocks(file_blocks(path), str(path), encoding, ENCODING_OPTION))
 
 
 def read_stdin(max_mb: float | None = DEFAULT_MAX_ARTICLE_MB) -> str:
@@ -234,7 +246,7 @@ class StatementTable:
         self.row_name = "line" if self.suffix in (".jsonl", ".ndjson") else "row"
         self.total_rows: int | None = None
         if self.suffix != ".parquet":
-            check_encoding(path, encoding)
+            check_encoding(path, encoding, ENCODING_OPTION)
         if self.suffix in (".csv", ".tsv"):
             check_csv_header(path, "\t" if self.suffix == ".tsv" else ",", encoding)
         self.columns = self.read_columns()
@@ -608,15 +620,14 @@ def describe_inputs(inputs: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_intermixed_args(argv)
+    args.model = args.model or prepared_champion()
     if not args.verbose:
         quiet_stage(verbose=False)
     # exit_on_user_error also logs; with no logging set up that would print each message twice.
     package_log = logging.getLogger("pipeline")
     if not package_log.handlers:
         package_log.addHandler(logging.NullHandler())
-    # A user tool should fail in seconds when a remote store is down, not retry for minutes.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    bound_http_retries(INTERACTIVE_HTTP_BOUNDS)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         return run(args)

@@ -7,13 +7,19 @@ its name, labels and registered model; one that names another data set is told t
 
 import hashlib
 from pathlib import Path
-
-from omegaconf import DictConfig, OmegaConf, open_dict
+from typing import TYPE_CHECKING
 
 from pipeline.errors import UserInputError
 from pipeline.files import read_json, write_json
 
+# OmegaConf is imported where it is used: stance-predict reads the manifest (prepared_registered_model) and starts
+# faster without it.
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
 MANIFEST = "dataset.json"
+# Where the prepare stage writes the splits (paths.processed), seen from the project folder.
+DEFAULT_PROCESSED = "data/processed"
 DIGEST_CHUNK_BYTES = 1 << 20
 
 
@@ -43,7 +49,7 @@ def add_file(digest, path: Path):
     return digest
 
 
-def prepared_digest(cfg: DictConfig, location: str | None = None) -> str:
+def prepared_digest(cfg: "DictConfig", location: str | None = None) -> str:
     """The digest of the data the prepared splits came from, as prepare recorded it; hashed anew only for data
     the splits did not come from (hashing a large file once per stage was repeated work)."""
     location = location or cfg.data.path
@@ -58,7 +64,9 @@ def without_description(data: dict) -> dict:
     return {key: value for key, value in data.items() if key != "description"}
 
 
-def write_manifest(cfg: DictConfig, digest: str) -> None:
+def write_manifest(cfg: "DictConfig", digest: str) -> None:
+    from omegaconf import OmegaConf
+
     data = OmegaConf.to_container(cfg.data, resolve=True)
     write_json(manifest_path(cfg.paths.processed), {"data": data, "seed": cfg.seed, "digest": digest})
 
@@ -68,18 +76,26 @@ def read_manifest(processed_dir: str) -> dict | None:
     return read_json(path) if path.is_file() else None
 
 
+def prepared_registered_model(processed_dir: str = DEFAULT_PROCESSED) -> str | None:
+    """The registered model of the data set the prepared splits hold; None where nothing is prepared."""
+    manifest = read_manifest(processed_dir)
+    return None if manifest is None else manifest["data"].get("registered_model")
+
+
 def overrides_data(task_overrides: list[str]) -> bool:
     """True when the command line chose the data set or changed it (data=..., data.labels=...)."""
     names = [override.lstrip("+~").split("=", 1)[0] for override in task_overrides]
     return any(name == "data" or name.startswith("data.") for name in names)
 
 
-def use_prepared_data(cfg: DictConfig, task_overrides: list[str]) -> None:
+def use_prepared_data(cfg: "DictConfig", task_overrides: list[str]) -> None:
     """Make `cfg.data` the data set the prepared splits hold, or stop if the command asked for another one.
 
     Without data overrides, a quick run adopts the prepared data set's config (so after `make run data=mine`,
     `python -m pipeline.train model=linear_svm` trains on `mine`, not on conf/'s default).
     """
+    from omegaconf import OmegaConf, open_dict
+
     manifest = read_manifest(cfg.paths.processed)
     if manifest is None:
         return

@@ -19,6 +19,11 @@ HTTP_RETRY_SETTINGS = {
     "http_backoff_factor": "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
 }
 DEFAULT_DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
+# For the commands a user waits on (stance-predict, compare): fail in seconds when a remote store is down, rather
+# than retry for minutes.
+INTERACTIVE_HTTP_BOUNDS = {"http_max_retries": 1, "http_timeout": 20}
+# How long those commands wait for a tracking server to answer its first request.
+INTERACTIVE_TIMEOUT = 3.0
 
 
 class TrackingServerUnavailable(UserInputError):
@@ -74,12 +79,30 @@ def check_credentials(base_url: str, timeout: float) -> None:
         pass
 
 
+def file_store_mistake(uri: str) -> str | None:
+    """What to tell a user whose tracking URI is a plain path or a file: URI; None for any other URI.
+
+    MLflow reads those as its file store, which MLflow 3 refuses to open unless MLFLOW_ALLOW_FILE_STORE is set,
+    with a message about migrating. Most often the user meant the local SQLite store and left out `sqlite:///`.
+    """
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme not in ("", "file") or os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() in ("true", "1"):
+        return None
+    meant = f"sqlite:///{parts.path}" if parts.path.endswith(".db") else "sqlite:///mlflow.db"
+    return (
+        f"tracking URI {uri!r} is a path, which MLflow reads as its file store (no longer supported); "
+        f"did you mean {meant}? (a local SQLite store; http://host:port for a tracking server)"
+    )
+
+
 def check_answers(uri: str, timeout: float) -> None:
     """Raise TrackingServerUnavailable unless the server behind `uri` answers within `timeout` seconds.
 
     HTTP servers must answer MLflow's /health endpoint (open even under the basic-auth app); database URIs must
-    accept a TCP connection. Local stores (sqlite, file) are not checked.
+    accept a TCP connection. A SQLite store is not checked; a path (MLflow's file store) is refused as a mistake.
     """
+    if mistake := file_store_mistake(uri):
+        raise UserInputError(mistake)
     parts = urllib.parse.urlsplit(uri)
     if parts.scheme in ("http", "https"):
         health = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1])).rstrip("/")

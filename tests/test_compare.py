@@ -8,6 +8,7 @@ import mlflow
 import pandas as pd
 import pytest
 from conftest import FIXTURE_CSV, REPO, compose_config
+from local_server import free_port
 from PIL import Image
 
 from pipeline import compare, tracking
@@ -208,6 +209,22 @@ def test_a_missing_local_store_is_not_created(capsys, tmp_path, monkeypatch):
     assert exit_info.value.code == 2
     assert "no MLflow store at mlflow.db" in capsys.readouterr().err
     assert not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("http://127.0.0.1:{port}", "did not answer within 3 s"),  # MLflow's client would retry for minutes
+        ("mlflow.db", "did you mean sqlite:///mlflow.db?"),  # MLflow would refuse a file store in a traceback
+    ],
+)
+def test_a_store_that_cannot_answer_is_one_line(capsys, uri, expected):
+    uri = uri.format(port=free_port())
+    with pytest.raises(SystemExit) as exit_info:
+        compare.main(["--tracking-uri", uri])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and expected in err and len(err.strip().splitlines()) == 1
 
 
 def test_the_command_reports_errors_without_a_traceback(store, tmp_path):

@@ -418,6 +418,28 @@ def test_every_kind_of_model_reference_gives_the_same_predictions(registry, smal
     assert code == 0 and out == reference, err
 
 
+def test_the_default_model_is_the_champion_of_the_prepared_data_set(
+    registry, small_model, capsys, monkeypatch, tmp_path
+):
+    """After `make run OVERRIDES="data=mine"`, stance-predict tags with that data set's champion (as the compare
+    command defaults to its experiment), not with the shipped corpus's."""
+    from pipeline import tracking
+
+    manifest = tmp_path / "data" / "processed" / "dataset.json"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(json.dumps({"data": {"name": "mine", "registered_model": "stance-mine"}}), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli(capsys, str(SEED), "--tracking-uri", registry.uri)
+    assert_one_line_error(code, err, "models:/stance-mine@champion", "not found")
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry.uri)
+    version = tracking.register_model(registry.model_uri, "stance-mine")
+    tracking.set_alias("stance-mine", "champion", version)
+    _, reference, _ = cli(capsys, str(SEED), "--model", str(small_model))
+    code, out, err = cli(capsys, str(SEED))
+    assert code == 0 and out == reference, err
+
+
 # --- The Python API ------------------------------------------------------------------------------------------------
 
 

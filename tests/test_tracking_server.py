@@ -41,9 +41,25 @@ def test_a_server_that_accepts_but_never_answers_is_given_up_after_the_timeout()
         server.shutdown()
 
 
-def test_local_stores_are_not_checked():
+def test_a_sqlite_store_is_not_checked():
     check_answers("sqlite:///mlflow.db", timeout=1)
-    check_answers("file:///tmp/mlruns", timeout=1)
+
+
+@pytest.mark.parametrize(
+    ("uri", "meant"),
+    [
+        ("mlflow.db", "sqlite:///mlflow.db"),
+        ("/data/runs.db", "sqlite:////data/runs.db"),
+        ("file:///tmp/mlruns", "sqlite:///mlflow.db"),
+    ],
+)
+def test_a_path_for_a_tracking_uri_is_refused_with_what_was_likely_meant(uri, meant, monkeypatch):
+    """MLflow 3 would refuse its file store with a message about migrating; the usual slip is a missing sqlite:///."""
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    with pytest.raises(UserInputError, match=f"tracking URI '{uri}' is a path.*did you mean {meant}\\?"):
+        check_answers(uri, timeout=1)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # a user who keeps a file store on purpose
+    check_answers(uri, timeout=1)
 
 
 def test_a_database_store_must_accept_a_connection():

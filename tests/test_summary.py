@@ -1,0 +1,48 @@
+"""The lines `make run` ends with: scores, the registered model and champion, and how to call the model."""
+
+from pipeline.files import write_json
+from pipeline.summary import summary
+
+METRICS = {
+    "test": {"macro_f1": 0.8009, "f_avg": 0.7562, "accuracy": 0.7991},
+    "baseline": {"macro_f1": 0.1678, "f_avg": 0.0, "accuracy": 0.3362},
+}
+
+
+def registered(**extra) -> dict:
+    return {
+        "uri": "models:/stance-my-quotes/3",
+        "run_id": "5805d6ee",
+        "experiment_id": "4",
+        "champion_uri": "models:/stance-my-quotes@champion",
+        "promoted": True,
+        "refit": "all_labels",
+        "decision": "0.81 beats the champion's 0.79 by more than 0.0",
+        **extra,
+    }
+
+
+def summary_of(tmp_path, registered_model: dict) -> str:
+    write_json(tmp_path / "metrics.json", METRICS)
+    write_json(tmp_path / "registered_model.json", registered_model)
+    return summary(tmp_path)
+
+
+def test_the_summary_names_scores_model_and_champion(tmp_path):
+    text = summary_of(tmp_path, registered(input_columns=["text"]))
+    assert "Test set:  macro-F1 0.801   F_avg 0.756   accuracy 0.799" in text
+    assert "Registered model:  models:/stance-my-quotes/3" in text and "refitted on all labelled statements" in text
+    assert "this model promoted: 0.81 beats" in text
+    assert 'mlflow.pyfunc.load_model("models:/stance-my-quotes@champion")' in text
+
+
+def test_the_load_line_names_the_data_sets_own_input_columns(tmp_path):
+    """A data set whose text column is `quote` trains a model whose signature wants `quote`, not `text`."""
+    assert '.predict(pd.DataFrame({"quote": statements}))' in summary_of(tmp_path, registered(input_columns=["quote"]))
+    with_target = summary_of(tmp_path, registered(input_columns=["Tweet", "Target"]))
+    assert '.predict(pd.DataFrame({"Tweet": statements, "Target": targets}))' in with_target
+
+
+def test_a_report_from_before_input_columns_were_recorded_still_summarises(tmp_path):
+    text = summary_of(tmp_path, registered())
+    assert "Load it:" in text and ".predict(" not in text
