@@ -77,11 +77,6 @@ def log_results(results: dict) -> None:
         tracking.log_figure(figure, name)
 
 
-def dataset_identity(cfg: DictConfig) -> dict[str, str]:
-    # The same string form as the flattened run params, so that older registered models are recognised.
-    return {"dataset": str(cfg.data.name), "labels": str(list(cfg.data.labels))}
-
-
 def rescore_champion(cfg: DictConfig, test) -> tuple[float | None, str | None, list | None]:
     """The current champion's score and predictions on this test split, or why it cannot be scored (a problem,
     not a crash)."""
@@ -167,7 +162,7 @@ def main(cfg: DictConfig) -> None:
     with tracking.resumed_run(cfg.mlflow, training["run_id"]) as run:
         log_results(results)
         real_text.log_real_text_checks(cfg, classifier)
-        identity = dataset_identity(cfg)
+        identity = tracking.dataset_identity(cfg.data)
         tracking.claim_registered_model(name, identity, cfg.data.get("description"))
         version_tags = {**identity, "selection_metric": cfg.selection_metric, "data_md5": prepared_digest(cfg)}
         model_uri, refit_tags = refit.log_deployable_model(cfg, training["model_uri"], results["metrics"])

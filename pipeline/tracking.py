@@ -528,17 +528,21 @@ def registered_model_identity(name: str) -> dict[str, str] | None:
     return {}
 
 
-def claim_registered_model(name: str, identity: dict[str, str], description: str | None = None) -> None:
-    """Create the registered model for this data set, or check that an existing one holds the same data set.
+def dataset_identity(data: DictConfig) -> dict[str, str]:
+    """What a registered model's versions must share: the data set and its labels."""
+    # The same string form as the flattened run params, so that older registered models are recognised.
+    return {"dataset": str(data.name), "labels": str(list(data.labels))}
+
+
+def check_registered_model_identity(name: str, identity: dict[str, str]) -> dict[str, str] | None:
+    """Refuse a registered model that holds another data set's models; its identity, None if not registered yet.
 
     Models of different data sets or label sets must never share a registry entry: their champion alias would
-    cross data sets (a champion re-scored on labels it does not know scores 0 and loses to anything).
+    cross data sets (a champion re-scored on labels it does not know scores 0 and loses to anything). The train
+    stage checks this before fitting, the evaluate stage again before registering.
     """
-    client = mlflow.MlflowClient()
-    existing = registered_model_identity(name)
-    if existing is None:
-        client.create_registered_model(name, tags=identity, description=description)
-        return
+    with sqlite_setup_lock(mlflow.get_tracking_uri()):  # it may be a new store's first touch
+        existing = registered_model_identity(name)
     if existing and existing != identity:
         raise UserInputError(
             f"registered model {name!r} holds models of data set {existing['dataset']!r} with labels "
@@ -546,6 +550,15 @@ def claim_registered_model(name: str, identity: dict[str, str], description: str
             "Register it under its own name (data.registered_model=stance-<data set>, the default for new data "
             "sets) instead of mixing data sets under one champion"
         )
+    return existing
+
+
+def claim_registered_model(name: str, identity: dict[str, str], description: str | None = None) -> None:
+    """Create the registered model for this data set, or check that an existing one holds the same data set."""
+    client = mlflow.MlflowClient()
+    if check_registered_model_identity(name, identity) is None:
+        client.create_registered_model(name, tags=identity, description=description)
+        return
     for tag, value in identity.items():
         client.set_registered_model_tag(name, tag, value)
 

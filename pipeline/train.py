@@ -83,6 +83,8 @@ def writes_stage_outputs() -> bool:
 def main(cfg: DictConfig) -> float:
     use_prepared_data(cfg, list(HydraConfig.get().overrides.task))
     tracking.ensure_reachable(cfg.mlflow)
+    if writes_stage_outputs():  # the evaluate stage will register this model: refuse now, not after the fit
+        tracking.check_registered_model_identity(cfg.mlflow.registered_model, tracking.dataset_identity(cfg.data))
     metric = selection_metric(cfg)
     train = read_split(cfg.paths.processed, "train")
     validation = read_split(cfg.paths.processed, "validation")

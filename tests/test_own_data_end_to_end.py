@@ -91,10 +91,15 @@ def test_stance_predict_passes_the_users_target_column(project, client):
 
 def test_registering_under_another_data_sets_model_is_refused(project, client):
     before = client.get_model_version_by_alias(SHIPPED, "champion").version
-    result = stage(project, "pipeline.evaluate", f"mlflow.registered_model={SHIPPED}")
-    assert result.returncode == 2, result.stderr
-    assert f"registered model '{SHIPPED}' holds models of data set 'intervention-statements'" in result.stderr
-    assert "Traceback" not in result.stderr
+    runs_before = len(client.search_runs(client.get_experiment_by_name(SEMEVAL).experiment_id))
+    model_file = (project / "models/classifier.skops").read_bytes()
+    for module in ("pipeline.train", "pipeline.evaluate"):  # train refuses before fitting, evaluate before registering
+        result = stage(project, module, f"mlflow.registered_model={SHIPPED}")
+        assert result.returncode == 2, result.stderr
+        assert f"registered model '{SHIPPED}' holds models of data set 'intervention-statements'" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert len(client.search_runs(client.get_experiment_by_name(SEMEVAL).experiment_id)) == runs_before
+    assert (project / "models/classifier.skops").read_bytes() == model_file
     assert client.get_model_version_by_alias(SHIPPED, "champion").version == before
     assert len(client.search_model_versions(f"name = '{SHIPPED}'")) == 1
 
