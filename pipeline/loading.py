@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pipeline.errors import UserInputError
-from pipeline.text_files import UTF8, check_csv_header, check_encoding, first_invalid_json_line
+from pipeline.text_files import UTF8, check_csv_header, check_encoding, field_delimiter, first_invalid_json_line
 
 log = logging.getLogger(__name__)
 datasets.disable_progress_bars()  # one line in the log says how many rows were read
@@ -35,19 +35,22 @@ def is_local_file(location: str) -> bool:
     return Path(location).suffix.lower() in BUILDERS_BY_SUFFIX or Path(location).is_file()
 
 
-def reader_options(suffix: str, encoding: str, quoting: str) -> dict:
+def reader_options(suffix: str, encoding: str, quoting: str, delimiter: str | None = None) -> dict:
     if quoting not in QUOTING:
         raise UserInputError(f"data.quoting={quoting!r}: expected one of {', '.join(QUOTING)}")
     if suffix in (".csv", ".tsv"):
-        options = {"encoding": encoding, "quoting": QUOTING[quoting]}
-        return {**options, "delimiter": "\t"} if suffix == ".tsv" else options
+        return {"encoding": encoding, "quoting": QUOTING[quoting], "delimiter": field_delimiter(suffix, delimiter)}
     if suffix in (".json", ".jsonl"):
         return {"encoding": encoding}
     return {}
 
 
 def load_local_file(
-    path: Path, encoding: str = UTF8, quoting: str = "minimal", file_format: str | None = None
+    path: Path,
+    encoding: str = UTF8,
+    quoting: str = "minimal",
+    file_format: str | None = None,
+    delimiter: str | None = None,
 ) -> datasets.Dataset:
     suffix = f".{file_format.lower()}" if file_format else path.suffix.lower()
     if suffix not in BUILDERS_BY_SUFFIX:
@@ -61,7 +64,7 @@ def load_local_file(
         raise UserInputError(f"{path}: no such file (set data.path to a CSV, JSON Lines or Parquet file)")
     if path.stat().st_size == 0:
         raise UserInputError(f"{path}: the file is empty; expected a header row and labelled statements")
-    options = reader_options(suffix, encoding, quoting)
+    options = reader_options(suffix, encoding, quoting, delimiter)
     if suffix in TEXT_SUFFIXES:
         try:
             check_encoding(path, encoding)
@@ -70,7 +73,7 @@ def load_local_file(
                 f"data.encoding={encoding!r}: not an encoding Python knows (e.g. utf-8, cp1252)"
             ) from None
     if suffix in (".csv", ".tsv"):
-        check_csv_header(path, options.get("delimiter", ","), encoding)
+        check_csv_header(path, options["delimiter"], encoding, setting="data.delimiter")
     try:
         dataset = datasets.load_dataset(BUILDERS_BY_SUFFIX[suffix], data_files=str(path), split="train", **options)
     except Exception as error:  # datasets wraps parser errors in several exception types
@@ -105,11 +108,16 @@ def load_hub_dataset(name: str, split: str) -> datasets.Dataset:
 
 
 def load_dataset(
-    location: str, split: str = "train", encoding: str = UTF8, quoting: str = "minimal", file_format: str | None = None
+    location: str,
+    split: str = "train",
+    encoding: str = UTF8,
+    quoting: str = "minimal",
+    file_format: str | None = None,
+    delimiter: str | None = None,
 ) -> datasets.Dataset:
     """A local CSV / TSV / JSON Lines / Parquet file, or a hub dataset's `split`, as `datasets` loads it."""
     if is_local_file(location):
-        dataset = load_local_file(Path(location), encoding, quoting, file_format)
+        dataset = load_local_file(Path(location), encoding, quoting, file_format, delimiter)
     else:
         dataset = load_hub_dataset(location, split)
     log.info("loaded %d rows and columns %s from %s", len(dataset), dataset.column_names, location)
@@ -117,14 +125,24 @@ def load_dataset(
 
 
 def load_statement_table(
-    location: str, split: str = "train", encoding: str = UTF8, quoting: str = "minimal", file_format: str | None = None
+    location: str,
+    split: str = "train",
+    encoding: str = UTF8,
+    quoting: str = "minimal",
+    file_format: str | None = None,
+    delimiter: str | None = None,
 ) -> pa.Table:
     """The statements as an Arrow table: the memory-mapped cache `datasets` wrote, not a copy in memory."""
-    return load_dataset(location, split, encoding, quoting, file_format).with_format("arrow")[:]
+    return load_dataset(location, split, encoding, quoting, file_format, delimiter).with_format("arrow")[:]
 
 
 def load_statements(
-    location: str, split: str = "train", encoding: str = UTF8, quoting: str = "minimal", file_format: str | None = None
+    location: str,
+    split: str = "train",
+    encoding: str = UTF8,
+    quoting: str = "minimal",
+    file_format: str | None = None,
+    delimiter: str | None = None,
 ) -> pd.DataFrame:
     """The statements as one pandas frame, for tables small enough to hold whole."""
-    return load_dataset(location, split, encoding, quoting, file_format).to_pandas()
+    return load_dataset(location, split, encoding, quoting, file_format, delimiter).to_pandas()

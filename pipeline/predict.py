@@ -34,7 +34,15 @@ from pipeline.inference import (
 )
 from pipeline.quiet import quiet_stage
 from pipeline.quotes import DEFAULT_MAX_ARTICLE_MB, check_article_size, extract_quotes
-from pipeline.text_files import READ_BLOCK, UTF8, check_csv_header, check_encoding, decoded_blocks, file_blocks
+from pipeline.text_files import (
+    READ_BLOCK,
+    UTF8,
+    check_csv_header,
+    check_encoding,
+    decoded_blocks,
+    field_delimiter,
+    file_blocks,
+)
 from pipeline.tracking_server import INTERACTIVE_HTTP_BOUNDS, bound_http_retries
 
 ARTICLE_SUFFIXES = {".txt", ".text", ".md", ""}
@@ -43,6 +51,7 @@ FORMATS = ("jsonl", "csv")
 STDIN = "-"
 STDIN_NAME = "<stdin>"
 ENCODING_OPTION = "--encoding"  # named in the hints of files that do not decode
+DELIMITER_OPTION = "--delimiter"  # named in the hint of a table separated by another character
 ARTICLE = "article"
 # 0.8731 rather than 0.8731204918432617: more digits than a calibrated probability can mean.
 PROBABILITY_DIGITS = 4
@@ -123,6 +132,11 @@ def build_parser() -> ArgumentParser:
         choices=sorted(suffix[1:] for suffix in TABLE_SUFFIXES),
         default=None,
         help="read the input as a table of this format whatever its suffix (e.g. tsv for a SemEval .txt file)",
+    )
+    parser.add_argument(
+        DELIMITER_OPTION,
+        default=None,
+        help="the field separator of a CSV / TSV table, e.g. ';' (default: ',' for .csv, tab for .tsv)",
     )
     parser.add_argument(
         ENCODING_OPTION,
@@ -239,16 +253,24 @@ class StatementTable:
     Each batch keeps the file's columns; its index numbers the rows as messages name them (`row_name` 1, 2, ...).
     """
 
-    def __init__(self, path: Path, text_column: str | None, encoding: str = UTF8, file_format: str | None = None):
+    def __init__(
+        self,
+        path: Path,
+        text_column: str | None,
+        encoding: str = UTF8,
+        file_format: str | None = None,
+        delimiter: str | None = None,
+    ):
         check_file(path, "a table of statements with a header")
         self.path, self.text_column, self.encoding = path, text_column, encoding
         self.suffix = f".{file_format}" if file_format else path.suffix.lower()
+        self.separator = field_delimiter(self.suffix, delimiter, DELIMITER_OPTION)
         self.row_name = "line" if self.suffix in (".jsonl", ".ndjson") else "row"
         self.total_rows: int | None = None
         if self.suffix != ".parquet":
             check_encoding(path, encoding, ENCODING_OPTION)
         if self.suffix in (".csv", ".tsv"):
-            check_csv_header(path, "\t" if self.suffix == ".tsv" else ",", encoding)
+            check_csv_header(path, self.separator, encoding, DELIMITER_OPTION)
         self.columns = self.read_columns()
         self.target_column: str | None = None
         if text_column is not None:
@@ -297,10 +319,9 @@ class StatementTable:
 
     def csv_batches(self, size: int) -> Iterator[pd.DataFrame]:
         # Every cell as written: ids such as 007 stay strings and an empty cell stays empty.
-        separator = "\t" if self.suffix == ".tsv" else ","
         try:
             with pd.read_csv(
-                self.path, sep=separator, dtype=str, keep_default_na=False, chunksize=size, encoding=self.encoding
+                self.path, sep=self.separator, dtype=str, keep_default_na=False, chunksize=size, encoding=self.encoding
             ) as reader:
                 for chunk in reader:
                     yield chunk.set_axis(chunk.index + 1)
@@ -565,7 +586,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserInputError(f"{tables[0]}: tag one statements table at a time, without other inputs")
 
     # Cheap checks first, so that a typo does not wait for the model to load.
-    table = StatementTable(Path(tables[0]), args.text_column, args.encoding, args.input_format) if tables else None
+    table = (
+        StatementTable(Path(tables[0]), args.text_column, args.encoding, args.input_format, args.delimiter)
+        if tables
+        else None
+    )
     paths = article_paths(inputs, args.max_article_mb) if inputs and not tables else []
     stdin_text = read_stdin(None if args.lines else args.max_article_mb) if from_stdin else None
     writer_format = output_format(args)

@@ -56,7 +56,9 @@ def columns_from_config(data: DictConfig, with_split_column: bool = False) -> St
 def load_and_validate(
     data: DictConfig, location: str, hub_split: str = "train", with_split_column=False
 ) -> ValidatedStatements:
-    table = load_statement_table(location, hub_split, data.encoding, data.quoting, data.get("format"))
+    table = load_statement_table(
+        location, hub_split, data.encoding, data.quoting, data.get("format"), data.get("delimiter")
+    )
     columns = columns_from_config(data, with_split_column)
     return validate_source(ArrowStatements(table), columns, list(data.labels), location)
 

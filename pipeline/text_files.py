@@ -91,10 +91,30 @@ def first_invalid_json_line(path: Path, encoding: str = UTF8) -> str | None:
 MAX_COLUMNS = 1000
 
 
-def check_csv_header(path: Path, separator: str = ",", encoding: str = UTF8) -> None:
-    """Refuse a CSV / TSV whose first line has more than MAX_COLUMNS fields, naming the count."""
+def field_delimiter(suffix: str, delimiter: str | None, setting: str = "data.delimiter") -> str:
+    """A CSV / TSV file's field separator: as configured (one character), else by the suffix."""
+    if delimiter is None:
+        return "\t" if suffix == ".tsv" else ","
+    if len(delimiter) != 1:
+        raise UserInputError(f"{setting}={delimiter!r}: expected one character, e.g. ';' or '\\t'")
+    return delimiter
+
+
+# Separators a spreadsheet may have saved a "CSV" with (Excel uses ';' where the decimal mark is a comma).
+OTHER_SEPARATORS = (";", "|")
+
+
+def check_csv_header(path: Path, separator: str = ",", encoding: str = UTF8, setting: str = "data.delimiter") -> None:
+    """Refuse a CSV / TSV whose first line has more than MAX_COLUMNS fields, naming the count, or whose header is
+    split by another separator than `separator`, naming that one and `setting`."""
     with path.open(encoding=encoding, errors="replace", newline="") as handle:
         first_line = handle.readline(READ_BLOCK)
+    found = [other for other in OTHER_SEPARATORS if other != separator and other in first_line]
+    if separator not in first_line and found:
+        raise UserInputError(
+            f"{path}: line 1 has no {separator!r} between its column names but {found[0]!r}; set "
+            f"{setting}={found[0]!r} for a file separated by {found[0]!r}"
+        )
     # Counting separators, not parsing: a quoted separator in a column name would only make the count larger.
     fields = first_line.count(separator) + 1
     if fields > MAX_COLUMNS:

@@ -169,6 +169,19 @@ def test_a_windows_1252_file_reads_with_its_encoding_and_keeps_its_characters(se
     assert '"' in texts  # a stray quote inside unquoted text stays text
 
 
+def test_a_semicolon_separated_csv_is_named_and_reads_with_its_delimiter(tmp_path):
+    """Excel saves "CSV" with ';' where the decimal mark is a comma (much of Europe)."""
+    frame = pd.read_csv(FIXTURE_CSV)
+    path = tmp_path / "excel.csv"
+    frame.to_csv(path, sep=";", index=False)
+    with pytest.raises(UserInputError, match=r"excel.csv: line 1 has no ',' .* but ';'; set data.delimiter=';'"):
+        prepare(compose_config([f"data.path={path}"]))
+    splits = prepare(compose_config([f"data.path={path}", "data.delimiter=';'"]))
+    assert sorted(pd.concat(splits.values())["id"]) == sorted(frame["id"])
+    with pytest.raises(UserInputError, match=r"data.delimiter=';;': expected one character"):
+        prepare(compose_config([f"data.path={path}", "data.delimiter=';;'"]))
+
+
 def test_the_wrong_encoding_names_the_file_line_and_setting():
     with pytest.raises(UserInputError, match=r"semeval2016-task6-trainingdata.txt: line \d+: .*data.encoding"):
         prepare(compose_config([*SEMEVAL_OVERRIDES, "data.encoding=utf-8"]))

@@ -199,6 +199,17 @@ def test_a_statements_table_keeps_its_rows_and_gains_label_and_probabilities(sma
     np.testing.assert_array_equal(tagged[PROBABILITIES].to_numpy(), rounded.to_numpy())
 
 
+def test_a_semicolon_separated_table_needs_and_takes_its_delimiter(small_model, tmp_path, capsys):
+    frame = pd.read_csv(FIXTURE_CSV).drop(columns=["label"])
+    path = tmp_path / "excel.csv"
+    frame.to_csv(path, sep=";", index=False)
+    code, _, err = cli(capsys, str(path), "--model", str(small_model))
+    assert_one_line_error(code, err, str(path), "set --delimiter=';'")
+    code, out, err = cli(capsys, str(path), "--model", str(small_model), "--delimiter", ";")
+    assert code == 0, err
+    assert list(rows(out)["id"]) == list(frame["id"])
+
+
 def test_text_column_batches_and_label_column(small_model, tmp_path, capsys):
     frame = pd.read_csv(FIXTURE_CSV).rename(columns={"text": "quote"})
     path = statements_in(".csv", tmp_path, frame.drop(columns="label"))
