@@ -37,6 +37,7 @@ def environment() -> dict:
 def stage_overrides(tmp_path: Path, tracking_uri: str) -> list[str]:
     return [
         f"data.path={FIXTURE_CSV}",
+        "data.extra_eval=[]",  # the stages run in tmp_path, where data/seed_quotes.csv is not
         f"paths.processed={tmp_path / 'processed'}",
         f"paths.model={tmp_path / 'model.skops'}",
         f"paths.train_run={tmp_path / 'train_run.json'}",
