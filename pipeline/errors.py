@@ -25,6 +25,15 @@ def exit_with_user_error(error: Exception | str) -> NoReturn:
     raise SystemExit(USER_ERROR_EXIT_CODE) from None
 
 
+def log_to_files(error: Exception) -> None:
+    """Keep the error in the run's log file (Hydra's <run dir>/<task>.log) but not on the console, where
+    exit_with_user_error prints it once as `error: ...`."""
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, "%s", (error,), None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
 def exit_on_user_error(task):
     """Turn a UserInputError raised by a stage into a clear message on stderr and exit code 2.
 
@@ -35,7 +44,7 @@ def exit_on_user_error(task):
         try:
             return task(*args, **kwargs)
         except UserInputError as error:
-            log.error("%s", error)
+            log_to_files(error)
             # Only a Hydra app can be a sweep job; stance-predict is not one, and starts without importing Hydra.
             if "hydra" in sys.modules:
                 from pipeline.sweep import raise_in_sweep_job

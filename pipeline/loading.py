@@ -2,6 +2,7 @@
 
 import csv
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
@@ -27,6 +28,33 @@ TEXT_SUFFIXES = {".csv", ".tsv", ".json", ".jsonl"}
 QUOTING = {"minimal": csv.QUOTE_MINIMAL, "none": csv.QUOTE_NONE}
 
 
+@dataclass(frozen=True)
+class TextFormat:
+    """How a local file of statements is written (the data.encoding, data.quoting, data.format and
+    data.delimiter settings); a hub dataset ignores it."""
+
+    encoding: str = UTF8
+    quoting: str = "minimal"
+    file_format: str | None = None
+    delimiter: str | None = None
+
+    @classmethod
+    def from_config(cls, data) -> "TextFormat":
+        return cls(data.encoding, data.quoting, data.get("format"), data.get("delimiter"))
+
+    def suffix(self, path: Path) -> str:
+        """The file type: data.format when set, else the file's own suffix."""
+        return f".{self.file_format.lower()}" if self.file_format else path.suffix.lower()
+
+
+def first_row_number(location: str, text_format: TextFormat) -> int:
+    """The number messages give a data set's first statement: 2 in a CSV or TSV file, whose row 1 is the header, as
+    a spreadsheet shows it; 1 in a JSON Lines or Parquet file, or a hub dataset."""
+    if is_local_file(location) and text_format.suffix(Path(location)) in (".csv", ".tsv"):
+        return 2
+    return 1
+
+
 def is_local_file(location: str) -> bool:
     """A location with a data-file suffix, or naming an existing file, is a local file.
 
@@ -45,14 +73,8 @@ def reader_options(suffix: str, encoding: str, quoting: str, delimiter: str | No
     return {}
 
 
-def load_local_file(
-    path: Path,
-    encoding: str = UTF8,
-    quoting: str = "minimal",
-    file_format: str | None = None,
-    delimiter: str | None = None,
-) -> datasets.Dataset:
-    suffix = f".{file_format.lower()}" if file_format else path.suffix.lower()
+def load_local_file(path: Path, text_format: TextFormat = TextFormat()) -> datasets.Dataset:
+    suffix, encoding = text_format.suffix(path), text_format.encoding
     if suffix not in BUILDERS_BY_SUFFIX:
         raise UserInputError(
             f"{path}: unsupported file type {suffix!r}; expected one of {', '.join(sorted(BUILDERS_BY_SUFFIX))} "
@@ -64,7 +86,7 @@ def load_local_file(
         raise UserInputError(f"{path}: no such file (set data.path to a CSV, JSON Lines or Parquet file)")
     if path.stat().st_size == 0:
         raise UserInputError(f"{path}: the file is empty; expected a header row and labelled statements")
-    options = reader_options(suffix, encoding, quoting, delimiter)
+    options = reader_options(suffix, encoding, text_format.quoting, text_format.delimiter)
     if suffix in TEXT_SUFFIXES:
         try:
             check_encoding(path, encoding)
@@ -107,42 +129,21 @@ def load_hub_dataset(name: str, split: str) -> datasets.Dataset:
     return dataset
 
 
-def load_dataset(
-    location: str,
-    split: str = "train",
-    encoding: str = UTF8,
-    quoting: str = "minimal",
-    file_format: str | None = None,
-    delimiter: str | None = None,
-) -> datasets.Dataset:
+def load_dataset(location: str, split: str = "train", text_format: TextFormat = TextFormat()) -> datasets.Dataset:
     """A local CSV / TSV / JSON Lines / Parquet file, or a hub dataset's `split`, as `datasets` loads it."""
     if is_local_file(location):
-        dataset = load_local_file(Path(location), encoding, quoting, file_format, delimiter)
+        dataset = load_local_file(Path(location), text_format)
     else:
         dataset = load_hub_dataset(location, split)
     log.info("loaded %d rows and columns %s from %s", len(dataset), dataset.column_names, location)
     return dataset
 
 
-def load_statement_table(
-    location: str,
-    split: str = "train",
-    encoding: str = UTF8,
-    quoting: str = "minimal",
-    file_format: str | None = None,
-    delimiter: str | None = None,
-) -> pa.Table:
+def load_statement_table(location: str, split: str = "train", text_format: TextFormat = TextFormat()) -> pa.Table:
     """The statements as an Arrow table: the memory-mapped cache `datasets` wrote, not a copy in memory."""
-    return load_dataset(location, split, encoding, quoting, file_format, delimiter).with_format("arrow")[:]
+    return load_dataset(location, split, text_format).with_format("arrow")[:]
 
 
-def load_statements(
-    location: str,
-    split: str = "train",
-    encoding: str = UTF8,
-    quoting: str = "minimal",
-    file_format: str | None = None,
-    delimiter: str | None = None,
-) -> pd.DataFrame:
+def load_statements(location: str, split: str = "train", text_format: TextFormat = TextFormat()) -> pd.DataFrame:
     """The statements as one pandas frame, for tables small enough to hold whole."""
-    return load_dataset(location, split, encoding, quoting, file_format, delimiter).to_pandas()
+    return load_dataset(location, split, text_format).to_pandas()

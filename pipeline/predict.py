@@ -250,7 +250,9 @@ def article_paths(inputs: list[str], max_mb: float = DEFAULT_MAX_ARTICLE_MB) -> 
 class StatementTable:
     """A CSV / TSV / JSON Lines / JSON / Parquet file of statements, read in batches.
 
-    Each batch keeps the file's columns; its index numbers the rows as messages name them (`row_name` 1, 2, ...).
+    Each batch keeps the file's columns; its index numbers the rows as messages name them: a CSV's
+    rows as a spreadsheet shows them (the first statement is row 2), a JSON Lines file's lines, a Parquet file's rows
+    from 1.
     """
 
     def __init__(
@@ -324,7 +326,8 @@ class StatementTable:
                 self.path, sep=self.separator, dtype=str, keep_default_na=False, chunksize=size, encoding=self.encoding
             ) as reader:
                 for chunk in reader:
-                    yield chunk.set_axis(chunk.index + 1)
+                    # Numbered as a spreadsheet shows the file: row 1 is the header.
+                    yield chunk.set_axis(chunk.index + 2)
         except pd.errors.EmptyDataError:
             raise UserInputError(f"{self.path}: no header row; expected a CSV file with a header") from None
         except pd.errors.ParserError as error:

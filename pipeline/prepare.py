@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from pipeline import real_text
 from pipeline.errors import UserInputError, exit_on_user_error
-from pipeline.loading import is_local_file, load_statement_table
+from pipeline.loading import TextFormat, first_row_number, is_local_file, load_statement_table
 from pipeline.prepared_data import data_digest, write_manifest
 from pipeline.splitting import (
     SPLIT_NAMES,
@@ -56,11 +56,11 @@ def columns_from_config(data: DictConfig, with_split_column: bool = False) -> St
 def load_and_validate(
     data: DictConfig, location: str, hub_split: str = "train", with_split_column=False
 ) -> ValidatedStatements:
-    table = load_statement_table(
-        location, hub_split, data.encoding, data.quoting, data.get("format"), data.get("delimiter")
-    )
+    text_format = TextFormat.from_config(data)
+    table = load_statement_table(location, hub_split, text_format)
     columns = columns_from_config(data, with_split_column)
-    return validate_source(ArrowStatements(table), columns, list(data.labels), location)
+    source = ArrowStatements(table, first_row=first_row_number(location, text_format))
+    return validate_source(source, columns, list(data.labels), location)
 
 
 def split_file_path(data: DictConfig, split: str) -> str | None:

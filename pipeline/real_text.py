@@ -17,6 +17,7 @@ from sklearn.metrics import f1_score
 
 from pipeline.errors import UserInputError
 from pipeline.text_files import check_utf8
+from pipeline.validation import without_surrounding_spaces
 
 # The statement's column: the data set's own text column, else `quote` (as in data/seed_quotes.csv) or `text`.
 TEXT_COLUMNS = ("quote", "text")
@@ -29,6 +30,9 @@ READERS = {
     ".parquet": pd.read_parquet,
 }
 
+
+# Rows as messages number them: a CSV's header is row 1, as in a spreadsheet.
+FIRST_ROW = {".csv": 2, ".tsv": 2, ".jsonl": 1, ".parquet": 1}
 
 # A data config copied from the shipped one keeps its seed quotes, whose columns and labels are the shipped corpus's.
 NOT_THIS_DATA_SET = " (data.extra_eval lists quotes labelled like this data set; data.extra_eval=[] for none)"
@@ -57,12 +61,14 @@ def read_labelled_quotes(
             f"{path}: expected a text column ({' or '.join(dict.fromkeys((text_column, *TEXT_COLUMNS)))}) and a "
             f"{label_column!r} column; got columns {list(frame.columns)}{NOT_THIS_DATA_SET}"
         )
-    quotes = pd.DataFrame({"text": frame[texts[0]].astype(str), "label": frame[label_column]})
+    labels_given = without_surrounding_spaces(frame[label_column], label_column)
+    quotes = pd.DataFrame({"text": frame[texts[0]].astype(str), "label": labels_given})
+    first_row = FIRST_ROW[location.suffix.lower()]
     if target_column:
-        quotes.insert(1, "target", stance_targets(path, frame, target_column))
+        quotes.insert(1, "target", stance_targets(path, frame, target_column, first_row))
     unknown = quotes[~quotes["label"].isin(labels)]
     if len(unknown):
-        row = int(unknown.index[0]) + 2  # 1-based, after the header line
+        row = int(unknown.index[0]) + first_row
         raise UserInputError(
             f"{path}: row {row}: label {unknown['label'].iloc[0]!r} is not one of {labels} "
             f"({len(unknown)} row(s) with unknown labels){NOT_THIS_DATA_SET}"
@@ -70,7 +76,7 @@ def read_labelled_quotes(
     return quotes
 
 
-def stance_targets(path: str, frame: pd.DataFrame, target_column: str) -> pd.Series:
+def stance_targets(path: str, frame: pd.DataFrame, target_column: str, first_row: int) -> pd.Series:
     """The quotes' stance targets: the data set's models cannot score a quote without its target."""
     names = list(dict.fromkeys((target_column, *TARGET_COLUMNS)))
     found = [column for column in names if column in frame.columns]
@@ -82,9 +88,9 @@ def stance_targets(path: str, frame: pd.DataFrame, target_column: str) -> pd.Ser
     targets = frame[found[0]]
     empty = targets.isna() | (targets.astype(str).str.strip() == "")
     if empty.any():
-        row = int(empty.to_numpy().nonzero()[0][0]) + 2  # 1-based, after the header line
+        row = int(empty.to_numpy().nonzero()[0][0]) + first_row
         raise UserInputError(f"{path}: row {row}: empty {found[0]!r}; every quote needs its stance target")
-    return targets.astype(str)
+    return without_surrounding_spaces(targets.astype(str), found[0])
 
 
 def score_quotes(classifier, quotes: pd.DataFrame, labels: list[str]) -> tuple[dict[str, float], pd.DataFrame]:

@@ -16,10 +16,12 @@ BATCH_ROWS = 10_000
 
 
 class ArrowStatements:
-    """A table in the user's columns, held by Arrow (memory-mapped when `datasets` loaded it)."""
+    """A table in the user's columns, held by Arrow (memory-mapped when `datasets` loaded it).
 
-    def __init__(self, table: pa.Table):
-        self.table = table
+    `first_row` is the number messages give its first row: 2 for a CSV file, whose row 1 is its header."""
+
+    def __init__(self, table: pa.Table, first_row: int = 1):
+        self.table, self.first_row = table, first_row
 
     @property
     def column_names(self) -> list[str]:
@@ -49,10 +51,10 @@ class ArrowStatements:
 
 
 class FrameStatements:
-    """A pandas frame in the user's columns."""
+    """A pandas frame in the user's columns; messages number its rows from `first_row`."""
 
-    def __init__(self, frame: pd.DataFrame):
-        self.frame = frame
+    def __init__(self, frame: pd.DataFrame, first_row: int = 1):
+        self.frame, self.first_row = frame, first_row
 
     @property
     def column_names(self) -> list[str]:

@@ -66,7 +66,7 @@ class DeduplicationCounts:
 
 @dataclass(frozen=True)
 class ValidatedStatements:
-    """Validated statements: the small per-row columns and digests in `rows` (indexed by the 1-based row number),
+    """Validated statements: the small per-row columns and digests in `rows` (indexed by the row number messages use),
     the text left in `source` until a split's rows are read for writing."""
 
     rows: pd.DataFrame
@@ -79,7 +79,7 @@ class ValidatedStatements:
     def standard_frame(self, rows: pd.DataFrame | None = None) -> pd.DataFrame:
         """`rows` (all by default) in the standard columns, text included, as the later stages read them."""
         rows = self.rows if rows is None else rows
-        texts = self.source.take(self.text_column, rows.index.to_numpy() - 1).astype(str)
+        texts = self.source.take(self.text_column, rows.index.to_numpy() - self.source.first_row).astype(str)
         frame = rows[[column for column in STANDARD_ORDER if column in rows]].copy()
         frame.insert(1, TEXT, texts.set_axis(rows.index))
         return frame
@@ -137,14 +137,31 @@ def missing_column_problems(found: list[str], columns: StatementColumns) -> list
 
 
 def standard_columns_without_text(source: StatementSource, columns: StatementColumns) -> pd.DataFrame:
-    """The small columns under their standard names; rows are numbered from 1 as in a spreadsheet."""
+    """The small columns under their standard names; rows are numbered from the source's first_row, as messages
+    name them (a CSV file's first statement is row 2, after its header, as in a spreadsheet)."""
     roles = {role: column for role, column in columns.by_role().items() if role != TEXT}
     renamed = source.columns(list(roles.values())).rename(columns={v: k for k, v in roles.items()})
-    renamed.index = pd.RangeIndex(1, len(renamed) + 1, name="row")
+    renamed.index = pd.RangeIndex(source.first_row, source.first_row + len(renamed), name="row")
     if ID not in renamed:
         renamed.insert(0, ID, [f"row-{n}" for n in renamed.index])
     renamed[ID] = renamed[ID].astype(str)
+    for role in (LABEL, GROUP, TARGET, SPLIT):
+        if role in renamed:
+            renamed[role] = without_surrounding_spaces(renamed[role], roles[role])
     return renamed
+
+
+def without_surrounding_spaces(cells: pd.Series, column: str) -> pd.Series:
+    """Spreadsheet cells often end in a stray space ('none '); it is no part of a label, group, target or split."""
+    if cells.dtype != object and not pd.api.types.is_string_dtype(cells):
+        return cells
+    stripped = cells.str.strip()
+    changed = stripped.notna() & (stripped != cells)
+    if not changed.any():
+        return cells
+    log.info("removed spaces around %d value(s) in column %r", int(changed.sum()), column)
+    # Cells that are not strings (numbers in a JSON Lines file) come back from .str as NaN: keep them as they were.
+    return stripped.where(stripped.notna(), cells)
 
 
 def read_text(
@@ -237,7 +254,8 @@ def conflicting_label_problems(statements: ValidatedStatements) -> list[str]:
     firsts = rows[~rows.duplicated(subset=list(KEY))]
     # Listed in the order of their statement keys, as the keys themselves sort: the text of each one's first row
     # is read back to give the key and the message.
-    texts = statements.source.take(statements.text_column, firsts.index.to_numpy() - 1).astype(str).tolist()
+    positions = firsts.index.to_numpy() - statements.source.first_row
+    texts = statements.source.take(statements.text_column, positions).astype(str).tolist()
     targets = firsts[TARGET].tolist() if TARGET in firsts else [None] * len(firsts)
     ordered = sorted(
         (statement_key(text, target), text, digest)

@@ -35,7 +35,7 @@ def bad_copy(tmp_path, replace: str, by: str):
     ("replace", "by", "expected"),
     [
         (",pro-intervention,src-1", ",supportive,src-1", "['supportive'] outside the configured set"),
-        ("The coalition must keep its jets over the valley until the militias disarm.", "   ", "row 1 (id t-001)"),
+        ("The coalition must keep its jets over the valley until the militias disarm.", "   ", "row 2 (id t-001)"),
         ("id,text,label,source", "id,statement,label,source", "missing column(s) ['text']"),
     ],
 )
@@ -46,6 +46,16 @@ def test_bad_data_exits_2_with_the_file_and_row_and_writes_nothing(tmp_path, sta
     assert str(path) in result.stderr and expected in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "processed").exists()
+
+
+def test_a_stage_error_is_printed_once_and_kept_in_the_runs_log(tmp_path, stage_paths):
+    path = bad_copy(tmp_path, ",pro-intervention,src-1", ",supportive,src-1")
+    result = run_stage("pipeline.prepare", f"data.path={path}", *stage_paths)
+    assert result.returncode == 2
+    assert result.stderr.count("['supportive'] outside the configured set") == 1
+    assert result.stderr.count("error: ") == 1
+    log = (tmp_path / "outputs" / "prepare.log").read_text(encoding="utf-8")
+    assert "[ERROR]" in log and "['supportive'] outside the configured set" in log
 
 
 def test_undecodable_file_exits_2_naming_the_line(tmp_path, stage_paths):

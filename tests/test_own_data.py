@@ -69,7 +69,7 @@ def test_an_unknown_value_in_the_split_column_names_the_file_and_values(tmp_path
     frame.loc[3, "part"] = "tset"
     path = tmp_path / "typo.csv"
     frame.to_csv(path, index=False)
-    with pytest.raises(UserInputError, match=r"typo.csv: column 'part' holds \['tset'\] in row 4 \(id t-004\)"):
+    with pytest.raises(UserInputError, match=r"typo.csv: column 'part' holds \['tset'\] in row 5 \(id t-004\)"):
         prepare(compose_config([f"data.path={path}", "data.split.kind=column", "data.split.column=part"]))
 
 
@@ -78,8 +78,46 @@ def test_a_blank_and_a_wrong_split_value_are_reported_without_a_crash(tmp_path):
     frame.loc[3, "part"], frame.loc[8, "part"] = "tset", None
     path = tmp_path / "typo.csv"
     frame.to_csv(path, index=False)
-    with pytest.raises(UserInputError, match=r"empty split \(data.split.column\) in row 9 \(id t-009\)"):
+    with pytest.raises(UserInputError, match=r"empty split \(data.split.column\) in row 10 \(id t-009\)"):
         prepare(compose_config([f"data.path={path}", "data.split.kind=column", "data.split.column=part"]))
+
+
+@pytest.mark.parametrize(
+    ("suffix", "write", "row"),
+    [
+        (".csv", lambda frame, path: frame.to_csv(path, index=False), 6),  # row 1 is the header, as in a spreadsheet
+        (".jsonl", lambda frame, path: frame.to_json(path, orient="records", lines=True), 5),  # the file's line
+    ],
+)
+def test_problem_rows_are_numbered_as_the_file_shows_them(tmp_path, suffix, write, row):
+    frame = pd.read_csv(FIXTURE_CSV)
+    frame.loc[4, "label"] = "supportive"  # the fifth statement
+    path = tmp_path / f"quotes{suffix}"
+    write(frame, path)
+    expected = rf"\['supportive'\] outside the configured set .* in row {row} \(id t-005\)"
+    with pytest.raises(UserInputError, match=expected):
+        prepare(compose_config([f"data.path={path}", "data.extra_eval=[]"]))
+
+
+def test_spaces_around_labels_groups_and_split_values_are_not_part_of_them(tmp_path):
+    """A spreadsheet's stray spaces ('neutral ', ' train') would otherwise refuse the row or make a new group."""
+    frame = pd.read_csv(FIXTURE_CSV).assign(part="train")
+    frame.loc[frame.index[-24:-12], "part"] = "validation"
+    frame.loc[frame.index[-12:], "part"] = "test"
+    spaced = frame.index[::5]
+    frame.loc[spaced, "label"] = frame.loc[spaced, "label"] + " "
+    frame.loc[spaced, "source"] = " " + frame.loc[spaced, "source"]
+    frame.loc[spaced, "part"] = frame.loc[spaced, "part"] + "  "
+    path = tmp_path / "spaced.csv"
+    frame.to_csv(path, index=False)
+    overrides = [f"data.path={path}", "data.split.kind=column", "data.split.column=part", "data.extra_eval=[]"]
+    splits = prepare(compose_config(overrides))
+    prepared = pd.concat(splits.values())
+    clean = pd.read_csv(FIXTURE_CSV).set_index("id")
+    assert len(prepared) == len(clean)
+    assert (prepared.set_index("id")["label"] == clean["label"].reindex(prepared["id"])).all()
+    assert (prepared.set_index("id")["group"] == clean["source"].reindex(prepared["id"])).all()
+    assert set(splits["test"]["id"]) == set(frame.loc[frame.index[-12:], "id"])
 
 
 def test_a_missing_split_file_names_its_setting(tmp_path):

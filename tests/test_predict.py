@@ -282,7 +282,7 @@ BAD_INPUTS = {
     "too many fields": ("fields.csv", b"id,text\n1,fine\n2,one,two\n", "Expected 2 fields in line 3"),
     "missing text column": ("nocolumn.csv", b"id,quote\n1,We must act.\n", "no column 'text'"),
     "header only": ("header.csv", b"id,text\n", "no statements"),
-    "empty statement": ("blank.csv", b"id,text\n1,We must act.\n2,\n", "row 2: column 'text' is empty"),
+    "empty statement": ("blank.csv", b"id,text\n1,We must act.\n2,\n", "row 3: column 'text' is empty"),
     "bad json line": ("broken.jsonl", b'{"text": "We must act."}\n{"text": \n', "line 2: not valid JSON"),
     "json line not an object": ("list.jsonl", b'["We must act."]\n', "line 1: a JSON list"),
     "undecodable table": ("latin1.csv", b"id,text\n1,ok\n2,Bomb\xe9ing\n", "line 3"),

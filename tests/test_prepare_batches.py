@@ -43,7 +43,7 @@ def table_with_duplicates() -> tuple[pd.DataFrame, int, int]:
 def expected_splits(table: pd.DataFrame, exact_repeats: int, near_repeats: int, seed: int) -> dict[str, pd.DataFrame]:
     """The splits worked out on the whole table with its full strings: the algorithm as it was before batches."""
     frame = table.rename(columns={"source": "group"})[["id", "text", "label", "group", "target"]]
-    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    frame.index = pd.RangeIndex(2, len(frame) + 2, name="row")  # a CSV file's rows, after its header row
     exact = frame.duplicated(subset=["text", "label", "target"])
     rest = frame[~exact]
     keys = rest["target"].map(normalised) + "\x1f" + rest["text"].map(normalised)
@@ -97,7 +97,7 @@ def test_problems_are_named_by_row_and_id_in_whichever_batch_they_fall(tmp_path,
     fixture.loc[32, "text"] = " \t "
     path = tmp_path / "empty.csv"
     fixture.to_csv(path, index=False)
-    with pytest.raises(DataValidationError, match=r"empty or whitespace-only text in row 33 \(id t-033\);"):
+    with pytest.raises(DataValidationError, match=r"empty or whitespace-only text in row 34 \(id t-033\);"):
         write_prepared_splits(compose_config([f"data.path={path}", f"paths.processed={tmp_path / 'out'}"]))
     assert not (tmp_path / "out").exists()
 

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import DataValidationError, UserInputError
-from pipeline.loading import load_statements
+from pipeline.loading import TextFormat, load_statements
 from pipeline.validation import StatementColumns, validate_statements
 
 LABELS = ["pro-intervention", "anti-intervention", "neutral"]
@@ -174,7 +174,7 @@ def test_utf16_without_a_byte_order_mark_is_a_user_error_with_the_fix(tmp_path):
     path = tmp_path / "excel.csv"
     path.write_bytes("id,text,label\n1,fine text here,neutral\n".encode("utf-16-le"))
     with pytest.raises(UserInputError) as error:
-        load_statements(str(path), encoding="utf-16")
+        load_statements(str(path), text_format=TextFormat(encoding="utf-16"))
     message = str(error.value)
     assert str(path) in message and "cannot be read as utf-16" in message and "utf-16-le" in message
-    assert len(load_statements(str(path), encoding="utf-16-le")) == 1
+    assert len(load_statements(str(path), text_format=TextFormat(encoding="utf-16-le"))) == 1
