@@ -44,6 +44,7 @@ def expected_splits(table: pd.DataFrame, exact_repeats: int, near_repeats: int, 
     """The splits worked out on the whole table with its full strings: the algorithm as it was before batches."""
     frame = table.rename(columns={"source": "group"})[["id", "text", "label", "group", "target"]]
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="row")  # a CSV file's rows, after its header row
+    frame["target"] = frame["target"].str.strip()  # ' beta ' is target 'beta', as validation reads it
     exact = frame.duplicated(subset=["text", "label", "target"])
     rest = frame[~exact]
     keys = rest["target"].map(normalised) + "\x1f" + rest["text"].map(normalised)
