@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from pipeline import tracking
 from pipeline.errors import UserInputError, exit_with_user_error
 from pipeline.files import atomic_path, sqlite_database_path
+from pipeline.run_names import shorten_numbers
 from pipeline.tracking_server import INTERACTIVE_HTTP_BOUNDS, INTERACTIVE_TIMEOUT, bound_http_retries, check_answers
 
 DEFAULT_EXPERIMENT = "stance-intervention-statements"
@@ -183,7 +184,7 @@ def comparison_rows(ranked: pd.DataFrame, metric: str) -> pd.DataFrame:
             "run": column(ranked, "tags.mlflow.runName").map(shorten),
             "model": first_present(column(ranked, "tags.model"), column(ranked, "params.model.name")),
             "features": first_present(column(ranked, "tags.features"), column(ranked, "params.features.name")),
-            "key params": column(ranked, "params.model.key_params"),
+            "key params": column(ranked, "params.model.key_params").map(shorten_numbers, na_action="ignore"),
         },
         index=ranked.index,
     )
@@ -261,8 +262,9 @@ def comparison_chart(rows: pd.DataFrame, metric: str, title: str, baseline: floa
         for run, run_id in zip(rows["run"], rows["run id"], strict=True)
     ]
     scores = rows[metric].astype(float)
-    # A bare Figure renders with Agg and keeps no global pyplot state: no display needed.
-    figure = Figure(figsize=(9, 1.4 + 0.42 * len(rows)))
+    # A bare Figure renders with Agg and keeps no global pyplot state: no display needed. The constrained layout
+    # keeps the long run names, the title and the legend (below the axis, off the bars) from overlapping.
+    figure = Figure(figsize=(9, 1.9 + 0.42 * len(rows)), layout="constrained")
     axes = figure.subplots()
     positions = range(len(rows))[::-1]
     bars = axes.barh(list(positions), scores, color="#4c72b0", height=0.7)
@@ -276,14 +278,14 @@ def comparison_chart(rows: pd.DataFrame, metric: str, title: str, baseline: floa
             linewidth=1.5,
             label=f"majority-class baseline, test split ({baseline:.3f})",
         )
-        axes.legend(loc="best", fontsize=9, framealpha=0.9)
+        figure.legend(loc="outside lower center", fontsize=9, frameon=False)
     top = max([*scores, baseline or 0.0])
-    axes.set_xlim(0, 1.0 if scores.min() >= 0 and top <= 1 else top * 1.12)
+    # Room on the right for the score printed after the longest bar.
+    axes.set_xlim(0, 1.08 if scores.min() >= 0 and top <= 1 else top * 1.12)
     axes.set_xlabel(metric)
-    axes.set_title(title, fontsize=11)
+    figure.suptitle(title, fontsize=11)
     axes.grid(axis="x", alpha=0.3)
     axes.set_axisbelow(True)
-    figure.tight_layout()
     return figure
 
 
@@ -307,11 +309,12 @@ def left_out_notes(left_out: dict[str, int], shown: pd.DataFrame, metric: str, i
 def compare(args: argparse.Namespace) -> str:
     """Rank the runs, write the chart; return what to print."""
     runs = load_runs(args.tracking_uri, args.experiment)
+    # The experiment's runs first, so that the notes count only its own unfinished runs.
+    if getattr(args, "dvc_exp", None):
+        runs = runs_of_dvc_experiment(runs, args.dvc_exp)
     by_state: dict[str, int] = {}
     if not args.all_states:
         runs, by_state = finished_only(runs)
-    if getattr(args, "dvc_exp", None):
-        runs = runs_of_dvc_experiment(runs, args.dvc_exp)
     ranked, left_out = rank_runs(runs, args.metric, args.include_parents)
     left_out.update({f"{state} (--all-states to include)": count for state, count in by_state.items()})
     if ranked.empty:

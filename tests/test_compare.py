@@ -39,9 +39,9 @@ RUNS = [
 SWEEP_CHILD_SCORES = {"logreg": 0.74, "complement_nb": 0.69}
 
 
-def log_pipeline_run(uri: str, model: str, features: str, metrics: dict[str, float]) -> str:
+def log_pipeline_run(uri: str, model: str, features: str, metrics: dict[str, float], overrides=()) -> str:
     """A run named, tagged and configured by the pipeline's own tracking functions."""
-    cfg = compose_config([f"model={model}", f"features={features}", f"mlflow.tracking_uri={uri}"])
+    cfg = compose_config([f"model={model}", f"features={features}", f"mlflow.tracking_uri={uri}", *overrides])
     with tracking.training_run(cfg, str(FIXTURE_CSV)) as run:
         tracking.log_config(cfg)
         tracking.log_metrics(metrics)
@@ -250,16 +250,32 @@ def test_runs_of_a_dvc_experiment_are_named_and_can_be_picked_out(capsys, tmp_pa
     experiment_run = log_pipeline_run(uri, "sgd", "word", {"val_macro_f1": 0.6})
     monkeypatch.delenv("DVC_EXP_NAME")
     monkeypatch.delenv("DVC_EXP_BASELINE_REV")
+    failed_elsewhere = log_pipeline_run(uri, "logreg", "char", {"val_macro_f1": 0.5})
+    mlflow.MlflowClient(tracking_uri=uri).set_terminated(failed_elsewhere, status="FAILED")
     try:
         everything = run_compare({"uri": uri}, capsys, chart=tmp_path / "all.png")
         assert everything.splitlines()[2].split()[-2:] == ["dvc", "exp"]
         assert table_lines(everything)[1].endswith("bronze-fish")
         only = run_compare({"uri": uri}, capsys, "--dvc-exp", "bronze-fish", chart=tmp_path / "one.png")
         assert [row.split()[1] for row in table_lines(only)] == ["sgd"]
+        assert "FAILED" in everything and "FAILED" not in only  # a failed run of no experiment is not counted in
         assert experiment_run[:8] in only
         run = mlflow.MlflowClient(tracking_uri=uri).get_run(experiment_run)
         assert run.data.tags["dvc_baseline_rev"] == "f" * 40
         assert run.info.run_name.endswith("· dvc exp bronze-fish")
         assert "runs name these: bronze-fish" in user_error({"uri": uri}, capsys, "--dvc-exp", "other")
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+def test_key_params_of_a_search_show_four_significant_digits(capsys, tmp_path):
+    """An Optuna trial's sampled value is logged in full; the table shows it as the run name does."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    searched = log_pipeline_run(uri, "logreg", "word", {"val_macro_f1": 0.7}, ["model.estimator.C=0.6646459471581082"])
+    params = mlflow.MlflowClient(tracking_uri=uri).get_run(searched).data.params
+    assert params["model.key_params"] == "C=0.6646459471581082"
+    try:
+        [row] = table_lines(run_compare({"uri": uri}, capsys, chart=tmp_path / "chart.png"))
+        assert "C=0.6646 " in row and searched[:8] in row
     finally:
         mlflow.set_tracking_uri(None)
