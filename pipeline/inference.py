@@ -291,8 +291,9 @@ def prepared_champion() -> str:
 
 
 def load_champion(tracking_uri: str | None = None, jobs: int = 1, trust_model: bool = False) -> StanceTagger:
-    """The registry's champion: models:/stance-classifier@champion in MLFLOW_TRACKING_URI or sqlite:///mlflow.db."""
-    return load_model(DEFAULT_MODEL, tracking_uri, jobs, trust_model)
+    """The champion of the data set prepared in this folder, as stance-predict's default model (with the shipped
+    corpus, models:/stance-classifier@champion), from tracking_uri, MLFLOW_TRACKING_URI or sqlite:///mlflow.db."""
+    return load_model(prepared_champion(), tracking_uri, jobs, trust_model)
 
 
 def load_skops(path: Path, trust_model: bool = False):
@@ -321,7 +322,7 @@ def load_from_mlflow(model_uri: str, tracking_uri: str | None = None, trust_mode
     if model_uri.startswith(("models:/", "runs:/")) and (missing := missing_sqlite_store(store)):
         raise UserInputError(
             f"{model_uri}: no MLflow store at {missing} (tracking URI {store}); train a model first (make run), "
-            "or pass --tracking-uri, or --model with a .skops file"
+            "or name the store (stance-predict --tracking-uri, tracking_uri= in Python), or load a .skops file"
         )
     import mlflow
 

@@ -21,6 +21,7 @@ import pytest
 from conftest import FIXTURE_CSV, REPO, assert_one_line_error, compose_config, stance_predict
 
 from pipeline import predict
+from pipeline.errors import UserInputError
 from pipeline.inference import load_champion, load_model
 from pipeline.quotes import extract_quotes
 from pipeline.train import fit_classifier, save_classifier
@@ -442,6 +443,8 @@ def test_the_default_model_is_the_champion_of_the_prepared_data_set(
     monkeypatch.chdir(tmp_path)
     code, _, err = cli(capsys, str(SEED), "--tracking-uri", registry.uri)
     assert_one_line_error(code, err, "models:/stance-mine@champion", "not found")
+    with pytest.raises(UserInputError, match="models:/stance-mine@champion"):
+        load_champion(registry.uri)  # the Python API's default is the same model
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", registry.uri)
     version = tracking.register_model(registry.model_uri, "stance-mine")
