@@ -49,10 +49,12 @@ params: $(INSTALLED)
 
 # In a fresh clone DVC skips evaluate (the committed reports match the rebuilt model) although train made a new
 # MLflow run: pipeline.evaluated notices and runs evaluate alone, with identical outputs (see its docstring).
+# The summary tells reports this run wrote from an earlier run's (DVC re-ran nothing) by this start time.
+RUN_STARTED := $(shell date +%s)
 run: params
 	@$(TEAM_ENV) PATH="$(abspath $(VENV))/bin:$$PATH" dvc repro
 	@$(TEAM_ENV) PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pipeline.evaluated
-	@$(TEAM_ENV) $(PYTHON) -m pipeline.summary
+	@$(TEAM_ENV) $(PYTHON) -m pipeline.summary --since $(RUN_STARTED)
 
 test: $(INSTALLED)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

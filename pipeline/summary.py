@@ -1,6 +1,7 @@
 """Print what the last pipeline run produced: test metrics, the registered model and how to browse runs."""
 
-import sys
+import argparse
+import time
 from pathlib import Path
 
 from pipeline.files import read_json
@@ -24,13 +25,24 @@ def input_note(registered: dict) -> str:
     return f"\n   then .predict(pd.DataFrame({{{frame}}})), one label per row"
 
 
-def summary(reports_dir: Path = REPORTS) -> str:
+def unchanged_note(registered_file: Path, since: float | None) -> list[str]:
+    """When DVC found nothing to re-run, the report is an earlier run's: say so, and when it was written, so that
+    its champion decision is not read as this command's."""
+    if since is None or (written := registered_file.stat().st_mtime) >= since:
+        return []
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(written))
+    return ["", f"Nothing re-ran: data, code and parameters are as in the run of {when}, whose results follow."]
+
+
+def summary(reports_dir: Path = REPORTS, since: float | None = None) -> str:
+    """The summary of the reports in reports_dir; `since` (a Unix time) is when this command started."""
     metrics = read_json(reports_dir / "metrics.json")
     registered = read_json(reports_dir / "registered_model.json")
     test, baseline = metrics["test"], metrics["baseline"]
     outcome = "promoted" if registered["promoted"] else "not promoted"
     return "\n".join(
         [
+            *unchanged_note(reports_dir / "registered_model.json", since),
             "",
             f"Test set:  macro-F1 {test['macro_f1']:.3f}   F_avg {test['f_avg']:.3f}   accuracy {test['accuracy']:.3f}",
             f"Majority-class baseline:  macro-F1 {baseline['macro_f1']:.3f}   accuracy {baseline['accuracy']:.3f}",
@@ -46,8 +58,15 @@ def summary(reports_dir: Path = REPORTS) -> str:
     )
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--since", type=float, help="when the run started (Unix time), to tell new reports from old")
+    args = parser.parse_args(argv)
     try:
-        print(summary())
+        print(summary(since=args.since))
     except FileNotFoundError as missing:
-        sys.exit(f"error: {missing.filename} is missing; run the pipeline first (make run)")
+        raise SystemExit(f"error: {missing.filename} is missing; run the pipeline first (make run)") from None
+
+
+if __name__ == "__main__":
+    main()

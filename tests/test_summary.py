@@ -1,5 +1,8 @@
 """The lines `make run` ends with: scores, the registered model and champion, and how to call the model."""
 
+import os
+import time
+
 from pipeline.files import write_json
 from pipeline.summary import summary
 
@@ -46,3 +49,16 @@ def test_the_load_line_names_the_data_sets_own_input_columns(tmp_path):
 def test_a_report_from_before_input_columns_were_recorded_still_summarises(tmp_path):
     text = summary_of(tmp_path, registered())
     assert "Load it:" in text and ".predict(" not in text
+
+
+def test_a_run_that_re_ran_nothing_says_whose_results_it_shows(tmp_path):
+    """`make run` when DVC finds everything up to date: the champion decision shown is an earlier run's."""
+    started = time.time()
+    fresh = summary_of(tmp_path, registered())
+    assert "Nothing re-ran" not in summary(tmp_path, since=started - 1)
+    hour_ago = started - 3600
+    os.utime(tmp_path / "registered_model.json", (hour_ago, hour_ago))
+    stale = summary(tmp_path, since=started)
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(hour_ago))
+    assert f"Nothing re-ran: data, code and parameters are as in the run of {when}" in stale
+    assert stale.endswith(fresh) and "Nothing re-ran" not in fresh
