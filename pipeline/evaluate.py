@@ -177,6 +177,8 @@ def main(cfg: DictConfig) -> None:
             "uri": f"models:/{name}/{version}",
             "run_id": training["run_id"],
             "experiment_id": run.info.experiment_id,
+            # Where the run and model are: the summary names this store, which is not always the local one.
+            "tracking_uri": tracking.resolve_tracking_uri(cfg.mlflow.get("tracking_uri")),
             "champion_uri": f"models:/{name}@{cfg.champion.alias}",
             "promoted": decision.promote,
             "refit": version_tags[refit.REFIT_TAG],

@@ -7,6 +7,7 @@ from pathlib import Path
 from pipeline.files import read_json
 
 REPORTS = Path("reports")
+LOCAL_STORE = "sqlite:///mlflow.db"
 
 
 def refit_note(registered: dict) -> str:
@@ -34,11 +35,24 @@ def unchanged_note(registered_file: Path, since: float | None) -> list[str]:
     return ["", f"Nothing re-ran: data, code and parameters are as in the run of {when}, whose results follow."]
 
 
+def browse_lines(store: str, experiment_id: str) -> list[str]:
+    """How to see the runs: the tracking server's own UI, or a local UI on the local store."""
+    # MLflow 3 opens experiments on its GenAI overview unless asked for the model-training view.
+    page = f"#/experiments/{experiment_id}?workflowType=machine_learning"
+    if store.startswith(("http://", "https://")):
+        return [f"Browse runs:  {store.rstrip('/')}/{page}"]
+    return [
+        f"Browse runs:  .venv/bin/mlflow ui --backend-store-uri {store}   then open",
+        f"   http://127.0.0.1:5000/{page}",
+    ]
+
+
 def summary(reports_dir: Path = REPORTS, since: float | None = None) -> str:
     """The summary of the reports in reports_dir; `since` (a Unix time) is when this command started."""
     metrics = read_json(reports_dir / "metrics.json")
     registered = read_json(reports_dir / "registered_model.json")
     test, baseline = metrics["test"], metrics["baseline"]
+    store = registered.get("tracking_uri", LOCAL_STORE)  # a report from before it was recorded: the local store
     outcome = "promoted" if registered["promoted"] else "not promoted"
     return "\n".join(
         [
@@ -48,11 +62,9 @@ def summary(reports_dir: Path = REPORTS, since: float | None = None) -> str:
             f"Majority-class baseline:  macro-F1 {baseline['macro_f1']:.3f}   accuracy {baseline['accuracy']:.3f}",
             f"Registered model:  {registered['uri']}   (MLflow run {registered['run_id']}){refit_note(registered)}",
             f"Champion:  {registered['champion_uri']}   this model {outcome}: {registered['decision']}",
-            f'Load it:  mlflow.pyfunc.load_model("{registered["champion_uri"]}")   (MLFLOW_TRACKING_URI=sqlite:///mlflow.db)'
+            f'Load it:  mlflow.pyfunc.load_model("{registered["champion_uri"]}")   (MLFLOW_TRACKING_URI={store})'
             + input_note(registered),
-            "Browse runs:  .venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db   then open",
-            # MLflow 3 opens experiments on its GenAI overview unless asked for the model-training view.
-            f"   http://127.0.0.1:5000/#/experiments/{registered['experiment_id']}?workflowType=machine_learning",
+            *browse_lines(store, registered["experiment_id"]),
             f"Reports:  {reports_dir}/ (metrics.json, confusion_matrix.png, classification_report.txt)",
         ]
     )

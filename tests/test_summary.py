@@ -62,3 +62,14 @@ def test_a_run_that_re_ran_nothing_says_whose_results_it_shows(tmp_path):
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(hour_ago))
     assert f"Nothing re-ran: data, code and parameters are as in the run of {when}" in stale
     assert stale.endswith(fresh) and "Nothing re-ran" not in fresh
+
+
+def test_load_and_browse_lines_name_the_store_the_run_went_to(tmp_path):
+    local = summary_of(tmp_path, registered(tracking_uri="sqlite:///mlflow.db"))
+    assert "(MLFLOW_TRACKING_URI=sqlite:///mlflow.db)" in local
+    assert "mlflow ui --backend-store-uri sqlite:///mlflow.db" in local
+    assert "http://127.0.0.1:5000/#/experiments/4?workflowType=machine_learning" in local
+    team = summary_of(tmp_path, registered(tracking_uri="http://mlflow.newsroom.internal:5050/"))
+    assert "(MLFLOW_TRACKING_URI=http://mlflow.newsroom.internal:5050/)" in team
+    assert "Browse runs:  http://mlflow.newsroom.internal:5050/#/experiments/4?workflowType=machine_learning" in team
+    assert "mlflow ui" not in team and "sqlite" not in team
