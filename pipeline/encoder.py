@@ -70,9 +70,11 @@ def packaged_model_folder(package: str) -> Path:
     try:
         distribution = metadata.distribution(package)
     except metadata.PackageNotFoundError:
-        raise UserInputError(
-            f"encoder package {package!r} is not installed; install the extra with {INSTALL_HINT}"
-        ) from None
+        if package == DEFAULT_PACKAGE:
+            hint = f"install the extra with {INSTALL_HINT}"
+        else:  # a typo, or a package of the user's own: the extra would not help
+            hint = f"pip install it, or check the name (the shipped encoder's package is {DEFAULT_PACKAGE})"
+        raise UserInputError(f"encoder package {package!r} is not installed; {hint}") from None
     markers = sorted(
         Path(distribution.locate_file(file)) for file in distribution.files or [] if file.name in MODEL_FOLDER_MARKERS
     )
@@ -99,9 +101,16 @@ def hub_model_folder(model_name: str) -> Path:
 
 
 def model_folder(package: str | None, model_name: str | None) -> Path:
-    if bool(package) == bool(model_name):
+    if package and model_name:
+        # The configs set package; a user who adds model_name must clear it, at the estimator's own config path.
         raise UserInputError(
-            "an encoder needs exactly one of `package` (a pip package) or `model_name` (hub or folder)"
+            f"an encoder takes `package` ({package!r}) or `model_name` ({model_name!r}), not both: set package to "
+            "null beside model_name (features.vectorizer.package=null, or model.estimator.package=null for "
+            "model=minilm_finetune)"
+        )
+    if not package and not model_name:
+        raise UserInputError(
+            "an encoder needs one of `package` (a pip package) or `model_name` (a hub name or a local folder)"
         )
     return packaged_model_folder(package) if package else hub_model_folder(model_name)
 

@@ -9,6 +9,8 @@ log = logging.getLogger(__name__)
 
 # Exit code for input the user must fix (bad data, bad config values); 1 stays for unexpected failures.
 USER_ERROR_EXIT_CODE = 2
+# The shell's code for a command stopped by Ctrl-C (128 + SIGINT).
+INTERRUPTED_EXIT_CODE = 130
 
 
 class UserInputError(Exception):
@@ -35,9 +37,10 @@ def log_to_files(error: Exception) -> None:
 
 
 def exit_on_user_error(task):
-    """Turn a UserInputError raised by a stage into a clear message on stderr and exit code 2.
+    """Turn a UserInputError raised by a stage into a clear message on stderr and exit code 2, and Ctrl-C into
+    "interrupted" and exit code 130.
 
-    In a Hydra sweep job it is raised to the sweep instead (pipeline.sweep.SweepJobError)."""
+    In a Hydra sweep job a user error is raised to the sweep instead (pipeline.sweep.SweepJobError)."""
 
     @functools.wraps(task)
     def wrapper(*args, **kwargs):
@@ -51,5 +54,14 @@ def exit_on_user_error(task):
 
                 raise_in_sweep_job(error)
             exit_with_user_error(error)
+        except KeyboardInterrupt:
+            # Ctrl-C is the user's choice, not a failure to show as a traceback. A sweep's launcher handles its own.
+            if "hydra" in sys.modules:
+                from pipeline.sweep import is_sweep_job
+
+                if is_sweep_job():
+                    raise
+            print("interrupted", file=sys.stderr)
+            raise SystemExit(INTERRUPTED_EXIT_CODE) from None
 
     return wrapper

@@ -50,6 +50,10 @@ def in_sweep() -> bool:
     return HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+def is_sweep_job() -> bool:
+    return HydraConfig.initialized() and in_sweep()
+
+
 class SweepJobError(CompactHydraException):
     """A sweep job's user error. Hydra records the job as failed, runs the sweep's other jobs, then prints this
     message alone (no traceback) in the process that launched the sweep, which exits non-zero."""
@@ -60,7 +64,7 @@ def raise_in_sweep_job(error: Exception) -> None:
 
     A stage exits on a user error, but in a sweep job that SystemExit would end the worker process: Ray takes it
     for a crash and re-runs the job (three times, each try logging a run) and joblib stops the other jobs."""
-    if not HydraConfig.initialized() or not in_sweep():
+    if not is_sweep_job():
         return
     hydra = HydraConfig.get()
     job = f"#{hydra.job.num} ({' '.join(hydra.overrides.task)})"

