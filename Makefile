@@ -59,12 +59,13 @@ run: params
 test: $(INSTALLED)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# Serve a model over HTTP on 127.0.0.1:5001 (POST /invocations); see docs/inference.md.
+# Serve a model over HTTP on 127.0.0.1:5001 (POST /invocations); see docs/inference.md. The model is first loaded
+# as stance-predict loads it (the project's trusted types only); TRUST_MODEL=1 serves one refused there.
 # Another data set's champion: make serve MODEL=models:/stance-semeval2016-task6@champion
 MODEL ?= models:/stance-classifier@champion
 serve: $(INSTALLED)
-	PATH="$(abspath $(VENV))/bin:$$PATH" MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} \
-		$(VENV)/bin/mlflow models serve -m $(MODEL) --env-manager local -h 127.0.0.1 -p 5001
+	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} \
+		$(PYTHON) -m pipeline.serve $(MODEL) --host 127.0.0.1 --port 5001 $(if $(TRUST_MODEL),--trust-model)
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .

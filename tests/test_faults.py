@@ -7,6 +7,7 @@ in temporary folders.
 
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -230,6 +231,44 @@ def test_a_pickled_model_is_refused(foreign_models, tmp_path):
     edit_mlmodel(copy, lambda flavor: flavor.update(serialization_format="cloudpickle"))
     with pytest.raises(UserInputError, match="saved as cloudpickle, which runs code when loaded"):
         load_model(copy)
+
+
+class RunsACommand:
+    """Unpickling this runs `touch <marker>`: what a pickled model from a stranger can do."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def pickled_model_running(folder: Path, clean: Path, marker: Path) -> Path:
+    copy = Path(shutil.copytree(clean, folder))
+    (copy / "model.pkl").write_bytes(pickle.dumps(RunsACommand(marker)))
+    edit_mlmodel(copy, lambda flavor: flavor.update(serialization_format="pickle", pickled_model="model.pkl"))
+    return copy
+
+
+def serve(*args: str) -> subprocess.CompletedProcess:
+    """`make serve`'s command; a model it accepts would start a server, which these tests never reach."""
+    command = [sys.executable, "-m", "pipeline.serve", *args, "--port", "1"]  # port 1: nothing could listen there
+    return subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=REPO)
+
+
+@pytest.mark.parametrize("craft", [*CRAFTS, "pickle"])
+def test_make_serve_refuses_a_foreign_model_before_mlflow_loads_it(foreign_models, craft, tmp_path):
+    """`mlflow models serve` loads with MLflow's loader, which would run the author's code: make serve checks first."""
+    if craft == "pickle":
+        marker = tmp_path / "ran"
+        model = str(pickled_model_running(tmp_path / "model", foreign_models.dirs["clean"], marker))
+        reason = "saved as pickle"
+    else:
+        marker, reason = foreign_models.markers[craft], REASONS[craft]
+        model = f"models:/{foreign_models.names[craft]}@champion"
+    result = serve(model, "--tracking-uri", foreign_models.uri)
+    assert_one_line_error(result.returncode, result.stderr, model, "refused to load", reason, "(not served)")
+    assert not marker.exists()
 
 
 # --- Runs end in a true state ----------------------------------------------------------------------------------------

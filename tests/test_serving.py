@@ -42,12 +42,10 @@ def statements(project) -> list[str]:
 
 @pytest.fixture(scope="module")
 def server(project, store):
-    bin_dir = Path(sys.executable).parent  # `mlflow models serve` runs `uvicorn` from PATH
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "MLFLOW_TRACKING_URI": store}
-    command = [str(bin_dir / "mlflow"), "models", "serve", "-m", DEFAULT_MODEL, "--env-manager", "local"]
-    with local_server(
-        lambda port: [*command, "-h", "127.0.0.1", "-p", str(port)], project, env, "/ping", PING_TIMEOUT
-    ) as url:
+    # `make serve`'s command: the project's checks, then `mlflow models serve` in the same process.
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store}
+    command = [sys.executable, "-m", "pipeline.serve", DEFAULT_MODEL, "--host", "127.0.0.1"]
+    with local_server(lambda port: [*command, "--port", str(port)], project, env, "/ping", PING_TIMEOUT) as url:
         yield url
 
 
