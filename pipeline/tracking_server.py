@@ -19,6 +19,8 @@ HTTP_RETRY_SETTINGS = {
     "http_backoff_factor": "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
 }
 DEFAULT_DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
+# The schemes MLflow's tracking client opens itself; plugins add theirs under the "mlflow.tracking_store" entry point.
+MLFLOW_SCHEMES = {"", "file", "sqlite", "http", "https", "databricks", "databricks-uc", "uc", *DEFAULT_DATABASE_PORTS}
 # For the commands a user waits on (stance-predict, compare): fail in seconds when a remote store is down, rather
 # than retry for minutes.
 INTERACTIVE_HTTP_BOUNDS = {"http_max_retries": 1, "http_timeout": 20}
@@ -95,13 +97,31 @@ def file_store_mistake(uri: str) -> str | None:
     )
 
 
+def unknown_scheme(uri: str) -> str | None:
+    """What to tell a user whose tracking URI has a scheme MLflow cannot open (`htp://`); None when it can.
+
+    MLflow itself would say so only when the run registers its model, after the training."""
+    scheme = urllib.parse.urlsplit(uri).scheme.split("+")[0]
+    if scheme in MLFLOW_SCHEMES:
+        return None
+    from importlib.metadata import entry_points
+
+    if scheme in {entry.name for entry in entry_points(group="mlflow.tracking_store")}:
+        return None
+    return (
+        f"tracking URI {redact(uri)}: MLflow has no store for the scheme {scheme + '://'!r}; expected "
+        "http(s)://host:port (a tracking server), sqlite:///mlflow.db (a local store) or a database URI such as "
+        "postgresql://host:5432/mlflow"
+    )
+
+
 def check_answers(uri: str, timeout: float) -> None:
     """Raise TrackingServerUnavailable unless the server behind `uri` answers within `timeout` seconds.
 
     HTTP servers must answer MLflow's /health endpoint (open even under the basic-auth app); database URIs must
     accept a TCP connection. A SQLite store is not checked; a path (MLflow's file store) is refused as a mistake.
     """
-    if mistake := file_store_mistake(uri):
+    if mistake := file_store_mistake(uri) or unknown_scheme(uri):
         raise UserInputError(mistake)
     parts = urllib.parse.urlsplit(uri)
     if parts.scheme in ("http", "https"):

@@ -62,7 +62,18 @@ def test_a_path_for_a_tracking_uri_is_refused_with_what_was_likely_meant(uri, me
     check_answers(uri, timeout=1)
 
 
+@pytest.mark.parametrize("uri", ["htp://127.0.0.1:5050", "sqlit:///mlflow.db", "postgres://db/mlflow"])
+def test_a_scheme_mlflow_cannot_open_is_refused_before_any_work(uri):
+    """MLflow itself would refuse it only when the run registers its model, after the training."""
+    scheme = uri.split("://")[0]
+    with pytest.raises(UserInputError, match=f"MLflow has no store for the scheme '{scheme}://'; expected http"):
+        check_answers(uri, timeout=1)
+
+
 def test_a_database_store_must_accept_a_connection():
+    # With a driver named (postgresql+psycopg2://), the scheme is still PostgreSQL's: checked by connecting.
+    with pytest.raises(TrackingServerUnavailable, match="Connection refused"):
+        check_answers(f"postgresql+psycopg2://mlflow@127.0.0.1:{free_port()}/mlflow", timeout=1)
     with pytest.raises(TrackingServerUnavailable, match="Connection refused"):
         check_answers(f"postgresql://mlflow@127.0.0.1:{free_port()}/mlflow", timeout=1)
 
