@@ -7,14 +7,16 @@ worker processes). The parent's id reaches the jobs through a file in the sweep 
 import atexit
 import logging
 import os
+import socket
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig, read_write
+from omegaconf import DictConfig, OmegaConf, read_write
 
 from pipeline.errors import UserInputError, exit_with_user_error
 from pipeline.files import read_json, write_json
@@ -71,6 +73,30 @@ def raise_in_sweep_job(error: Exception) -> None:
     raise SweepJobError(f"sweep job {job} failed: {error}") from None
 
 
+# How long a Ray cluster's head may take to accept a connection before the sweep is refused.
+RAY_CONNECT_TIMEOUT = 3.0
+
+
+def check_ray_cluster(address: str | None, timeout: float = RAY_CONNECT_TIMEOUT) -> None:
+    """The Ray launcher's cluster must accept a connection before any job is launched: with no head at the address,
+    Ray's client retries and warns for ever. Without an address (or `auto`) Ray starts or finds one itself."""
+    if not address or address in ("auto", "local"):
+        return
+    parts = urlsplit(address if "://" in address else f"ray://{address}")
+    # ray://host:port is Ray's client server (10001 by default); host:port is the head's GCS (6379 by default).
+    default_port = 10001 if address.startswith("ray://") else 6379
+    try:
+        host, port = parts.hostname, parts.port or default_port
+        with socket.create_connection((host, port), timeout=timeout):
+            return
+    except (OSError, ValueError) as error:
+        cause = f"{type(error).__name__}: {error}"
+    raise UserInputError(
+        f"Ray cluster at {address} (RAY_ADDRESS) did not accept a connection within {timeout:g} s ({cause}); start "
+        "it with `ray start --head --port=6379`, or set RAY_ADDRESS to your cluster's head"
+    )
+
+
 def pass_to_jobs(config: DictConfig, variable: str, value: str) -> None:
     """Set an environment variable in every job of this sweep, wherever the launcher runs it.
 
@@ -111,6 +137,7 @@ class MlflowSweepParent(Callback):
         from pipeline import quiet, tracking
         from pipeline.prepared_data import use_prepared_data
 
+        check_ray_cluster(OmegaConf.select(config, "hydra.launcher.ray.init.address"))
         quiet.quiet_sweep(config)
         # The same data set as the jobs: the prepared one, unless the sweep's overrides name another.
         use_prepared_data(config, list(config.hydra.overrides.task))

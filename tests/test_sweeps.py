@@ -148,3 +148,27 @@ def test_a_user_error_before_the_jobs_stops_the_sweep_with_one_line(workspace):
     assert "error: " in result.stderr and "prepare it first with the same overrides" in result.stderr
     for noise in ["UserWarning", "Launching jobs", "Traceback"]:
         assert noise not in output, output[-3000:]
+
+
+@pytest.mark.parametrize("scheme", ["", "ray://"])
+def test_a_ray_address_with_no_cluster_behind_it_is_refused_before_any_job(scheme):
+    """Ray's own client would retry and warn for ever; the sweep stops at once, naming the address."""
+    from local_server import free_port
+
+    from pipeline.errors import UserInputError
+    from pipeline.sweep import check_ray_cluster
+
+    address = f"{scheme}127.0.0.1:{free_port()}"
+    with pytest.raises(UserInputError, match=rf"Ray cluster at {address} \(RAY_ADDRESS\) did not accept a connection"):
+        check_ray_cluster(address, timeout=1)
+    check_ray_cluster(None)  # no address: Ray starts a local instance itself
+    check_ray_cluster("auto")
+
+
+def test_a_listening_ray_head_passes_the_check():
+    import socket
+
+    from pipeline.sweep import check_ray_cluster
+
+    with socket.create_server(("127.0.0.1", 0)) as head:
+        check_ray_cluster(f"127.0.0.1:{head.getsockname()[1]}", timeout=1)
