@@ -409,10 +409,15 @@ UNSENT_MODEL_URI = "unsent"
 
 
 def log_training_history(history: list[dict[str, float]]) -> None:
-    """Per-epoch scores (a fine-tuned model's), as metric series the UI charts against the epoch: epoch/<name>."""
+    """Per-epoch scores (a fine-tuned model's), as metric series the UI charts against the epoch: epoch/<name>;
+    and how many epochs ran and which one's weights were kept (the run name shows only the most allowed)."""
     for record in history:
         step = int(record["epoch"])
         mlflow.log_metrics({f"epoch/{name}": value for name, value in record.items() if name != "epoch"}, step=step)
+    if history:
+        # As the estimator picks it: the best validation macro-F1, else (no early stopping) the last epoch.
+        best = max(history, key=lambda record: record.get("val_macro_f1", record["epoch"]))
+        mlflow.log_metrics({"epochs_run": float(len(history)), "best_epoch": float(best["epoch"])})
 
 
 def logged_model_name(run_name: str | None) -> str:

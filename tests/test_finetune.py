@@ -78,6 +78,8 @@ def test_the_logged_model_loads_through_pyfunc_and_stance_predict(fitted, train,
             model_uri = tracking.log_model(fitted, train[["text"]].head(3), "text", None)
         history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "epoch/val_macro_f1")
         assert [point.step for point in history] == [1]
+        metrics = mlflow.MlflowClient().get_run(run.info.run_id).data.metrics
+        assert (metrics["epochs_run"], metrics["best_epoch"]) == (1.0, 1.0)
         expected = list(fitted.predict(train))
         assert list(mlflow.pyfunc.load_model(model_uri).predict(train[["text"]])) == expected
     finally:

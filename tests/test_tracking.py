@@ -130,3 +130,26 @@ def test_a_logged_model_is_registered_as_mlflow_registers_it_without_its_message
     assert ours.run_id == mlflows.run_id == run.info.run_id
     assert (ours.source, ours.model_id, ours.tags) == (mlflows.source, mlflows.model_id, mlflows.tags)
     assert mlflow.pyfunc.load_model(f"models:/quiet-registry/{first}").metadata.model_id == model_uri[len("models:/") :]
+
+
+def test_a_fine_tunes_history_logs_the_epochs_run_and_the_epoch_kept(tracking_uri):
+    """Early stopping after epoch 3 keeps epoch 2's weights; the run name shows only max_epochs."""
+    import mlflow
+
+    from pipeline import tracking
+
+    history = [
+        {"epoch": 1.0, "train_loss": 0.8, "val_macro_f1": 0.68},
+        {"epoch": 2.0, "train_loss": 0.4, "val_macro_f1": 0.75},
+        {"epoch": 3.0, "train_loss": 0.2, "val_macro_f1": 0.71},
+    ]
+    with mlflow.start_run() as run:
+        tracking.log_training_history(history)
+    client = mlflow.MlflowClient()
+    metrics = client.get_run(run.info.run_id).data.metrics
+    assert (metrics["epochs_run"], metrics["best_epoch"]) == (3.0, 2.0)
+    assert [point.value for point in client.get_metric_history(run.info.run_id, "epoch/val_macro_f1")] == [
+        0.68,
+        0.75,
+        0.71,
+    ]
