@@ -599,7 +599,10 @@ def run(args: argparse.Namespace) -> int:
     writer_format = output_format(args)
     check_output_is_not_an_input(args.output, [table.path] if table is not None else paths, args.model)
     with collecting_no_garbage_while_loading():
-        tagger = load_model(args.model, args.tracking_uri, jobs=args.jobs, trust_model=args.trust_model)
+        try:
+            tagger = load_model(args.model, args.tracking_uri, jobs=args.jobs, trust_model=args.trust_model)
+        except UserInputError as error:
+            raise UserInputError(f"{error}{default_model_note(args)}") from None
     if table is not None:
         table.choose_columns(tagger, args.text_column, args.target_column)
         check_new_columns(table, tagger, args.label_column)
@@ -646,8 +649,19 @@ def describe_inputs(inputs: list[str]) -> str:
     return ", ".join(inputs) if len(inputs) <= 3 else f"{', '.join(inputs[:3])} and {len(inputs) - 3} more"
 
 
+def default_model_note(args) -> str:
+    """Why a model no --model named was tried: the prepared data set's champion is not the shipped corpus's."""
+    if not getattr(args, "model_by_default", False) or args.model == DEFAULT_MODEL:
+        return ""
+    return (
+        f" ({args.model} is the default because data/processed holds that data set; "
+        f"--model {DEFAULT_MODEL} for the shipped corpus's champion)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_intermixed_args(argv)
+    args.model_by_default = args.model is None
     args.model = args.model or prepared_champion()
     if not args.verbose:
         quiet_stage(verbose=False)

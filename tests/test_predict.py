@@ -442,7 +442,9 @@ def test_the_default_model_is_the_champion_of_the_prepared_data_set(
     manifest.write_text(json.dumps({"data": {"name": "mine", "registered_model": "stance-mine"}}), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     code, _, err = cli(capsys, str(SEED), "--tracking-uri", registry.uri)
-    assert_one_line_error(code, err, "models:/stance-mine@champion", "not found")
+    assert_one_line_error(
+        code, err, "models:/stance-mine@champion", "not found", "--model models:/stance-classifier@champion for the"
+    )
     with pytest.raises(UserInputError, match="models:/stance-mine@champion"):
         load_champion(registry.uri)  # the Python API's default is the same model
 
