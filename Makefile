@@ -33,8 +33,10 @@ $(TEAM_INSTALLED): pyproject.toml $(INSTALLED)
 install-team: $(TEAM_INSTALLED)
 
 # PostgreSQL + SeaweedFS (S3) + MLflow with basic auth, all on 127.0.0.1, data under TEAM_DIR.
+# Other ports: make team-up TEAM_ARGS="--mlflow-port 5051 --postgres-port 5434 --s3-port 8334"
+TEAM_ARGS ?=
 team-up: $(TEAM_INSTALLED)
-	$(PYTHON) -m pipeline.team_stack up --dir "$(TEAM_DIR)"
+	$(PYTHON) -m pipeline.team_stack up --dir "$(TEAM_DIR)" $(TEAM_ARGS)
 
 team-down:
 	$(PYTHON) -m pipeline.team_stack down --dir "$(TEAM_DIR)"

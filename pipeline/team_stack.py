@@ -432,12 +432,33 @@ def run_checked(command: list[str], what: str) -> None:
         raise RuntimeError(f"{what} failed ({result.returncode}):\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
 
 
+def check_ports_free(ports: Ports) -> None:
+    """Each server's port must be free on HOST: otherwise its start fails with a message that names neither."""
+    busy = []
+    for server, port, option in (
+        ("MLflow", ports.mlflow, "--mlflow-port"),
+        ("PostgreSQL", ports.postgres, "--postgres-port"),
+        ("S3", ports.s3, "--s3-port"),
+    ):
+        with socket.socket() as probe:
+            try:
+                probe.bind((HOST, port))
+            except OSError:
+                busy.append(f"{port} ({server}, {option})")
+    if busy:
+        raise UserInputError(
+            f"port(s) {', '.join(busy)} on {HOST} already in use, by another team stack or another server; choose "
+            'free ones, e.g. make team-up TEAM_ARGS="--mlflow-port 5051 --postgres-port 5434 --s3-port 8334"'
+        )
+
+
 def up(team_dir: Path, ports: Ports) -> Stack:
     """Start the three servers (or fail and stop whichever had started); returns the running stack."""
     team_dir = team_dir.resolve()
     previous = load_state(team_dir)
     if previous and any(is_ours(entry) for entry in previous.processes.values()):
         raise UserInputError(f"{team_dir}: a team stack is already running there; stop it with team-down first")
+    check_ports_free(ports)
     team_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(
         team_dir=str(team_dir),
@@ -495,6 +516,8 @@ def main(argv: list[str] | None = None) -> None:
             )
             print(f"use it: set -a; . {Path(stack.team_dir) / ENV_FILE}; set +a; make run MLFLOW_PROFILE=team")
         else:
+            if load_state(args.dir.resolve()) is None:
+                raise UserInputError(f"{args.dir}: no team stack was started there (make team-up TEAM_DIR=...)")
             stopped = down(args.dir)
             print(f"team stack down: stopped {', '.join(stopped) or 'nothing (not running)'}")
     except (UserInputError, RuntimeError) as error:
