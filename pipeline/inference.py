@@ -276,7 +276,7 @@ def load_model(
     if path.is_file():
         return StanceTagger(load_skops(path, trust_model), reference, jobs)
     raise UserInputError(
-        f"--model {reference}: no such file or directory; expected a .skops file, an MLflow model directory "
+        f"{reference}: no such file or directory; expected a .skops file, an MLflow model directory "
         "or a URI such as models:/stance-classifier@champion"
     )
 
