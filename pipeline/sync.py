@@ -29,7 +29,8 @@ def sync(folder: Path, tracking_uri: str | None = None) -> str:
     except tracking.SERVER_ERRORS as error:
         raise tracking.TrackingServerUnavailable(
             f"MLflow tracking server {tracking.redact(uri)} failed during the upload of {folder}: "
-            f"{tracking.describe_failure(error)}; nothing was marked uploaded, run the same command again"
+            f"{tracking.describe_failure(error)}; nothing was marked uploaded: run the same command again once "
+            "the server answers, or upload to another with --tracking-uri"
         ) from None
     unsent_runs.mark_synced(folder, run_id, uri)
     return run_id
