@@ -36,6 +36,10 @@ CHUNK_TEXTS = 2048
 LOCK_TIMEOUT_SECONDS = 120
 
 
+# The cache files an unusable-cache warning was given for in this process.
+_WARNED: set[Path] = set()
+
+
 def default_cache_dir() -> Path:
     if configured := os.environ.get(CACHE_ENV):
         # Resolved now: a relative folder means the one the command was started in, whichever stage reads it.
@@ -57,6 +61,11 @@ class EmbeddingCache:
         self.usable = True
 
     def unusable(self, error: Exception) -> None:
+        self.usable = False
+        # Once per process and file: a server or a batched command makes a cache object per call.
+        if self.path in _WARNED:
+            return
+        _WARNED.add(self.path)
         log.warning(
             "embedding cache %s cannot be used (%s: %s); embedding without it (%s moves it to another folder)",
             self.path,
@@ -64,7 +73,6 @@ class EmbeddingCache:
             error,
             CACHE_ENV,
         )
-        self.usable = False
 
     @contextmanager
     def locked(self) -> Iterator[None]:
