@@ -6,6 +6,9 @@ whether it gets a DataFrame with a text column, a one-column DataFrame (how MLfl
 strings), a Series, or a plain list of strings.
 """
 
+import functools
+import sys
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -31,6 +34,27 @@ SKOPS_TRUSTED_TYPES = [
 ]
 
 
+@functools.cache
+def mlflow_input_error_class() -> type:
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+    class InvalidModelInput(MlflowException, ValueError):
+        def __init__(self, message: str):
+            super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
+
+    return InvalidModelInput
+
+
+def input_error(message: str) -> ValueError:
+    """A ValueError for input the caller must fix. Where MLflow is loaded (a model server, mlflow.pyfunc) it is
+    also an MlflowException: MLflow's server returns that one's message to the client with HTTP 400, where any
+    other error becomes a generic message with the real one buried in a stack trace."""
+    if "mlflow.exceptions" not in sys.modules:  # stance-predict on a .skops file need not import MLflow for this
+        return ValueError(message)
+    return mlflow_input_error_class()(message)
+
+
 def describe_value(value) -> str:
     if isinstance(value, np.generic):
         value = value.item()  # np.float64(3.0) -> 3.0
@@ -44,11 +68,11 @@ def describe_value(value) -> str:
 def check_statements(texts: pd.Series) -> None:
     """A clear ValueError for input that is not one string per statement, instead of a made-up prediction."""
     if len(texts) == 0:
-        raise ValueError('no statements given; pass a list of strings, e.g. model.predict(["The strikes must stop."])')
+        raise input_error('no statements given; pass a list of strings, e.g. model.predict(["The strikes must stop."])')
     not_text = ~texts.map(lambda value: isinstance(value, str))
     if not_text.any():
         position = int(np.flatnonzero(not_text.to_numpy())[0])
-        raise ValueError(
+        raise input_error(
             f"expected every statement to be a string; statement {position} is "
             f"{describe_value(texts.iloc[position])}"
             + (f", and {int(not_text.sum()) - 1} more are not strings" if not_text.sum() > 1 else "")
@@ -80,11 +104,11 @@ class StatementText(TransformerMixin, BaseEstimator):
                     return X[column]
             if X.shape[1] == 1 and not self.target_column:
                 return X.iloc[:, 0]
-            raise ValueError(f"expected a column {self.text_column!r}; got columns {list(X.columns)}")
+            raise input_error(f"expected a column {self.text_column!r}; got columns {list(X.columns)}")
         if isinstance(X, str):
-            raise ValueError("expected a list of statements, got a single string; wrap it in a list")
+            raise input_error("expected a list of statements, got a single string; wrap it in a list")
         if self.target_column:
-            raise ValueError(self.missing_target_message())
+            raise input_error(self.missing_target_message())
         return pd.Series(np.asarray(X, dtype=object).ravel())
 
     def select_target(self, X) -> pd.Series:
@@ -94,9 +118,9 @@ class StatementText(TransformerMixin, BaseEstimator):
                 if column in X.columns:
                     target = X[column]
                     if target.isna().any():
-                        raise ValueError(f"column {column!r} has empty targets; every statement needs its target")
+                        raise input_error(f"column {column!r} has empty targets; every statement needs its target")
                     return target.astype(str)
-        raise ValueError(self.missing_target_message())
+        raise input_error(self.missing_target_message())
 
     def missing_target_message(self) -> str:
         return (

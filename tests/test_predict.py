@@ -518,6 +518,15 @@ def test_input_that_is_not_statements_gets_a_clear_error_from_the_api_and_the_mo
             call(pd.DataFrame({"text": statements}, dtype=object))
 
 
+def test_with_mlflow_loaded_an_input_error_is_also_mlflows_bad_request(small_model):
+    """So that `mlflow models serve` returns the message itself, with HTTP 400 (tests/test_serving.py)."""
+    from mlflow.exceptions import MlflowException
+
+    with pytest.raises(ValueError, match="statement 0 is missing") as error:
+        load_model(small_model).classifier.predict([None])
+    assert isinstance(error.value, MlflowException) and error.value.get_http_status_code() == 400
+
+
 @pytest.mark.parametrize("nonsense", [None, ..., 7])
 def test_a_bare_non_string_is_refused_by_the_model(small_model, nonsense):
     with pytest.raises(ValueError, match="expected every statement to be a string; statement 0 is"):

@@ -4,6 +4,8 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -85,3 +87,19 @@ def test_stance_predict_labels_equal_the_served_labels(server, project, store, s
         if inputs == [str(table)]:
             assert texts == statements
         assert [row["label"] for row in tagged] == served_labels(server, texts)
+
+
+def test_a_statement_that_is_not_text_gets_the_models_own_message(server):
+    """MLflow's server answers an error inside predict with a generic message and the real one in a stack trace;
+    the model's input errors reach the client as they are, with HTTP 400."""
+    body = json.dumps({"dataframe_split": {"columns": ["text"], "data": [["The strikes must stop."], [None]]}})
+    request = urllib.request.Request(
+        f"{server}/invocations", data=body.encode("utf-8"), headers={"Content-Type": "application/json"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(request, timeout=60)
+    assert error.value.code == 400
+    answer = json.loads(error.value.read())
+    assert answer["error_code"] == "INVALID_PARAMETER_VALUE"
+    # MLflow's pyfunc adds the input it failed on before the model's message.
+    assert "Error: expected every statement to be a string; statement 1 is missing" in answer["message"]
