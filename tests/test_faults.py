@@ -286,16 +286,21 @@ with tracking.training_run(cfg, sys.argv[3]) as run:
 """
 
 
-def start_training_run(uri: str) -> tuple[subprocess.Popen, str]:
-    """A process holding an open training run, as the train stage does while it logs; returns it and the run id."""
+def start_run_holder(script: str, uri: str, stderr=subprocess.DEVNULL) -> tuple[subprocess.Popen, str]:
+    """A process running `script`, which opens a training run and prints its id; returns it and the run id."""
     process = subprocess.Popen(
-        [sys.executable, "-c", TRAINING_RUN, str(REPO / "conf"), uri, str(FIXTURE_CSV)],
+        [sys.executable, "-c", script, str(REPO / "conf"), uri, str(FIXTURE_CSV)],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
         text=True,
         env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
     )
     return process, process.stdout.readline().strip()
+
+
+def start_training_run(uri: str) -> tuple[subprocess.Popen, str]:
+    """A process holding an open training run, as the train stage does while it logs; returns it and the run id."""
+    return start_run_holder(TRAINING_RUN, uri)
 
 
 INTERRUPTED_STAGE = """
@@ -320,14 +325,7 @@ def test_ctrl_c_in_a_stage_says_interrupted_exits_130_and_closes_its_run_as_kill
     import mlflow
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    process = subprocess.Popen(
-        [sys.executable, "-c", INTERRUPTED_STAGE, str(REPO / "conf"), uri, str(FIXTURE_CSV)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
-    )
-    run_id = process.stdout.readline().strip()
+    process, run_id = start_run_holder(INTERRUPTED_STAGE, uri, stderr=subprocess.PIPE)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
