@@ -91,8 +91,9 @@ def check_ray_cluster(address: str | None, timeout: float = RAY_CONNECT_TIMEOUT)
             return
     except (OSError, ValueError) as error:
         cause = f"{type(error).__name__}: {error}"
+        waited = "" if isinstance(error, ConnectionRefusedError) else f" within {timeout:g} s"
     raise UserInputError(
-        f"Ray cluster at {address} (RAY_ADDRESS) did not accept a connection within {timeout:g} s ({cause}); start "
+        f"Ray cluster at {address} (RAY_ADDRESS) did not accept a connection{waited} ({cause}); start "
         "it with `ray start --head --port=6379`, or set RAY_ADDRESS to your cluster's head"
     )
 

@@ -56,6 +56,11 @@ def describe(error: BaseException) -> str:
     return str(reason) or type(error).__name__
 
 
+def is_refusal(error: BaseException) -> bool:
+    """Nothing listens at the address (urllib wraps the socket's error in URLError.reason)."""
+    return isinstance(getattr(error, "reason", None) or error, ConnectionRefusedError)
+
+
 def check_credentials(base_url: str, timeout: float) -> None:
     """A server with authentication must accept MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD (or a token)."""
     request = urllib.request.Request(base_url + "/api/2.0/mlflow/experiments/search?max_results=1")
@@ -130,9 +135,9 @@ def check_answers(uri: str, timeout: float) -> None:
             with urllib.request.urlopen(health + "/health", timeout=timeout) as response:
                 response.read()
         except urllib.error.HTTPError as error:
-            cause = f"/health answered HTTP {error.code}"
+            cause, refused = f"/health answered HTTP {error.code}", False
         except (urllib.error.URLError, OSError) as error:
-            cause = describe(error)
+            cause, refused = describe(error), is_refusal(error)
         else:
             check_credentials(health, timeout)
             return
@@ -143,10 +148,12 @@ def check_answers(uri: str, timeout: float) -> None:
             with socket.create_connection((parts.hostname, port), timeout=timeout):
                 return
         except OSError as error:
-            cause = describe(error)
+            cause, refused = describe(error), is_refusal(error)
     else:
         return
+    # A refusal comes at once: naming the timeout would suggest a wait that never happened.
+    waited = "" if refused else f" within {timeout:g} s"
     raise TrackingServerUnavailable(
-        f"MLflow tracking server {redact(uri)} did not answer within {timeout:g} s: {cause} "
+        f"MLflow tracking server {redact(uri)} did not answer{waited}: {cause} "
         "(start it, or choose another with mlflow.tracking_uri=... / MLFLOW_TRACKING_URI)"
     )

@@ -100,7 +100,7 @@ def test_training_stops_within_seconds_naming_the_server_when_none_answers(prepa
     assert elapsed - start_up < FAILURE_BOUND_SECONDS, (elapsed, start_up)
     assert "Traceback" not in result.stderr
     [line] = error_lines(result.stderr)
-    assert f"MLflow tracking server {uri} did not answer within 3 s: Connection refused" in line
+    assert f"MLflow tracking server {uri} did not answer: Connection refused" in line
     # It stopped before training: nothing was written.
     assert not (prepared / "model.skops").exists() and not (prepared / "unsent_runs").exists()
 

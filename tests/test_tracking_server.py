@@ -22,7 +22,7 @@ def test_a_refused_connection_is_reported_at_once_with_the_uri_and_the_cause():
     with pytest.raises(TrackingServerUnavailable) as error:
         check_answers(uri, timeout=3)
     assert time.monotonic() - started < 3
-    assert str(error.value).startswith(f"MLflow tracking server {uri} did not answer within 3 s: Connection refused")
+    assert str(error.value).startswith(f"MLflow tracking server {uri} did not answer: Connection refused")
 
 
 def test_a_server_that_accepts_but_never_answers_is_given_up_after_the_timeout():
