@@ -10,7 +10,14 @@ import pandas as pd
 import pyarrow as pa
 
 from pipeline.errors import UserInputError
-from pipeline.text_files import UTF8, check_csv_header, check_encoding, field_delimiter, first_invalid_json_line
+from pipeline.text_files import (
+    UTF8,
+    check_csv_header,
+    check_encoding,
+    field_delimiter,
+    first_invalid_json_line,
+    first_row_number,
+)
 
 log = logging.getLogger(__name__)
 datasets.disable_progress_bars()  # one line in the log says how many rows were read
@@ -47,12 +54,9 @@ class TextFormat:
         return f".{self.file_format.lower()}" if self.file_format else path.suffix.lower()
 
 
-def first_row_number(location: str, text_format: TextFormat) -> int:
-    """The number messages give a data set's first statement: 2 in a CSV or TSV file, whose row 1 is the header, as
-    a spreadsheet shows it; 1 in a JSON Lines or Parquet file, or a hub dataset."""
-    if is_local_file(location) and text_format.suffix(Path(location)) in (".csv", ".tsv"):
-        return 2
-    return 1
+def first_row_of(location: str, text_format: TextFormat) -> int:
+    """The number messages give a data set's first statement (text_files.first_row_number); 1 in a hub dataset."""
+    return first_row_number(text_format.suffix(Path(location))) if is_local_file(location) else 1
 
 
 def is_local_file(location: str) -> bool:

@@ -42,6 +42,7 @@ from pipeline.text_files import (
     decoded_blocks,
     field_delimiter,
     file_blocks,
+    first_row_number,
 )
 from pipeline.tracking_server import INTERACTIVE_HTTP_BOUNDS, bound_http_retries
 
@@ -326,8 +327,7 @@ class StatementTable:
                 self.path, sep=self.separator, dtype=str, keep_default_na=False, chunksize=size, encoding=self.encoding
             ) as reader:
                 for chunk in reader:
-                    # Numbered as a spreadsheet shows the file: row 1 is the header.
-                    yield chunk.set_axis(chunk.index + 2)
+                    yield chunk.set_axis(chunk.index + first_row_number(self.suffix))
         except pd.errors.EmptyDataError:
             raise UserInputError(f"{self.path}: no header row; expected a CSV file with a header") from None
         except pd.errors.ParserError as error:

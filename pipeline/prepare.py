@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from pipeline import real_text
 from pipeline.errors import UserInputError, exit_on_user_error
-from pipeline.loading import TextFormat, first_row_number, is_local_file, load_statement_table
+from pipeline.loading import TextFormat, first_row_of, is_local_file, load_statement_table
 from pipeline.prepared_data import data_digest, write_manifest
 from pipeline.splitting import (
     SPLIT_NAMES,
@@ -59,7 +59,7 @@ def load_and_validate(
     text_format = TextFormat.from_config(data)
     table = load_statement_table(location, hub_split, text_format)
     columns = columns_from_config(data, with_split_column)
-    source = ArrowStatements(table, first_row=first_row_number(location, text_format))
+    source = ArrowStatements(table, first_row=first_row_of(location, text_format))
     return validate_source(source, columns, list(data.labels), location)
 
 

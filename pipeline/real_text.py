@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.metrics import f1_score
 
 from pipeline.errors import UserInputError
-from pipeline.text_files import check_utf8
+from pipeline.text_files import check_utf8, first_row_number
 from pipeline.validation import without_surrounding_spaces
 
 # The statement's column: the data set's own text column, else `quote` (as in data/seed_quotes.csv) or `text`.
@@ -30,9 +30,6 @@ READERS = {
     ".parquet": pd.read_parquet,
 }
 
-
-# Rows as messages number them: a CSV's header is row 1, as in a spreadsheet.
-FIRST_ROW = {".csv": 2, ".tsv": 2, ".jsonl": 1, ".parquet": 1}
 
 # A data config copied from the shipped one keeps its seed quotes, whose columns and labels are the shipped corpus's.
 NOT_THIS_DATA_SET = " (data.extra_eval lists quotes labelled like this data set; data.extra_eval=[] for none)"
@@ -63,7 +60,7 @@ def read_labelled_quotes(
         )
     labels_given = without_surrounding_spaces(frame[label_column], label_column)
     quotes = pd.DataFrame({"text": frame[texts[0]].astype(str), "label": labels_given})
-    first_row = FIRST_ROW[location.suffix.lower()]
+    first_row = first_row_number(location.suffix.lower())
     if target_column:
         quotes.insert(1, "target", stance_targets(path, frame, target_column, first_row))
     unknown = quotes[~quotes["label"].isin(labels)]

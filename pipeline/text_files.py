@@ -91,6 +91,12 @@ def first_invalid_json_line(path: Path, encoding: str = UTF8) -> str | None:
 MAX_COLUMNS = 1000
 
 
+def first_row_number(suffix: str) -> int:
+    """The number messages give a file's first statement: 2 in a CSV or TSV file, whose row 1 is its header, as a
+    spreadsheet shows it; 1 in a JSON Lines or Parquet file."""
+    return 2 if suffix in (".csv", ".tsv") else 1
+
+
 def field_delimiter(suffix: str, delimiter: str | None, setting: str = "data.delimiter") -> str:
     """A CSV / TSV file's field separator: as configured (one character), else by the suffix."""
     if delimiter is None:

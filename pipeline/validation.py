@@ -79,10 +79,14 @@ class ValidatedStatements:
     def standard_frame(self, rows: pd.DataFrame | None = None) -> pd.DataFrame:
         """`rows` (all by default) in the standard columns, text included, as the later stages read them."""
         rows = self.rows if rows is None else rows
-        texts = self.source.take(self.text_column, rows.index.to_numpy() - self.source.first_row).astype(str)
+        texts = self.texts_at(rows.index)
         frame = rows[[column for column in STANDARD_ORDER if column in rows]].copy()
         frame.insert(1, TEXT, texts.set_axis(rows.index))
         return frame
+
+    def texts_at(self, row_numbers: pd.Index) -> pd.Series:
+        """The text of the rows messages number so (the source counts from its first_row), in that order."""
+        return self.source.take(self.text_column, row_numbers.to_numpy() - self.source.first_row).astype(str)
 
     def batches(self) -> Iterator[pd.DataFrame]:
         """The standard frame a batch of rows at a time (one empty frame when there are no rows)."""
@@ -254,8 +258,7 @@ def conflicting_label_problems(statements: ValidatedStatements) -> list[str]:
     firsts = rows[~rows.duplicated(subset=list(KEY))]
     # Listed in the order of their statement keys, as the keys themselves sort: the text of each one's first row
     # is read back to give the key and the message.
-    positions = firsts.index.to_numpy() - statements.source.first_row
-    texts = statements.source.take(statements.text_column, positions).astype(str).tolist()
+    texts = statements.texts_at(firsts.index).tolist()
     targets = firsts[TARGET].tolist() if TARGET in firsts else [None] * len(firsts)
     ordered = sorted(
         (statement_key(text, target), text, digest)
