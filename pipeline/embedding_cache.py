@@ -77,21 +77,20 @@ class EmbeddingCache:
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the cache's lock file (other processes embedding into this cache wait); a no-op once unusable."""
-        if not self.usable:
-            yield
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            lock = FileLock(self.path.with_name(LOCK_FILE), timeout=-1)
-            lock.acquire()
-        except OSError as error:
-            self.unusable(error)
-            yield
-            return
+        lock = None
+        if self.usable:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                lock = FileLock(self.path.with_name(LOCK_FILE), timeout=-1)
+                lock.acquire()
+            except OSError as error:
+                self.unusable(error)
+                lock = None
         try:
             yield
         finally:
-            lock.release()
+            if lock is not None:
+                lock.release()
 
     def embedded(self, texts: Sequence[str], embed: Callable[[list[str]], np.ndarray]) -> dict[str, np.ndarray]:
         """The vectors of distinct `texts`: cached ones read, the others embedded a chunk at a time and stored."""

@@ -36,6 +36,15 @@ def log_to_files(error: Exception) -> None:
             handler.handle(record)
 
 
+def in_sweep_job() -> bool:
+    # Only a Hydra app can be a sweep job; stance-predict is not one, and starts without importing Hydra.
+    if "hydra" not in sys.modules:
+        return False
+    from pipeline.sweep import is_sweep_job
+
+    return is_sweep_job()
+
+
 def exit_on_user_error(task):
     """Turn a UserInputError raised by a stage into a clear message on stderr and exit code 2, and Ctrl-C into
     "interrupted" and exit code 130.
@@ -48,19 +57,15 @@ def exit_on_user_error(task):
             return task(*args, **kwargs)
         except UserInputError as error:
             log_to_files(error)
-            # Only a Hydra app can be a sweep job; stance-predict is not one, and starts without importing Hydra.
-            if "hydra" in sys.modules:
+            if in_sweep_job():
                 from pipeline.sweep import raise_in_sweep_job
 
                 raise_in_sweep_job(error)
             exit_with_user_error(error)
         except KeyboardInterrupt:
             # Ctrl-C is the user's choice, not a failure to show as a traceback. A sweep's launcher handles its own.
-            if "hydra" in sys.modules:
-                from pipeline.sweep import is_sweep_job
-
-                if is_sweep_job():
-                    raise
+            if in_sweep_job():
+                raise
             print("interrupted", file=sys.stderr)
             raise SystemExit(INTERRUPTED_EXIT_CODE) from None
 

@@ -50,13 +50,14 @@ def browse_lines(store: str, experiment_id: str) -> list[str]:
 def summary(reports_dir: Path = REPORTS, since: float | None = None) -> str:
     """The summary of the reports in reports_dir; `since` (a Unix time) is when this command started."""
     metrics = read_json(reports_dir / "metrics.json")
-    registered = read_json(reports_dir / "registered_model.json")
+    registered_file = reports_dir / "registered_model.json"
+    registered = read_json(registered_file)
     test, baseline = metrics["test"], metrics["baseline"]
     store = registered.get("tracking_uri", LOCAL_STORE)  # a report from before it was recorded: the local store
     outcome = "promoted" if registered["promoted"] else "not promoted"
     return "\n".join(
         [
-            *unchanged_note(reports_dir / "registered_model.json", since),
+            *unchanged_note(registered_file, since),
             "",
             f"Test set:  macro-F1 {test['macro_f1']:.3f}   F_avg {test['f_avg']:.3f}   accuracy {test['accuracy']:.3f}",
             f"Majority-class baseline:  macro-F1 {baseline['macro_f1']:.3f}   accuracy {baseline['accuracy']:.3f}",

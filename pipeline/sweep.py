@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf, read_write
 
 from pipeline.errors import UserInputError, exit_with_user_error
 from pipeline.files import read_json, write_json
+from pipeline.tracking_server import is_refusal
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def check_ray_cluster(address: str | None, timeout: float = RAY_CONNECT_TIMEOUT)
             return
     except (OSError, ValueError) as error:
         cause = f"{type(error).__name__}: {error}"
-        waited = "" if isinstance(error, ConnectionRefusedError) else f" within {timeout:g} s"
+        waited = "" if is_refusal(error) else f" within {timeout:g} s"
     raise UserInputError(
         f"Ray cluster at {address} (RAY_ADDRESS) did not accept a connection{waited} ({cause}); start "
         "it with `ray start --head --port=6379`, or set RAY_ADDRESS to your cluster's head"
