@@ -12,6 +12,11 @@ a cold cache together, do not each embed the same texts: the job that waited fin
 
 A cache that cannot be used (a folder that cannot be written, a file that is not SQLite) is not worth stopping a
 run or a served model for: the texts are embedded without it, with a warning naming the file.
+
+A served model or a tagging job adds every new text it sees, so the cache keeps the texts it stored last, as many as
+STANCE_EMBEDDING_CACHE_MAX_TEXTS says (a million by default, about 1.6 GB of all-MiniLM-L6-v2 vectors), and drops
+the oldest beyond that: the disk it takes has a ceiling, and a corpus dropped that way is embedded again when next
+fitted.
 """
 
 import hashlib
@@ -25,9 +30,13 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
+from pipeline.errors import UserInputError
+
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "STANCE_EMBEDDING_CACHE"
+MAX_TEXTS_ENV = "STANCE_EMBEDDING_CACHE_MAX_TEXTS"
+DEFAULT_MAX_TEXTS = 1_000_000
 CACHE_FILE = "embeddings.sqlite"
 LOCK_FILE = "embeddings.lock"
 # Texts embedded and stored at a time: what an interrupted run can lose, and how often progress is logged.
@@ -48,6 +57,15 @@ def default_cache_dir() -> Path:
     return Path(base) / "stance-pipeline" / "embeddings"
 
 
+def max_cached_texts() -> int:
+    value = os.environ.get(MAX_TEXTS_ENV, "").strip()
+    if not value:
+        return DEFAULT_MAX_TEXTS
+    if not value.isdigit() or int(value) < 1:
+        raise UserInputError(f"{MAX_TEXTS_ENV}={value!r}: expected a whole number of texts, at least 1")
+    return int(value)
+
+
 def text_key(encoder_key: str, text: str) -> bytes:
     return hashlib.sha256(f"{encoder_key}\n{text}".encode()).digest()
 
@@ -58,6 +76,7 @@ class EmbeddingCache:
     def __init__(self, folder: str | os.PathLike | None, encoder_key: str):
         self.path = Path(folder or default_cache_dir()) / CACHE_FILE
         self.encoder_key = encoder_key
+        self.max_texts = max_cached_texts()
         self.usable = True
 
     def unusable(self, error: Exception) -> None:
@@ -156,3 +175,8 @@ class EmbeddingCache:
         ]
         with closing(self.connect()) as connection, connection:
             connection.executemany("INSERT OR IGNORE INTO vectors (key, vector) VALUES (?, ?)", rows)
+            # Rows get rowids in the order they are stored, and only the oldest are ever deleted: keeping the
+            # newest max_texts rowids keeps the latest texts, without counting the table on every write.
+            connection.execute(
+                "DELETE FROM vectors WHERE rowid <= (SELECT max(rowid) FROM vectors) - ?", (self.max_texts,)
+            )

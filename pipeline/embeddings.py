@@ -8,7 +8,8 @@ Needs the optional extra: `pip install -e ".[embeddings]"` (torch, sentence-tran
 
 Saved with skops, the fitted step holds only the encoder's reference (package, version, weights hash) and its
 settings: no weights and no pickled code. The encoder is loaded from the installed package on the first transform
-after loading, and refused if its weights differ from those the model was fitted with. Embeddings are cached on disk
+after loading (with the model, in a server: encoder.loads_with_model), and refused if its weights differ from those
+the model was fitted with. Embeddings are cached on disk
 per distinct text (pipeline/embedding_cache.py), so a sweep over classifiers embeds the corpus once, even when its
 parallel jobs start together on a cold cache.
 """
@@ -91,6 +92,11 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         if not texts:
             return np.zeros((0, self.embedding_dimension_), dtype=np.float32)
         return np.stack([vectors[text] for text in texts]).astype(np.float32, copy=False)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if encoder.loads_with_model() and "encoder_" in state:
+            self.sentence_transformer()
 
     def embed(self, texts: list[str]) -> np.ndarray:
         model = self.sentence_transformer()

@@ -8,6 +8,7 @@ An encoder is referenced in two ways:
 
 A fitted model stores only the reference (package, version, model name) and the SHA-256 of the weights, never the
 weights or any code; the encoder is loaded again from the installed files on first use and checked against the hash.
+A model server wants it loaded with the model instead (LOAD_WITH_MODEL_ENV): see `loads_with_model`.
 """
 
 import hashlib
@@ -29,6 +30,8 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin")
 # The packages a model that runs an encoder needs beyond the default install: the `embeddings` extra.
 EXTRA_PACKAGES = ("torch", "transformers", "sentence-transformers", "safetensors", "tokenizers")
 INSTALL_HINT = 'pip install -e ".[embeddings]"'
+# Set to 1 by `python -m pipeline.serve` for the server it starts.
+LOAD_WITH_MODEL_ENV = "STANCE_LOAD_ENCODER_WITH_MODEL"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,16 @@ class EncoderReference:
             **{key: (values.get(key) or None) for key in ("package", "version", "model_name")},
             weights_sha256=values["weights_sha256"],
         )
+
+
+def loads_with_model() -> bool:
+    """Whether a loaded model loads its encoder at once rather than on its first input.
+
+    On first use suits a command: a fit or a tagging run on cached embeddings never needs the encoder. A server
+    answers its health check once the model is loaded, and the first request would then wait seconds for the
+    encoder: there it is loaded with the model, so that ready means ready (and a missing encoder stops the start).
+    """
+    return os.environ.get(LOAD_WITH_MODEL_ENV) == "1"
 
 
 def require_extra() -> None:

@@ -250,6 +250,8 @@ class FineTunedEncoderClassifier(ClassifierMixin, BaseEstimator):
     def __setstate__(self, state):
         super().__setstate__(state)
         self._network = None
+        if encoder.loads_with_model() and "encoder_" in state:
+            self.network()
 
     def runtime_requirements(self) -> list[str]:
         """pip requirements a served model needs to run this classifier (read by pipeline.model_requirements)."""

@@ -4,7 +4,8 @@ MLflow's server loads a model with MLflow's own loader: it trusts the types the 
 the model's `code/` folder on `sys.path` and unpickles pickle models. A model file from someone else could so run
 its author's code the moment it is served. This command first loads the model as stance-predict does, with the
 project's own trusted types only; a model refused there is not served, unless --trust-model says its author is
-trusted. The server then runs in this process (exec), so stopping this process stops the server.
+trusted. The server then runs in this process (exec), so stopping this process stops the server. A model with a
+sentence encoder loads it as the server starts, not on the first request (see encoder.loads_with_model).
 
     python -m pipeline.serve models:/stance-classifier@champion --port 5001
 """
@@ -14,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+from pipeline import encoder
 from pipeline.errors import UserInputError, exit_with_user_error
 from pipeline.inference import load_model
 
@@ -53,7 +55,12 @@ def main(argv: list[str] | None = None) -> None:
         exit_with_user_error(f"{error} (not served)")
     # MLflow's server starts uvicorn from PATH: this environment's, first.
     bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "MLFLOW_TRACKING_URI": store, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": store,
+        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+        encoder.LOAD_WITH_MODEL_ENV: "1",
+    }
     sys.stdout.flush()
     os.execve(sys.executable, serve_command(args), env)
 

@@ -1,5 +1,6 @@
 """A model with embedding features, logged and registered like any other, answers the same in-process, through
-mlflow.pyfunc, through stance-predict and through `mlflow models serve`."""
+mlflow.pyfunc, through stance-predict and through `make serve`'s server (`mlflow models serve`, started by
+`python -m pipeline.serve`, which loads the encoder with the model)."""
 
 import json
 import os
@@ -85,10 +86,8 @@ def test_pyfunc_stance_predict_and_the_server_agree_with_the_fitted_model(regist
     assert result.returncode == 0, result.stderr
     assert [json.loads(line)["label"] for line in output.read_text(encoding="utf-8").splitlines()] == expected
 
-    bin_dir = Path(sys.executable).parent  # `mlflow models serve` runs `uvicorn` from PATH
-    env = {**registered["env"], "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    command = [str(bin_dir / "mlflow"), "models", "serve", "-m", registered["uri"], "--env-manager", "local"]
+    command = [sys.executable, "-m", "pipeline.serve", registered["uri"], "--host", "127.0.0.1"]
     with local_server(
-        lambda port: [*command, "-h", "127.0.0.1", "-p", str(port)], registered["folder"], env, "/ping", 180
+        lambda port: [*command, "--port", str(port)], registered["folder"], registered["env"], "/ping", 180
     ) as url:
         assert served_labels(url, statements, timeout=300) == expected

@@ -45,6 +45,24 @@ def test_the_cache_lives_where_the_environment_says(tmp_path, monkeypatch):
     assert cache.path.parent == tmp_path / "elsewhere" and cache.path.is_file()
 
 
+def test_the_cache_keeps_the_texts_stored_last_up_to_its_limit(tmp_path, monkeypatch):
+    monkeypatch.setenv("STANCE_EMBEDDING_CACHE_MAX_TEXTS", "3")
+    cache = EmbeddingCache(tmp_path, "key")
+    cache.put({text: np.full(2, index, dtype=np.float32) for index, text in enumerate(["a", "b"])})
+    cache.put({"a": np.zeros(2, dtype=np.float32)})  # already there: neither stored again nor made younger
+    cache.put({text: np.full(2, index, dtype=np.float32) for index, text in enumerate(["c", "d"])})
+    assert sorted(cache.get(["a", "b", "c", "d"])) == ["b", "c", "d"]
+    cache.put({"e": np.ones(2, dtype=np.float32)})
+    assert sorted(EmbeddingCache(tmp_path, "key").get(["a", "b", "c", "d", "e"])) == ["c", "d", "e"]
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "1e6", "many"])
+def test_a_cache_limit_that_is_not_a_count_is_named(tmp_path, monkeypatch, value):
+    monkeypatch.setenv("STANCE_EMBEDDING_CACHE_MAX_TEXTS", value)
+    with pytest.raises(UserInputError, match=f"STANCE_EMBEDDING_CACHE_MAX_TEXTS='{value}': expected a whole number"):
+        EmbeddingCache(tmp_path, "key")
+
+
 def fake_embed(texts: list[str]) -> np.ndarray:
     """A stand-in encoder: a vector from the text's length (the cache does not care what made it)."""
     return np.array([[len(text), 1.0] for text in texts], dtype=np.float32)
@@ -186,6 +204,21 @@ def test_a_model_folder_or_hub_name_embeds_like_the_package(embedder, tmp_path):
     by_name = SentenceEmbedder(package=None, model_name=str(folder), cache=False).fit(TEXTS)
     assert by_name.reference.weights_sha256 == embedder.reference.weights_sha256
     np.testing.assert_allclose(by_name.transform(TEXTS), embedder.transform(TEXTS), atol=1e-6)
+
+
+@pytest.mark.slow
+@needs_embeddings()
+def test_a_server_loads_the_encoder_with_the_model_and_a_command_on_first_use(embedder, monkeypatch):
+    saved = skops.io.dumps(embedder)
+    monkeypatch.setattr(encoder, "_loaded", {})  # the encoders this process has loaded: none yet
+    skops.io.loads(saved, trusted=SKOPS_TRUSTED_TYPES)
+    assert encoder._loaded == {}  # stance-predict on cached embeddings never needs it
+    monkeypatch.setenv(encoder.LOAD_WITH_MODEL_ENV, "1")  # as `python -m pipeline.serve` sets for its server
+    served = skops.io.loads(saved, trusted=SKOPS_TRUSTED_TYPES)
+    loaded = dict(encoder._loaded)
+    assert len(loaded) == 1
+    np.testing.assert_allclose(served.embed(TEXTS), embedder.transform(TEXTS), atol=1e-6)
+    assert encoder._loaded == loaded  # the first input ran the encoder loaded with the model
 
 
 @pytest.mark.slow
