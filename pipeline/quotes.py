@@ -50,7 +50,10 @@ _ORG_HEAD = (
     r"(?:ministry|observatory|officials?|spokes(?:man|woman|person)|statement|government|military"
     r"|army|agency|group|commanders?|sources?|office|embassy|council|committee|command|monitor"
     r"|activists?|residents?|witnesses|analysts?|diplomats?|minister|department|coalition"
-    r"|police|authorities|leaders?|president|media|report)"
+    r"|police|authorities|leaders?|president|media|report"
+    # People named by their role: "the general told reporters", "an aid worker said".
+    r"|general|colonel|chief|envoy|ambassador|senator|lawmakers?|chancellor|premier|mayor|governor|secretary"
+    r"|negotiators?|officers?|soldiers?|fighters?|rebels?|workers?|doctors?|experts?|observers?)"
 )
 _MODIFIER = r"(?!(?:said|says|say|told|and|but|that|who|which|of|in|on|at|to|by|for|with)\b)[\w’'.-]+"
 _ORG = rf"(?:(?:[Tt]he|[Aa]n?)\s+)?(?:{_MODIFIER}\s+){{0,2}}{_ORG_HEAD}\b"

@@ -150,6 +150,17 @@ def test_organisation_returned_as_written_without_the():
     check(article, only_quote(article), "Twelve civilians were killed", "observatory")
 
 
+def test_people_named_by_their_role_are_the_speaker():
+    articles = {
+        '"We talk," the general told reporters on Friday.': "general",
+        '"We talk," said an aid worker in Aleppo.': "aid worker",
+        '"We talk," a rebel commander said.': "rebel commander",
+        '"We talk," the UN envoy said.': "UN envoy",
+    }
+    for article, speaker in articles.items():
+        check(article, only_quote(article), "We talk", speaker)
+
+
 def test_quote_without_attribution_has_no_speaker():
     article = 'Sergei Lavrov arrived in Paris.\n\n"Nobody will win this war."'
     check(article, only_quote(article), "Nobody will win this war.", None)
