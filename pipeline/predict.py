@@ -1,6 +1,6 @@
 """stance-predict: tag every quote in news articles, or every statement in a table, with its stance.
 
-    python -m pipeline.predict seeds/                       # every direct quote in every .txt article
+    python -m pipeline.predict seeds/                       # every direct quote in every .txt or .html article
     python -m pipeline.predict statements.csv -o tagged.csv  # a CSV / JSON Lines / Parquet table of statements
     echo "The strikes must stop." | python -m pipeline.predict --lines
 
@@ -22,6 +22,7 @@ import pandas as pd
 
 from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError, exit_on_user_error
 from pipeline.files import atomic_path, same_file
+from pipeline.html_text import HTML_SUFFIXES, article_text
 from pipeline.inference import (
     DEFAULT_MODEL,
     LABEL,
@@ -46,7 +47,9 @@ from pipeline.text_files import (
 )
 from pipeline.tracking_server import INTERACTIVE_HTTP_BOUNDS, bound_http_retries
 
-ARTICLE_SUFFIXES = {".txt", ".text", ".md", ""}
+ARTICLE_SUFFIXES = {".txt", ".text", ".md", "", *HTML_SUFFIXES}
+# What a folder given as input is searched for.
+FOLDER_ARTICLES = ("*.txt", *(f"*{suffix}" for suffix in sorted(HTML_SUFFIXES)))
 TABLE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet"}
 FORMATS = ("jsonl", "csv")
 STDIN = "-"
@@ -79,8 +82,8 @@ def build_parser() -> ArgumentParser:
         "inputs",
         nargs="*",
         metavar="PATH",
-        help="article text files (.txt) or folders of them; or one statements table (.csv, .tsv, .jsonl, .json, "
-        ".parquet); '-' or nothing: standard input",
+        help="articles (.txt, or web pages: .html) or folders of them; or one statements table (.csv, .tsv, "
+        ".jsonl, .json, .parquet); '-' or nothing: standard input",
     )
     parser.add_argument(
         "--model",
@@ -211,9 +214,15 @@ def check_file(path: Path, expected: str) -> None:
 
 
 def read_article(path: Path, encoding: str = UTF8, max_mb: float = DEFAULT_MAX_ARTICLE_MB) -> str:
+    """The article's text; a web page's text without its markup, scripts and page furniture (html_text.py)."""
     check_file(path, "an article as UTF-8 text")
     check_article_size(path.stat().st_size, str(path), max_mb)
-    return "".join(decoded_blocks(file_blocks(path), str(path), encoding, ENCODING_OPTION))
+    text = "".join(decoded_blocks(file_blocks(path), str(path), encoding, ENCODING_OPTION))
+    if path.suffix.lower() not in HTML_SUFFIXES:
+        return text
+    if not (prose := article_text(text)):
+        raise UserInputError(f"{path}: the web page holds no text outside scripts, styles and page furniture")
+    return prose
 
 
 def read_stdin(max_mb: float | None = DEFAULT_MAX_ARTICLE_MB) -> str:
@@ -227,14 +236,15 @@ def read_stdin(max_mb: float | None = DEFAULT_MAX_ARTICLE_MB) -> str:
 
 
 def article_paths(inputs: list[str], max_mb: float = DEFAULT_MAX_ARTICLE_MB) -> list[Path]:
-    """Files as given; folders expanded to their .txt files, in name order. Files named outright are checked now."""
+    """Files as given; folders expanded to their articles (.txt, .html, .htm), in name order. Files named outright
+    are checked now."""
     paths = []
     for given in inputs:
         path = Path(given)
         if path.is_dir():
-            found = sorted(child for child in path.glob("*.txt") if child.is_file())
+            found = sorted(child for pattern in FOLDER_ARTICLES for child in path.glob(pattern) if child.is_file())
             if not found:
-                raise UserInputError(f"{path}: the folder holds no .txt articles")
+                raise UserInputError(f"{path}: the folder holds no articles (.txt, .html, .htm)")
             paths.extend(found)
         elif path.suffix.lower() in ARTICLE_SUFFIXES:
             check_file(path, "an article as UTF-8 text")
@@ -242,8 +252,8 @@ def article_paths(inputs: list[str], max_mb: float = DEFAULT_MAX_ARTICLE_MB) -> 
             paths.append(path)
         else:
             raise UserInputError(
-                f"{path}: unsupported file type {path.suffix!r}; expected .txt articles or one statements table "
-                f"({', '.join(sorted(TABLE_SUFFIXES))})"
+                f"{path}: unsupported file type {path.suffix!r}; expected .txt or .html articles or one statements "
+                f"table ({', '.join(sorted(TABLE_SUFFIXES))})"
             )
     return paths
 

@@ -4,6 +4,7 @@ Most cases call `predict.main` in this process with a small model trained once o
 command in a subprocess, and the MLflow cases use a temporary registry holding that same model.
 """
 
+import html
 import io
 import json
 import os
@@ -138,6 +139,33 @@ def test_a_folder_tags_each_txt_article_in_name_order(small_model, tmp_path, cap
     aid = tagged[tagged["article"] == str(tmp_path / "b_aid.txt")]
     assert list(aid["speaker"]) == ["Maria Lopez"]
     assert aid["text"].iloc[0] == "The bombing must stop before the winter sets in"
+
+
+def as_web_page(article: str) -> str:
+    """The article as a news site serves it: paragraphs in <p>, quote marks as entities, page furniture around."""
+    paragraphs = "".join(f"<p>{html.escape(paragraph)}</p>\n" for paragraph in article.split("\n\n"))
+    paragraphs = paragraphs.replace("“", "&ldquo;").replace("”", "&#8221;")
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><script>var s = "\\"Hi,\\" said the script";</script>'
+        '</head><body><nav><a href="/">Home</a></nav><article>\n'
+        + paragraphs
+        + '</article><aside><p>"A teaser," said somebody else.</p></aside><footer>&copy; 2015</footer></body></html>'
+    )
+
+
+def test_a_web_page_is_tagged_like_its_text(small_model, tmp_path, capsys):
+    seed = SEED.read_text(encoding="utf-8")
+    write_article(tmp_path, "a_seed.html", as_web_page(seed))
+    write_article(tmp_path, "b_aid.txt", SECOND_ARTICLE)
+    _, from_text, _ = cli(capsys, str(SEED), "--model", str(small_model))
+    code, out, err = cli(capsys, str(tmp_path), "--model", str(small_model))
+    assert code == 0, err
+    tagged = rows(out)
+    assert list(dict.fromkeys(tagged["article"])) == [str(tmp_path / "a_seed.html"), str(tmp_path / "b_aid.txt")]
+    page, text = tagged[tagged["article"] == str(tmp_path / "a_seed.html")], rows(from_text)
+    # The same quotes, speakers and labels; nothing from the script, the menu or the teaser beside the article.
+    for column in ("text", "speaker", "kind", "label"):
+        assert list(page[column]) == list(text[column])
 
 
 def test_indirect_speech_only_when_asked(small_model, capsys):
@@ -288,6 +316,7 @@ BAD_INPUTS = {
     "json line not an object": ("list.jsonl", b'["We must act."]\n', "line 1: a JSON list"),
     "undecodable table": ("latin1.csv", b"id,text\n1,ok\n2,Bomb\xe9ing\n", "line 3"),
     "unsupported file type": ("article.pdf", b"%PDF-1.4", "unsupported file type '.pdf'"),
+    "web page without text": ("menu.html", b"<html><nav><p>Home</p></nav><script>a()</script></html>", "holds no text"),
     "not parquet": ("fake.parquet", b"id,text\n1,We must act.\n", "not a readable Parquet file"),
 }
 
@@ -312,7 +341,7 @@ def test_a_missing_file_is_named(small_model, tmp_path, capsys):
 
 def test_a_folder_without_articles_is_named(small_model, tmp_path, capsys):
     code, _, err = cli(capsys, str(tmp_path), "--model", str(small_model))
-    assert_one_line_error(code, err, str(tmp_path), "no .txt articles")
+    assert_one_line_error(code, err, str(tmp_path), "no articles (.txt, .html, .htm)")
 
 
 def test_an_undecodable_article_among_good_ones_leaves_no_output_file(small_model, tmp_path, capsys):

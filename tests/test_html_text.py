@@ -1,0 +1,28 @@
+"""Articles saved as web pages: their prose, paragraph by paragraph, without the page around it."""
+
+from pipeline.html_text import article_text
+
+
+def test_block_elements_are_paragraphs_and_entities_are_characters():
+    page = "<h1>Strikes</h1><p>Lavrov said: &ldquo;We help.&rdquo;</p><ul><li>One</li><li>Two &amp; three</li></ul>"
+    assert article_text(page) == "Strikes\n\nLavrov said: “We help.”\n\nOne\n\nTwo & three"
+
+
+def test_a_line_break_inside_a_paragraph_keeps_speaker_and_quote_together():
+    page = "<p>Matviyenko added,<br>&ldquo;We could not refuse.&rdquo;</p><p>Next.<br/>Line</p>"
+    assert article_text(page) == "Matviyenko added, “We could not refuse.”\n\nNext. Line"
+
+
+def test_scripts_styles_and_page_furniture_are_dropped_even_when_nested_or_left_open():
+    page = (
+        "<header><nav><ul><li>Home<li>World</ul></nav><img src=x.png></header>"
+        "<script>if (a < b) { document.write('<p>\"x,\" said y</p>') }</script><style>p { color: red }</style>"
+        "<p>The article.</p><aside><div><p>A teaser<aside>inner</aside> more</div></aside>"
+        "<form><input name=q><select><option>Syria</select></form><p>The end"
+    )
+    assert article_text(page) == "The article.\n\nThe end"
+
+
+def test_whitespace_inside_a_paragraph_is_one_space_and_a_page_without_text_is_empty():
+    assert article_text("<p>  one\n   two\t three </p>\n\n<div> </div>") == "one two three"
+    assert article_text("<html><head><script>x()</script></head><body><footer>(c)</footer></body></html>") == ""
