@@ -1,7 +1,9 @@
 """The promotion gate: a new model becomes champion only for a real, comparable improvement.
 
-Comparable: the champion is re-scored on the candidate's own test split, and it belongs to the same data set and
-label set (the registry keeps one registered model per data set; see tracking.claim_registered_model).
+Comparable: the champion is re-scored on the candidate's own test split, restricted to the statements the champion
+was neither trained nor tuned on (all of them unless the data set grew and was split again; see
+evaluate.unseen_by_champion), and it belongs to the same data set and label set (the registry keeps one registered
+model per data set; see tracking.claim_registered_model).
 Real: the candidate beats the majority-class baseline by a margin, and the champion by `min_improvement`.
 """
 

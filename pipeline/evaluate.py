@@ -1,9 +1,12 @@
 """Stage 3: score the trained classifier on the test split, beside a majority-class baseline; register it."""
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import hydra
+import numpy as np
+import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
@@ -16,7 +19,7 @@ from pipeline.metrics import HEADLINE_METRICS, classification_metrics, majority_
 from pipeline.prepared_data import prepared_digest, use_prepared_data
 from pipeline.stage_io import read_split
 from pipeline.train import input_columns
-from pipeline.validation import LABEL
+from pipeline.validation import KEY, LABEL, statement_keys
 
 log = logging.getLogger(__name__)
 # The champion gate's metrics: the candidate's and the re-scored champion's score, and the McNemar p-value.
@@ -77,13 +80,13 @@ def log_results(results: dict) -> None:
         tracking.log_figure(figure, name)
 
 
-def rescore_champion(cfg: DictConfig, test) -> tuple[float | None, str | None, list | None]:
-    """The current champion's score and predictions on this test split, or why it cannot be scored (a problem,
-    not a crash)."""
-    name, alias, metric = cfg.mlflow.registered_model, cfg.champion.alias, cfg.selection_metric
+def rescore_champion(cfg: DictConfig, test) -> tuple[list | None, str | None]:
+    """The current champion's predictions on this test split, or why it cannot be scored (a problem, not a crash);
+    (None, None) when there is no champion."""
+    name, alias = cfg.mlflow.registered_model, cfg.champion.alias
     version = tracking.aliased_version(name, alias)
     if version is None:
-        return None, None, None
+        return None, None
     try:
         champion = tracking.load_aliased_model(name, alias)
         # A champion refitted on all labels has seen this test split: score its held-out twin, as candidates are.
@@ -93,33 +96,68 @@ def rescore_champion(cfg: DictConfig, test) -> tuple[float | None, str | None, l
     except Exception as error:  # a corrupt, deleted or foreign champion must not stop the stage; report it
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         log.warning("the champion models:/%s/%s could not be re-scored: %s", name, version, message)
-        return None, f"could not be loaded or scored (models:/{name}/{version}: {message})", None
+        return None, f"could not be loaded or scored (models:/{name}/{version}: {message})"
     unknown = sorted(set(map(str, getattr(champion, "classes_", []))) - set(cfg.data.labels))
     if unknown:
-        return None, f"predicts labels {unknown} outside data.labels (models:/{name}/{version})", None
-    scores = classification_metrics(test[LABEL], predictions, list(cfg.data.labels), list(cfg.data.stance_labels))
-    return scores[metric], None, list(predictions)
+        return None, f"predicts labels {unknown} outside data.labels (models:/{name}/{version})"
+    return list(predictions), None
 
 
-def gate_champion(cfg: DictConfig, version: str, results: dict, test) -> ChampionDecision:
-    """Re-score the current champion on this test split, then move the alias only for a real improvement."""
+def unseen_by_champion(cfg: DictConfig, test) -> np.ndarray:
+    """Which test statements the champion's held-out fit was neither trained nor tuned on.
+
+    All of them while the data set is the one it was fitted on. Once statements are added and the data set is split
+    again, the new test split holds statements the champion trained on: scored on those it would look better than
+    it is, and no new model could beat it. A champion registered before its statements were recorded counts as
+    having seen none of them.
+    """
+    seen = tracking.aliased_version_seen_statements(cfg.mlflow.registered_model, cfg.champion.alias)
+    if seen is None:
+        return np.ones(len(test), dtype=bool)
+    seen_keys = pd.MultiIndex.from_frame(seen[list(KEY)])
+    return ~pd.MultiIndex.from_frame(statement_keys(test)).isin(seen_keys)
+
+
+def gate_champion(cfg: DictConfig, version: str, results: dict, test, train_labels) -> ChampionDecision:
+    """Re-score the current champion on the test statements it never saw, then move the alias only for a real
+    improvement there."""
     name, alias, metric = cfg.mlflow.registered_model, cfg.champion.alias, cfg.selection_metric
-    metrics, baseline = results["metrics"], results["baseline"]
-    champion_score, problem, champion_predictions = rescore_champion(cfg, test)
-    p_value = None
+    labels, stance_labels = list(cfg.data.labels), list(cfg.data.stance_labels)
+    candidate_score, baseline_score = results["metrics"][metric], results["baseline"][metric]
+    champion_score = p_value = None
+    compared = np.ones(len(test), dtype=bool)
+    champion_predictions, problem = rescore_champion(cfg, test)
     if champion_predictions is not None:
-        p_value = mcnemar_p_value(test[LABEL], results["predictions"]["predicted"], champion_predictions)
+        compared = unseen_by_champion(cfg, test)
+        minimum = cfg.champion.get("min_compared_statements", 1)
+        if compared.sum() < minimum:
+            problem = (
+                f"can be compared on only {compared.sum()} of the {len(test)} test statements (those it was neither "
+                f"trained nor tuned on), too few (champion.min_compared_statements={minimum})"
+            )
+        else:
+            truth = test[LABEL].to_numpy()[compared]
+            candidate = results["predictions"]["predicted"].to_numpy()[compared]
+            champion = np.asarray(champion_predictions)[compared]
+            if not compared.all():  # like with like: both models, and the baseline, on the same statements
+                candidate_score = classification_metrics(truth, candidate, labels, stance_labels)[metric]
+                baseline_score = majority_baseline_metrics(train_labels, truth, labels, stance_labels)[metric]
+            champion_score = classification_metrics(truth, champion, labels, stance_labels)[metric]
+            p_value = mcnemar_p_value(truth, candidate, champion)
     decision = decide(
-        metrics[metric],
+        candidate_score,
         champion_score,
         cfg.champion.min_improvement,
-        baseline_score=baseline[metric],
+        baseline_score=baseline_score,
         min_over_baseline=cfg.champion.min_over_baseline,
         champion_problem=problem,
         replace_broken=cfg.champion.replace_broken,
         p_value=p_value,
         max_p_value=cfg.champion.get("max_p_value"),
     )
+    if champion_score is not None and not compared.all():
+        reason = f"{decision.reason} (on the {compared.sum()} of {len(test)} test statements the champion never saw)"
+        decision = replace(decision, reason=reason)
     if decision.promote:
         tracking.set_alias(name, alias, version)
     # No "/" in these names: MLflow's charts put every "<section>/..." metric before the metrics without one
@@ -127,6 +165,7 @@ def gate_champion(cfg: DictConfig, version: str, results: dict, test) -> Champio
     gate_scores = {f"{GATE_PREFIX}candidate_{metric}": decision.candidate_score}
     if champion_score is not None:
         gate_scores[f"{GATE_PREFIX}champion_{metric}"] = champion_score
+        gate_scores[f"{GATE_PREFIX}compared_statements"] = int(compared.sum())
     if p_value is not None:
         gate_scores[f"{GATE_PREFIX}mcnemar_p_value"] = p_value
     tracking.log_metrics(gate_scores)
@@ -141,8 +180,7 @@ def gate_champion(cfg: DictConfig, version: str, results: dict, test) -> Champio
 def main(cfg: DictConfig) -> None:
     use_prepared_data(cfg, list(HydraConfig.get().overrides.task))
     tracking.ensure_reachable(cfg.mlflow)
-    # The baseline needs only the training labels: the training statements themselves are not read.
-    train = read_split(cfg.paths.processed, "train", columns=[LABEL])
+    train = read_split(cfg.paths.processed, "train")
     test = read_split(cfg.paths.processed, "test")
     classifier = load_classifier(cfg.paths.model)
     results = evaluate(cfg, classifier, train, test)
@@ -161,6 +199,8 @@ def main(cfg: DictConfig) -> None:
     name = cfg.mlflow.registered_model
     with tracking.resumed_run(cfg.mlflow, training["run_id"]) as run:
         log_results(results)
+        # What this run's model saw, for a later gate that may hold it as champion against a data set split again.
+        tracking.log_seen_statements(statement_keys(pd.concat([train, read_split(cfg.paths.processed, "validation")])))
         real_text.log_real_text_checks(cfg, classifier)
         identity = tracking.dataset_identity(cfg.data)
         tracking.claim_registered_model(name, identity, cfg.data.get("description"))
@@ -168,7 +208,7 @@ def main(cfg: DictConfig) -> None:
         model_uri, refit_tags = refit.log_deployable_model(cfg, training["model_uri"], results["metrics"])
         version_tags.update(refit_tags)
         version = tracking.register_model(model_uri, name, version_tags)
-        decision = gate_champion(cfg, version, results, test)
+        decision = gate_champion(cfg, version, results, test, train[LABEL])
         tracking.describe_version(name, version, cfg.data.name, results, decision)
     log.info("registered models:/%s/%s; champion: %s (%s)", name, version, decision.promote, decision.reason)
     write_json(

@@ -4,6 +4,7 @@
 """
 
 import logging
+import os
 import warnings
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,9 @@ DATASET_SOURCE_WARNING = "The specified dataset source can be interpreted in mul
 # Set-up chatter: creating the tables of a new local store, creating the experiment.
 QUIET_LOGGERS = ("mlflow.store.db.utils", "mlflow.tracking.fluent", "alembic")
 JOBLIB_LAUNCHER_LOGGER = "hydra_plugins.hydra_joblib_launcher._core"
+# A "Downloading artifacts" bar for each small file the evaluate stage reads back from the store (the champion, its
+# held-out twin, the statements it saw); read when MLflow downloads, so setting it in the stage's process is enough.
+ARTIFACTS_PROGRESS_BAR_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
 
 def hydra_verbose() -> bool:
@@ -27,9 +31,10 @@ def hydra_verbose() -> bool:
 
 
 def quiet_stage(verbose: bool | None = None) -> None:
-    """In a stage's process: silence MLflow's set-up messages and its dataset-source warning."""
+    """In a stage's process: silence MLflow's set-up messages, its download bars and its dataset-source warning."""
     if hydra_verbose() if verbose is None else verbose:
         return
+    os.environ.setdefault(ARTIFACTS_PROGRESS_BAR_ENV, "false")
     warnings.filterwarnings("ignore", message=DATASET_SOURCE_WARNING)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)

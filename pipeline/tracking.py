@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import subprocess
+import tempfile
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
@@ -641,6 +642,31 @@ def aliased_version_tags(name: str, alias: str) -> dict[str, str]:
         return dict(mlflow.MlflowClient().get_model_version_by_alias(name, alias).tags)
     except mlflow.exceptions.MlflowException:
         return {}
+
+
+# The statements a run's held-out fit was trained or tuned on (their statement-key digests), logged by the evaluate
+# stage: once the data set has grown and been split again, the champion gate scores a champion only on the test
+# statements it never saw.
+SEEN_STATEMENTS_ARTIFACT = "seen_statements.parquet"
+
+
+def log_seen_statements(keys: pd.DataFrame) -> None:
+    """In the active run (a resumed training run, which is never kept for a later upload: logged directly)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / SEEN_STATEMENTS_ARTIFACT
+        keys.to_parquet(path, index=False)
+        mlflow.log_artifact(str(path))
+
+
+def aliased_version_seen_statements(name: str, alias: str) -> pd.DataFrame | None:
+    """The statements the version holding `alias` (its run's held-out fit) was trained or tuned on; None when the
+    run has no record of them (registered before they were recorded) or no version holds the alias."""
+    try:
+        run_id = mlflow.MlflowClient().get_model_version_by_alias(name, alias).run_id
+        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=SEEN_STATEMENTS_ARTIFACT)
+    except (MlflowException, OSError):
+        return None
+    return pd.read_parquet(local)
 
 
 def set_alias(name: str, alias: str, version: str) -> None:

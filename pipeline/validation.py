@@ -117,6 +117,13 @@ def digests(strings: Iterable[str | None]) -> np.ndarray:
     return np.frombuffer(packed, dtype="<u8").reshape(-1, 2)
 
 
+def statement_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """The KEY digests of prepared statements (text, and target where the data has one), as two uint64 columns."""
+    targets = frame[TARGET].tolist() if TARGET in frame else [None] * len(frame)
+    keys = digests(statement_key(text, target) for text, target in zip(frame[TEXT].tolist(), targets, strict=True))
+    return pd.DataFrame(keys, columns=list(KEY), index=frame.index)
+
+
 def key_index(frame: pd.DataFrame) -> pd.MultiIndex:
     """The statement keys of validated rows, for comparing them across frames."""
     return pd.MultiIndex.from_arrays([frame[KEY[0]], frame[KEY[1]]])
