@@ -34,6 +34,30 @@ def prepared_defaults() -> tuple[str, str]:
     return f"stance-{data['name']}", f"val_{data.get('selection_metric', 'macro_f1')}"
 
 
+def prepared_splits(experiment: str) -> tuple[str, str] | None:
+    """(splits_md5, data_md5) of the splits now prepared, as the runs scored on them are tagged; None when nothing
+    is prepared, or the splits are another experiment's.
+
+    Once statements are added (or the seed or the split settings change), the validation and test splits hold
+    other statements: runs scored on them and runs scored on the old ones are not ranked by the same yardstick.
+    """
+    from pipeline.prepared_data import DEFAULT_PROCESSED, read_manifest, splits_digest
+
+    manifest = read_manifest(DEFAULT_PROCESSED)
+    if manifest is None or "digest" not in manifest or f"stance-{manifest['data']['name']}" != experiment:
+        return None
+    return splits_digest(DEFAULT_PROCESSED), manifest["digest"]
+
+
+def on_prepared_splits(runs: pd.DataFrame, splits_md5: str, data_md5: str) -> tuple[pd.DataFrame, int]:
+    """The runs scored on the prepared splits, and how many were scored on others. A run logged before runs
+    recorded their splits is judged by its data alone; one that records neither (a sweep parent) is kept."""
+    splits, data = column(runs, "tags.splits_md5"), column(runs, "tags.data_md5")
+    other = splits.notna() & splits.ne(splits_md5)
+    other |= splits.isna() & data.notna() & data.ne(data_md5)
+    return runs[~other], int(other.sum())
+
+
 # The scores the table always shows, beside the one the runs are ranked by.
 TABLE_METRICS = ("val_macro_f1", "test_macro_f1", "test_f_avg", "test_accuracy")
 MISSING = "-"
@@ -75,6 +99,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--all-states",
         action="store_true",
         help="also rank runs that are RUNNING, FAILED or KILLED (by default only FINISHED runs)",
+    )
+    parser.add_argument(
+        "--all-data",
+        action="store_true",
+        help="also rank runs trained and scored on other versions of the data, or other splits (by default only the "
+        "runs on the splits now prepared: other runs' scores are on other statements)",
     )
     parser.add_argument(
         "--dvc-exp",
@@ -315,8 +345,12 @@ def compare(args: argparse.Namespace) -> str:
     by_state: dict[str, int] = {}
     if not args.all_states:
         runs, by_state = finished_only(runs)
+    on_other_splits = 0
+    if not getattr(args, "all_data", False) and (splits := prepared_splits(args.experiment)):
+        runs, on_other_splits = on_prepared_splits(runs, *splits)
     ranked, left_out = rank_runs(runs, args.metric, args.include_parents)
     left_out.update({f"{state} (--all-states to include)": count for state, count in by_state.items()})
+    left_out["on other data or splits than those prepared (--all-data to include)"] = on_other_splits
     if ranked.empty:
         raise UserInputError(
             f"no run of experiment {args.experiment!r} has {args.metric!r}: "

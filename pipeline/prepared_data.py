@@ -6,6 +6,7 @@ its name, labels and registered model; one that names another data set is told t
 """
 
 import hashlib
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,6 +75,19 @@ def write_manifest(cfg: "DictConfig", digest: str) -> None:
 def read_manifest(processed_dir: str) -> dict | None:
     path = manifest_path(processed_dir)
     return read_json(path) if path.is_file() else None
+
+
+def splits_digest(processed_dir: str = DEFAULT_PROCESSED) -> str | None:
+    """What identifies the prepared splits: the data's digest, the seed and the settings that split it; None when
+    nothing is prepared. Runs tagged with another `splits_md5` were scored on other validation and test statements:
+    statements were added, or the data was split another way."""
+    manifest = read_manifest(processed_dir)
+    if manifest is None or "digest" not in manifest:
+        return None
+    data = manifest["data"]
+    identity = {"digest": manifest["digest"], "seed": manifest.get("seed"), "split": data.get("split")}
+    identity |= {"group_column": data.get("group_column"), "target_column": data.get("target_column")}
+    return hashlib.md5(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
 def prepared_registered_model(processed_dir: str = DEFAULT_PROCESSED) -> str | None:

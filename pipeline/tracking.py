@@ -31,7 +31,7 @@ from pipeline import dvc_experiment, quiet, run_names, run_owners, trusted_loadi
 from pipeline.errors import UserInputError
 from pipeline.files import sqlite_database_path
 from pipeline.model_requirements import extra_requirements
-from pipeline.prepared_data import prepared_digest
+from pipeline.prepared_data import prepared_digest, splits_digest
 from pipeline.skops_import import import_skops
 from pipeline.text_input import SKOPS_TRUSTED_TYPES
 from pipeline.tracking_server import TrackingServerUnavailable, bound_http_retries, check_answers, describe, redact
@@ -256,6 +256,7 @@ def training_run(cfg: DictConfig, data_path: str, parent_run_id: str | None = No
         "dataset": cfg.data.name,
         "data_path": data_path,
         "data_md5": prepared_digest(cfg, data_path),
+        **({"splits_md5": splits} if (splits := splits_digest(cfg.paths.processed)) else {}),
         **run_owners.owner_tags(),
         **dvc_experiment.experiment_tags(),
     }

@@ -1,5 +1,6 @@
 """`python -m pipeline.compare`: the best runs of an experiment as a table and a chart, from a real MLflow store."""
 
+import json
 import os
 import subprocess
 import sys
@@ -277,5 +278,39 @@ def test_key_params_of_a_search_show_four_significant_digits(capsys, tmp_path):
     try:
         [row] = table_lines(run_compare({"uri": uri}, capsys, chart=tmp_path / "chart.png"))
         assert "C=0.6646 " in row and searched[:8] in row
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+def write_manifest(folder, digest: str) -> None:
+    """The prepare stage's record of the data it split (data/processed/dataset.json), for data with `digest`."""
+    manifest = folder / "data" / "processed" / "dataset.json"
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    data = {"name": "intervention-statements", "split": {"kind": "fractions", "test_size": 0.15}, "group_column": "a"}
+    manifest.write_text(json.dumps({"data": data, "seed": 42, "digest": digest}), encoding="utf-8")
+
+
+def test_runs_scored_on_other_splits_are_left_out_until_asked_for(capsys, tmp_path, monkeypatch):
+    """After statements are added, the splits hold other statements: old and new scores are not ranked together."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    processed = f"paths.processed={tmp_path / 'data' / 'processed'}"
+    write_manifest(tmp_path, "a" * 32)
+    before = log_pipeline_run(uri, "logreg", "word", {"val_macro_f1": 0.9}, [processed])
+    mlflow.set_tracking_uri(uri)
+    with mlflow.start_run(run_name="logged before runs recorded their splits", tags={"data_md5": "a" * 32}) as legacy:
+        mlflow.log_metric("val_macro_f1", 0.95)
+    write_manifest(tmp_path, "b" * 32)  # statements added, prepared again
+    after = log_pipeline_run(uri, "sgd", "word", {"val_macro_f1": 0.6}, [processed])
+    monkeypatch.chdir(tmp_path)
+    try:
+        from pipeline.prepared_data import splits_digest
+
+        assert mlflow.MlflowClient().get_run(after).data.tags["splits_md5"] == splits_digest()
+        current = run_compare({"uri": uri}, capsys, chart=tmp_path / "now.png")
+        assert [row.split()[1] for row in table_lines(current)] == ["sgd"]
+        assert "2 run(s) on other data or splits than those prepared (--all-data to include) not shown" in current
+        everything = run_compare({"uri": uri}, capsys, "--all-data", chart=tmp_path / "all.png")
+        shown = "".join(table_lines(everything))
+        assert all(run_id[:8] in shown for run_id in (before, legacy.info.run_id, after))
     finally:
         mlflow.set_tracking_uri(None)
