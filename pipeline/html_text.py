@@ -26,8 +26,6 @@ SKIPPED = {
     "aside", "button", "footer", "form", "header", "iframe", "nav", "noscript", "object", "script", "select",
     "style", "svg", "template", "textarea",
 }  # fmt: skip
-# Elements that never have content or a closing tag: they must not open a skipped region or a nesting level.
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 _SPACES = re.compile(r"\s+")
 
@@ -46,15 +44,16 @@ class _ArticleText(HTMLParser):
         self.current = []
 
     def handle_starttag(self, tag: str, attrs) -> None:
-        if tag in SKIPPED and tag not in VOID:
+        if tag in SKIPPED:
             self.skipping.append(tag)
         elif not self.skipping and tag in BLOCKS:
             self.end_paragraph()
         elif not self.skipping and tag == "br":
             self.current.append(" ")
 
-    def handle_startendtag(self, tag: str, attrs) -> None:  # <br/>, <hr/>: no content to skip
-        self.handle_starttag(tag, attrs)
+    def handle_startendtag(self, tag: str, attrs) -> None:  # <br/>, <hr/>, <svg .../>: no content, no end tag
+        if tag not in SKIPPED:
+            self.handle_starttag(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
         if self.skipping:

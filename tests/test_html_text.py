@@ -18,7 +18,7 @@ def test_scripts_styles_and_page_furniture_are_dropped_even_when_nested_or_left_
         "<header><nav><ul><li>Home<li>World</ul></nav><img src=x.png></header>"
         "<script>if (a < b) { document.write('<p>\"x,\" said y</p>') }</script><style>p { color: red }</style>"
         "<p>The article.</p><aside><div><p>A teaser<aside>inner</aside> more</div></aside>"
-        "<form><input name=q><select><option>Syria</select></form><p>The end"
+        '<form><input name=q><select><option>Syria</select></form><p>The <svg class="icon"/>end'
     )
     assert article_text(page) == "The article.\n\nThe end"
 
