@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from pipeline.quotes import Quote, extract_quotes
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "000_0a13e2fcd2c43a4f.txt"
@@ -134,15 +136,17 @@ def test_title_dropped_before_surname():
     check(article, only_quote(article), "We are helping.", "Lavrov")
 
 
-def test_job_title_and_rank_dropped_in_favour_of_the_name():
-    articles = {
-        'White House press secretary Josh Earnest said: "We talk."': "Josh Earnest",
-        'Russian President Vladimir Putin said: "We talk."': "Vladimir Putin",
-        'At the Pentagon, spokesman Colonel Steve Warren said: "We talk."': "Steve Warren",
-        'Dr. Jane Smith said: "We talk."': "Jane Smith",
-    }
-    for article, speaker in articles.items():
-        check(article, only_quote(article), "We talk.", speaker)
+@pytest.mark.parametrize(
+    ("article", "speaker"),
+    [
+        ('White House press secretary Josh Earnest said: "We talk."', "Josh Earnest"),
+        ('Russian President Vladimir Putin said: "We talk."', "Vladimir Putin"),
+        ('At the Pentagon, spokesman Colonel Steve Warren said: "We talk."', "Steve Warren"),
+        ('Dr. Jane Smith said: "We talk."', "Jane Smith"),
+    ],
+)
+def test_job_title_and_rank_dropped_in_favour_of_the_name(article, speaker):
+    check(article, only_quote(article), "We talk.", speaker)
 
 
 def test_organisation_returned_as_written_without_the():
@@ -150,15 +154,17 @@ def test_organisation_returned_as_written_without_the():
     check(article, only_quote(article), "Twelve civilians were killed", "observatory")
 
 
-def test_people_named_by_their_role_are_the_speaker():
-    articles = {
-        '"We talk," the general told reporters on Friday.': "general",
-        '"We talk," said an aid worker in Aleppo.': "aid worker",
-        '"We talk," a rebel commander said.': "rebel commander",
-        '"We talk," the UN envoy said.': "UN envoy",
-    }
-    for article, speaker in articles.items():
-        check(article, only_quote(article), "We talk", speaker)
+@pytest.mark.parametrize(
+    ("article", "speaker"),
+    [
+        ('"We talk," the general told reporters on Friday.', "general"),
+        ('"We talk," said an aid worker in Aleppo.', "aid worker"),
+        ('"We talk," a rebel commander said.', "rebel commander"),
+        ('"We talk," the UN envoy said.', "UN envoy"),
+    ],
+)
+def test_people_named_by_their_role_are_the_speaker(article, speaker):
+    check(article, only_quote(article), "We talk", speaker)
 
 
 def test_quote_without_attribution_has_no_speaker():
