@@ -22,7 +22,7 @@ import pandas as pd
 
 from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError, exit_on_user_error
 from pipeline.files import atomic_path, same_file
-from pipeline.html_text import HTML_SUFFIXES, article_text
+from pipeline.html_text import CHARSET_PREFIX_BYTES, HTML_SUFFIXES, article_text, declared_charset
 from pipeline.inference import (
     DEFAULT_MODEL,
     LABEL,
@@ -145,8 +145,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument(
         ENCODING_OPTION,
         type=encoding_name,
-        default=UTF8,
-        help="character encoding of the input files, e.g. cp1252 (default: utf-8)",
+        default=None,
+        help="character encoding of the input files, e.g. cp1252 (default: utf-8, and for a web page the charset "
+        "it declares)",
     )
     parser.add_argument("--lines", action="store_true", help="standard input holds one statement per line")
     parser.add_argument("--indirect", action="store_true", help="also tag indirect speech (X said that ...)")
@@ -213,12 +214,18 @@ def check_file(path: Path, expected: str) -> None:
         raise UserInputError(f"{path}: the file is empty; expected {expected}")
 
 
-def read_article(path: Path, encoding: str = UTF8, max_mb: float = DEFAULT_MAX_ARTICLE_MB) -> str:
-    """The article's text; a web page's text without its markup, scripts and page furniture (html_text.py)."""
+def read_article(path: Path, encoding: str | None = None, max_mb: float = DEFAULT_MAX_ARTICLE_MB) -> str:
+    """The article's text; a web page's text without its markup, scripts and page furniture (html_text.py).
+
+    Decoded as `encoding` says; without it, as UTF-8, or a web page as the charset it declares."""
     check_file(path, "an article as UTF-8 text")
     check_article_size(path.stat().st_size, str(path), max_mb)
+    page = path.suffix.lower() in HTML_SUFFIXES
+    if encoding is None:
+        with path.open("rb") as start:
+            encoding = (declared_charset(start.read(CHARSET_PREFIX_BYTES)) if page else None) or UTF8
     text = "".join(decoded_blocks(file_blocks(path), str(path), encoding, ENCODING_OPTION))
-    if path.suffix.lower() not in HTML_SUFFIXES:
+    if not page:
         return text
     if not (prose := article_text(text)):
         raise UserInputError(f"{path}: the web page holds no text outside scripts, styles and page furniture")
@@ -600,7 +607,7 @@ def run(args: argparse.Namespace) -> int:
 
     # Cheap checks first, so that a typo does not wait for the model to load.
     table = (
-        StatementTable(Path(tables[0]), args.text_column, args.encoding, args.input_format, args.delimiter)
+        StatementTable(Path(tables[0]), args.text_column, args.encoding or UTF8, args.input_format, args.delimiter)
         if tables
         else None
     )

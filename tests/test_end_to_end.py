@@ -242,3 +242,27 @@ def test_queued_experiments_log_to_the_repository_store(project, client):
     runs = client.search_runs([client.get_experiment_by_name("stance-intervention-statements").experiment_id])
     assert len(runs) == before + 1
     assert runs[0].data.params["model.name"] == "complement_nb"
+
+
+def test_a_data_error_leaves_the_last_prepared_splits_in_place(project):
+    """DVC deletes a stage's outputs before it runs it; a prepare that stops on a bad row must not lose the splits
+    (without dataset.json, stance-predict would fall back to another data set's champion)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    data = project / "data/raw/statements.csv"
+    prepared = ["train.parquet", "validation.parquet", "test.parquet", "dataset.json"]
+    before = {name: (project / "data/processed" / name).read_bytes() for name in prepared}
+    original = data.read_bytes()
+    try:
+        data.write_bytes(original + b'z-0001,"A new statement.",pro intervention,,,src-z,,,,\r\n')
+        result = subprocess.run(["dvc", "repro"], cwd=project, env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode != 0
+        assert "outside the configured set" in result.stdout + result.stderr
+        for name in prepared:
+            assert (project / "data/processed" / name).read_bytes() == before[name], name
+    finally:
+        data.write_bytes(original)

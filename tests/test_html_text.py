@@ -1,6 +1,10 @@
 """Articles saved as web pages: their prose, paragraph by paragraph, without the page around it."""
 
-from pipeline.html_text import article_text
+import codecs
+
+import pytest
+
+from pipeline.html_text import article_text, declared_charset
 
 
 def test_block_elements_are_paragraphs_and_entities_are_characters():
@@ -26,3 +30,30 @@ def test_scripts_styles_and_page_furniture_are_dropped_even_when_nested_or_left_
 def test_whitespace_inside_a_paragraph_is_one_space_and_a_page_without_text_is_empty():
     assert article_text("<p>  one\n   two\t three </p>\n\n<div> </div>") == "one two three"
     assert article_text("<html><head><script>x()</script></head><body><footer>(c)</footer></body></html>") == ""
+
+
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        (b'<!DOCTYPE html><html><head><meta charset="windows-1252">', "cp1252"),
+        (b'<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1">', "cp1252"),  # as browsers read it
+        (b"<META CHARSET=utf-8>", "utf-8"),
+        (b"<html><head><title>No declaration</title>", None),
+        (b'<meta charset="klingon-8">', None),
+        (codecs.BOM_UTF8 + b'<meta charset="windows-1252">', None),  # the byte-order mark wins
+    ],
+)
+def test_a_page_is_decoded_as_it_declares(start, expected):
+    assert declared_charset(start) == expected
+
+
+def test_furniture_named_by_class_id_or_role_is_dropped_but_not_a_wrapper_that_mentions_it():
+    page = (
+        '<body class="has-sidebar"><main class="layout no-comments"><article class="story">'
+        "<p>The article.</p>"
+        '<div class="sidebar-right"><div><p>"A teaser," said someone.</p></div><img src=x.png><p>More</p></div>'
+        '<ul id="related_links"><li>"Stop now," say campaigners</ul><div role="complementary">Box</div>'
+        '<section class="c-share">Share this</section>'  # a name that only ends in a furniture word stays
+        "<p>The end.</p></article></main></body>"
+    )
+    assert article_text(page) == "The article.\n\nShare this\n\nThe end."

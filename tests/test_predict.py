@@ -168,6 +168,21 @@ def test_a_web_page_is_tagged_like_its_text(small_model, tmp_path, capsys):
         assert list(page[column]) == list(text[column])
 
 
+def test_pages_in_other_encodings_are_read_as_they_declare(small_model, tmp_path, capsys):
+    """A folder of pages saved from several sites: each is decoded by its own <meta charset>; --encoding overrides."""
+    quote = "<p>\u201cWe will not abandon our allies,\u201d Sergei Lavrov said.</p>"
+    western = f'<html><head><meta charset="windows-1252"></head><body>{quote}</body></html>'.encode("cp1252")
+    (tmp_path / "a_western.html").write_bytes(western)
+    write_article(tmp_path, "b_utf8.html", f"<html><body>{quote}</body></html>")
+    code, out, err = cli(capsys, str(tmp_path), "--model", str(small_model))
+    assert code == 0, err
+    tagged = rows(out)
+    assert list(tagged["text"]) == ["We will not abandon our allies"] * 2
+    assert list(tagged["speaker"]) == ["Sergei Lavrov"] * 2
+    code, _, err = cli(capsys, str(tmp_path / "a_western.html"), "--model", str(small_model), "--encoding", "utf-8")
+    assert_one_line_error(code, err, "a_western.html", "not valid utf-8")
+
+
 def test_indirect_speech_only_when_asked(small_model, capsys):
     _, direct, _ = cli(capsys, str(SEED), "--model", str(small_model))
     code, everything, err = cli(capsys, str(SEED), "--model", str(small_model), "--indirect")
