@@ -31,14 +31,15 @@ def decide(
     replace_broken: bool = False,
     p_value: float | None = None,
     max_p_value: float | None = None,
+    metric: str = "score",
 ) -> ChampionDecision:
     """Promote a model that beats the baseline by `min_over_baseline` and then is the first model, or beats the
     champion by more than `min_improvement`. A champion that could not be re-scored (`champion_problem`) is
     replaced only when `replace_broken`."""
     if baseline_score is not None and not candidate_score > baseline_score + min_over_baseline:
         reason = (
-            f"{candidate_score:.4f} does not beat the majority-class baseline's {baseline_score:.4f} by more than "
-            f"{min_over_baseline} (champion.min_over_baseline)"
+            f"{metric} {candidate_score:.4f} does not beat the majority-class baseline's {baseline_score:.4f} by more "
+            f"than {min_over_baseline} (champion.min_over_baseline)"
         )
         return ChampionDecision(False, candidate_score, champion_score, reason)
     if champion_problem:
@@ -51,12 +52,18 @@ def decide(
     if champion_score is None:
         return ChampionDecision(True, candidate_score, None, "no champion yet")
     if candidate_score > champion_score + min_improvement:
-        reason = f"{candidate_score:.4f} beats the champion's {champion_score:.4f} by more than {min_improvement}"
+        reason = (
+            f"{metric} {candidate_score:.4f} beats the champion's {champion_score:.4f} by more than {min_improvement} "
+            "(champion.min_improvement)"
+        )
         if max_p_value is not None and p_value is not None and p_value > max_p_value:
             reason += f", but not significantly (McNemar p={p_value:.3g} > champion.max_p_value={max_p_value})"
             return ChampionDecision(False, candidate_score, champion_score, reason)
         return ChampionDecision(True, candidate_score, champion_score, reason)
-    reason = f"{candidate_score:.4f} does not beat the champion's {champion_score:.4f} by more than {min_improvement}"
+    reason = (
+        f"{metric} {candidate_score:.4f} does not beat the champion's {champion_score:.4f} by more than "
+        f"{min_improvement} (champion.min_improvement)"
+    )
     return ChampionDecision(False, candidate_score, champion_score, reason)
 
 

@@ -154,9 +154,13 @@ def gate_champion(cfg: DictConfig, version: str, results: dict, test, train_labe
         replace_broken=cfg.champion.replace_broken,
         p_value=p_value,
         max_p_value=cfg.champion.get("max_p_value"),
+        metric=metric,
     )
     if champion_score is not None and not compared.all():
-        reason = f"{decision.reason} (on the {compared.sum()} of {len(test)} test statements the champion never saw)"
+        reason = (
+            f"{decision.reason}, on the {compared.sum()} of {len(test)} test statements the champion never saw "
+            "(statements were added and the data split again, so these scores are not the test split's)"
+        )
         decision = replace(decision, reason=reason)
     if decision.promote:
         tracking.set_alias(name, alias, version)

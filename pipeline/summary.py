@@ -16,6 +16,19 @@ def refit_note(registered: dict) -> str:
     return "\n   refitted on all labelled statements; the test scores above are those of the fit that left them out"
 
 
+def promote_note(registered: dict) -> str:
+    """The gate advises; the user decides. How to make a model it kept the champion all the same."""
+    if registered["promoted"]:
+        return ""
+    name, version = registered["uri"].removeprefix("models:/").rsplit("/", 1)
+    alias = registered["champion_uri"].rsplit("@", 1)[1]
+    return (
+        f"\n   to serve this model anyway, give it the alias yourself: in the MLflow UI (Models, {name}, Version "
+        f"{version}, Aliases), or\n   mlflow.MlflowClient().set_registered_model_alias"
+        f'("{name}", "{alias}", "{version}")'
+    )
+
+
 def input_note(registered: dict) -> str:
     """How to call the loaded model: a DataFrame with the data set's own columns, which need not be "text"."""
     columns = registered.get("input_columns")
@@ -62,7 +75,8 @@ def summary(reports_dir: Path = REPORTS, since: float | None = None) -> str:
             f"Test set:  macro-F1 {test['macro_f1']:.3f}   F_avg {test['f_avg']:.3f}   accuracy {test['accuracy']:.3f}",
             f"Majority-class baseline:  macro-F1 {baseline['macro_f1']:.3f}   accuracy {baseline['accuracy']:.3f}",
             f"Registered model:  {registered['uri']}   (MLflow run {registered['run_id']}){refit_note(registered)}",
-            f"Champion:  {registered['champion_uri']}   this model {outcome}: {registered['decision']}",
+            f"Champion:  {registered['champion_uri']}   this model {outcome}: {registered['decision']}"
+            + promote_note(registered),
             f'Load it:  mlflow.pyfunc.load_model("{registered["champion_uri"]}")   (MLFLOW_TRACKING_URI={store})'
             + input_note(registered),
             *browse_lines(store, registered["experiment_id"]),

@@ -97,12 +97,21 @@ def first_row_number(suffix: str) -> int:
     return 2 if suffix in (".csv", ".tsv") else 1
 
 
+# Separators by name: `data.delimiter=semicolon` needs no quoting, where `data.delimiter=';'` must reach Hydra with its
+# quotes (a shell, and make's OVERRIDES, strip them, and Hydra's parser refuses a bare ';').
+NAMED_SEPARATORS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+SEPARATOR_NAMES = {character: name for name, character in NAMED_SEPARATORS.items()}
+
+
 def field_delimiter(suffix: str, delimiter: str | None, setting: str = "data.delimiter") -> str:
-    """A CSV / TSV file's field separator: as configured (one character), else by the suffix."""
+    """A CSV / TSV file's field separator: as configured (one character, or its name), else by the suffix."""
     if delimiter is None:
         return "\t" if suffix == ".tsv" else ","
+    delimiter = NAMED_SEPARATORS.get(str(delimiter).lower(), str(delimiter))
     if len(delimiter) != 1:
-        raise UserInputError(f"{setting}={delimiter!r}: expected one character, e.g. ';' or '\\t'")
+        raise UserInputError(
+            f"{setting}={delimiter!r}: expected one character or its name, e.g. semicolon, tab, pipe or ';'"
+        )
     return delimiter
 
 
@@ -119,7 +128,7 @@ def check_csv_header(path: Path, separator: str = ",", encoding: str = UTF8, set
     if separator not in first_line and found:
         raise UserInputError(
             f"{path}: line 1 has no {separator!r} between its column names but {found[0]!r}; set "
-            f"{setting}={found[0]!r} for a file separated by {found[0]!r}"
+            f"{setting}={SEPARATOR_NAMES[found[0]]} for a file separated by {found[0]!r}"
         )
     # Counting separators, not parsing: a quoted separator in a column name would only make the count larger.
     fields = first_line.count(separator) + 1

@@ -89,7 +89,8 @@ def test_the_gate_scores_both_models_on_the_test_statements_the_champion_never_s
     # The whole split would have flattered the champion with statements it was fitted on.
     assert macro_f1(test["label"], champion.predict(test)) > gate["vs_champion_champion_macro_f1"] + 0.02
     decision = json.loads((project / "reports/registered_model.json").read_text())["decision"]
-    assert f"(on the {unseen.sum()} of {len(test)} test statements the champion never saw)" in decision
+    assert f"macro_f1 {gate['vs_champion_candidate_macro_f1']:.4f}" in decision
+    assert f"on the {unseen.sum()} of {len(test)} test statements the champion never saw" in decision
 
 
 def test_too_few_unseen_statements_keep_the_champion_and_say_why(grown):

@@ -212,9 +212,9 @@ def test_a_semicolon_separated_csv_is_named_and_reads_with_its_delimiter(tmp_pat
     frame = pd.read_csv(FIXTURE_CSV)
     path = tmp_path / "excel.csv"
     frame.to_csv(path, sep=";", index=False)
-    with pytest.raises(UserInputError, match=r"excel.csv: line 1 has no ',' .* but ';'; set data.delimiter=';'"):
+    with pytest.raises(UserInputError, match=r"excel.csv: line 1 has no ',' .* but ';'; set data.delimiter=semicolon"):
         prepare(compose_config([f"data.path={path}"]))
-    splits = prepare(compose_config([f"data.path={path}", "data.delimiter=';'"]))
+    splits = prepare(compose_config([f"data.path={path}", "data.delimiter=semicolon"]))
     assert sorted(pd.concat(splits.values())["id"]) == sorted(frame["id"])
     with pytest.raises(UserInputError, match=r"data.delimiter=';;': expected one character"):
         prepare(compose_config([f"data.path={path}", "data.delimiter=';;'"]))

@@ -248,7 +248,7 @@ def test_a_semicolon_separated_table_needs_and_takes_its_delimiter(small_model, 
     path = tmp_path / "excel.csv"
     frame.to_csv(path, sep=";", index=False)
     code, _, err = cli(capsys, str(path), "--model", str(small_model))
-    assert_one_line_error(code, err, str(path), "set --delimiter=';'")
+    assert_one_line_error(code, err, str(path), "set --delimiter=semicolon")
     code, out, err = cli(capsys, str(path), "--model", str(small_model), "--delimiter", ";")
     assert code == 0, err
     assert list(rows(out)["id"]) == list(frame["id"])

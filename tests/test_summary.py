@@ -73,3 +73,10 @@ def test_load_and_browse_lines_name_the_store_the_run_went_to(tmp_path):
     assert "(MLFLOW_TRACKING_URI=http://mlflow.newsroom.internal:5050/)" in team
     assert "Browse runs:  http://mlflow.newsroom.internal:5050/#/experiments/4?workflowType=machine_learning" in team
     assert "mlflow ui" not in team and "sqlite" not in team
+
+
+def test_a_model_the_gate_kept_out_can_be_promoted_by_hand(tmp_path):
+    text = summary_of(tmp_path, registered(promoted=False, decision="macro_f1 0.79 does not beat the champion's 0.81"))
+    assert "this model not promoted: macro_f1 0.79 does not beat" in text
+    assert 'set_registered_model_alias("stance-my-quotes", "champion", "3")' in text
+    assert "set_registered_model_alias" not in summary_of(tmp_path, registered())
