@@ -87,7 +87,7 @@ _TRAILING = re.compile(rf",\s*(?P<pre>[^,.;:!?\"“”]{{1,80}}?)\s+{_VERB}{_TIM
 _APPOSITION = re.compile(r",\s+[^,]{1,80},\s*\Z")  # "Hassan Haj Ali, head of X, said"
 # Greedy prefix: everything up to the last title before a name goes ("Russian President Putin").
 _TITLE = re.compile(
-    r"\A.*\b(?:Mr|Mrs|Ms|Miss|Dr|Prof|Professor|Sir|Dame|Lord|President|Minister|Secretary of State"
+    r"\A.*\b(?:Mr|Mrs|Ms|Miss|Dr|Prof|Professor|Sir|Dame|Lord|MP|MEP|President|Minister|Secretary of State"
     r"|Secretary|Chancellor|Premier|Ambassador|Senator|Sen|Rep|Governor|Gov|Mayor|Judge|King|Queen|Prince"
     r"|Princess|Sheikh|Emir|Ayatollah|Imam|Pope|Rev|Colonel|Col|General|Gen|Lieutenant|Lt|Major|Maj"
     rf"|Captain|Capt|Sergeant|Sgt|Admiral|Adm|Commander|Brigadier|Marshal|Spokes(?:man|woman|person))"
@@ -96,7 +96,8 @@ _TITLE = re.compile(
 )
 # Capitalised only because they open a sentence ("On Thursday Lavrov said").
 _LEADING_WORDS = re.compile(
-    r"\A(?:(?:The|A|An|In|On|At|But|And|Or|So|As|If|When|While|Meanwhile|However|Also|Earlier"
+    r"\A(?:(?:The|A|An|In|On|At|For|From|With|Under|During|Despite|Without|Unlike"
+    r"|But|And|Or|So|As|If|When|While|Meanwhile|However|Also|Earlier"
     r"|Later|Yesterday|Today|Then|After|Before|Asked|Speaking|I|We|You|It|This|That|Monday"
     r"|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b\s*)+"
 )
@@ -317,7 +318,17 @@ def _subject_ending(text: str, offset: int) -> tuple[_Subject, int] | None:
         candidates.append(text[: appos.start()])
     for cand in candidates:
         if (m := _SUBJ_END.search(cand)) and (subject := _subject(m, offset)):
+            if appos and cand is not text and subject.kind == "org" and (named := _name_in(text, appos, offset)):
+                return named, m.start()
             return subject, m.start()
+    return None
+
+
+def _name_in(text: str, appos: re.Match, offset: int) -> _Subject | None:
+    """The person an apposition names after a role: "a Nato spokesman, Colonel Ward Hensley, said"."""
+    inner = re.search(r"[^,\s](?:[^,]*[^,\s])?", appos.group())
+    if inner and (m := re.fullmatch(_SUBJECT, inner.group())) and m.lastgroup == "name":
+        return _subject(m, offset + appos.start() + inner.start())
     return None
 
 

@@ -143,6 +143,12 @@ def test_title_dropped_before_surname():
         ('Russian President Vladimir Putin said: "We talk."', "Vladimir Putin"),
         ('At the Pentagon, spokesman Colonel Steve Warren said: "We talk."', "Steve Warren"),
         ('Dr. Jane Smith said: "We talk."', "Jane Smith"),
+        ('In London, the Labour MP Margaret Ellery said: "We talk."', "Margaret Ellery"),
+        # A role, then the person's name in apposition: the name is the speaker.
+        ('A Nato spokesman, Colonel Ward Hensley, told reporters: "We talk."', "Ward Hensley"),
+        ('The prime minister, Robert Ashdown, told parliament: "We talk."', "Robert Ashdown"),
+        # A preposition that opens the sentence is not part of the name.
+        ('For Moussa Traoré, the mayor of Konna, said: "We talk."', "Moussa Traoré"),
     ],
 )
 def test_job_title_and_rank_dropped_in_favour_of_the_name(article, speaker):
