@@ -212,19 +212,28 @@ def is_empty(cells: pd.Series) -> pd.Series:
 
 # Columns every row needs a value in, with what the user is told when some rows have none. An empty group or split
 # cannot be guessed: a group keeps an article's statements in one split, and a split column fixes the test set.
+# {column} is the user's own column name, then the setting that names it.
 REQUIRED_CELLS = {
-    LABEL: "empty label (data.label_column) in {rows}; every statement needs one of {labels} (data.labels)",
-    TARGET: "empty target (data.target_column) in {rows}; every statement needs its target",
-    GROUP: "empty group (data.group_column) in {rows}; every statement needs its group, or set data.group_column=null",
-    SPLIT: "empty split (data.split.column) in {rows}; every statement needs the name of its split",
+    LABEL: "empty label ({column}) in {rows}; every statement needs one of {labels} (data.labels)",
+    TARGET: "empty target ({column}) in {rows}; every statement needs its target",
+    GROUP: "empty group ({column}) in {rows}; every statement needs its group, or set data.group_column=null",
+    SPLIT: "empty split ({column}) in {rows}; every statement needs the name of its split",
+}
+SETTINGS = {
+    LABEL: "data.label_column",
+    TARGET: "data.target_column",
+    GROUP: "data.group_column",
+    SPLIT: "data.split.column",
 }
 
 
-def empty_cell_problems(frame: pd.DataFrame, labels: list[str]) -> list[str]:
+def empty_cell_problems(frame: pd.DataFrame, labels: list[str], columns: StatementColumns) -> list[str]:
     problems = []
+    names = columns.by_role()
     for role, message in REQUIRED_CELLS.items():
         if role in frame and (empty := is_empty(frame[role])).any():
-            problems.append(message.format(rows=describe_rows(frame, empty), labels=labels))
+            column = f"column {names[role]!r}, {SETTINGS[role]}" if role in names else SETTINGS[role]
+            problems.append(message.format(column=column, rows=describe_rows(frame, empty), labels=labels))
     return problems
 
 
@@ -274,8 +283,8 @@ def conflicting_label_problems(statements: ValidatedStatements) -> list[str]:
     problems = []
     for _, text, digest in ordered[:EXAMPLES_PER_PROBLEM]:
         same = rows[(rows[KEY[0]] == digest[0]) & (rows[KEY[1]] == digest[1])]
-        listed = ", ".join(f"{row[ID]} ({row[LABEL]})" for _, row in same.iterrows())
-        problems.append(f"the same text has different labels in ids {listed}: {text[:80]!r}")
+        listed = ", ".join(f"row {number} (id {row[ID]}, {row[LABEL]})" for number, row in same.iterrows())
+        problems.append(f"the same text has different labels in {listed}: {text[:80]!r}")
     if len(conflicting) > EXAMPLES_PER_PROBLEM:
         problems.append(f"... and {len(conflicting) - EXAMPLES_PER_PROBLEM} more texts with conflicting labels")
     return problems
@@ -305,7 +314,7 @@ def validate_source(
     empty_text, exact_keys, keys = read_text(source, columns.text, targets)
     problems = (
         empty_text_problems(frame, empty_text)
-        + empty_cell_problems(frame, labels)
+        + empty_cell_problems(frame, labels, columns)
         + unknown_label_problems(frame, labels)
     )
     if not problems:

@@ -92,8 +92,8 @@ def test_problems_are_named_by_row_and_id_in_whichever_batch_they_fall(tmp_path,
     with pytest.raises(DataValidationError) as raised:
         write_prepared_splits(compose_config([f"data.path={path}", f"paths.processed={tmp_path / 'out'}"]))
     assert (
-        f"conflict.csv: 1 problem(s):\n  - the same text has different labels in ids t-001 (pro-intervention), "
-        f"c-1 (neutral): {fixture.text[0][:80]!r}"
+        f"conflict.csv: 1 problem(s):\n  - the same text has different labels in row 2 (id t-001, pro-intervention), "
+        f"row {len(fixture) + 2} (id c-1, neutral): {fixture.text[0][:80]!r}"
     ) in str(raised.value)
     fixture.loc[32, "text"] = " \t "
     path = tmp_path / "empty.csv"

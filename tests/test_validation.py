@@ -54,7 +54,7 @@ def test_an_empty_label_is_named_as_empty_not_as_an_unknown_label(statements, bl
     with pytest.raises(DataValidationError) as error:
         validate(statements)
     message = str(error.value)
-    assert "empty label (data.label_column) in row 4 (id t-004)" in message
+    assert "empty label (column 'label', data.label_column) in row 4 (id t-004)" in message
     assert "outside the configured set" not in message and "1 problem(s)" in message
 
 
@@ -66,7 +66,7 @@ def test_an_empty_group_is_refused_naming_the_rows_and_the_setting(statements, b
     with pytest.raises(DataValidationError) as error:
         validate(statements)
     message = str(error.value)
-    assert "empty group (data.group_column) in row 2 (id t-002), row 7 (id t-007)" in message
+    assert "empty group (column 'source', data.group_column) in row 2 (id t-002), row 7 (id t-007)" in message
     assert "data.group_column=null" in message
 
 
@@ -74,7 +74,7 @@ def test_an_empty_split_cell_is_refused_naming_the_rows(statements):
     statements["set"] = ["train"] * len(statements)
     statements.loc[4, "set"] = None
     columns = StatementColumns(text="text", label="label", id="id", split="set")
-    with pytest.raises(DataValidationError, match=r"empty split \(data.split.column\) in row 5 \(id t-005\)"):
+    with pytest.raises(DataValidationError, match=r"empty split \(column 'set', data.split.column\) in row 5 \(id t-005\)"):
         validate(statements, columns)
 
 
@@ -98,7 +98,7 @@ def test_the_same_text_with_different_labels_lists_the_ids(statements):
         validate(pd.concat([statements, conflicting], ignore_index=True))
     message = str(error.value)
     assert "different labels" in message
-    assert "t-001 (pro-intervention)" in message and "t-900 (neutral)" in message
+    assert "(id t-001, pro-intervention)" in message and "(id t-900, neutral)" in message
 
 
 def test_every_problem_is_reported_at_once(statements):
