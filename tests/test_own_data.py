@@ -78,7 +78,8 @@ def test_a_blank_and_a_wrong_split_value_are_reported_without_a_crash(tmp_path):
     frame.loc[3, "part"], frame.loc[8, "part"] = "tset", None
     path = tmp_path / "typo.csv"
     frame.to_csv(path, index=False)
-    with pytest.raises(UserInputError, match=r"empty split \(column 'part', data.split.column\) in row 10 \(id t-009\)"):
+    expected = r"empty split \(column 'part', data.split.column\) in row 10 \(id t-009\)"
+    with pytest.raises(UserInputError, match=expected):
         prepare(compose_config([f"data.path={path}", "data.split.kind=column", "data.split.column=part"]))
 
 

@@ -74,7 +74,8 @@ def test_an_empty_split_cell_is_refused_naming_the_rows(statements):
     statements["set"] = ["train"] * len(statements)
     statements.loc[4, "set"] = None
     columns = StatementColumns(text="text", label="label", id="id", split="set")
-    with pytest.raises(DataValidationError, match=r"empty split \(column 'set', data.split.column\) in row 5 \(id t-005\)"):
+    expected = r"empty split \(column 'set', data.split.column\) in row 5 \(id t-005\)"
+    with pytest.raises(DataValidationError, match=expected):
         validate(statements, columns)
 
 
