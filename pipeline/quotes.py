@@ -108,6 +108,9 @@ _ABBREVIATION = re.compile(
 )
 
 
+# Longest unattributed quote taken for a term or a scare quote, and left out.
+SCARE_QUOTE_MAX_WORDS = 3
+
 # Longest abbreviation _ABBREVIATION needs to see: "Capt." plus the word boundary before it.
 _ABBREVIATION_REACH = 8
 
@@ -141,8 +144,11 @@ def extract_quotes(article: str, include_indirect: bool = False) -> list[Quote]:
     found = []
     for sp in spans:
         text, start, end = _trimmed(article, sp.parts)
-        if text:
-            found.append((text, start, end, sp.subject or _attribute(article, sp), "direct", sp.paragraph))
+        subject = sp.subject or _attribute(article, sp)
+        # A few words in quote marks that nobody is said to have said are a term or a scare quote, not a statement:
+        # 'called it a “precision strike” on a “legitimate target”'.
+        if text and (subject or len(text.split()) > SCARE_QUOTE_MAX_WORDS):
+            found.append((text, start, end, subject, "direct", sp.paragraph))
     # Spans are in order and do not overlap, so their close offsets rise too: the last span opening before a
     # sentence's end is the only one that can overlap it (a bisection, not a scan of every span per sentence).
     opens = [sp.open_at for sp in spans]

@@ -173,6 +173,11 @@ def test_people_named_by_their_role_are_the_speaker(article, speaker):
     check(article, only_quote(article), "We talk", speaker)
 
 
+def test_scare_quotes_are_not_statements_but_short_attributed_quotes_are():
+    article = 'The ministry called it a “precision strike” on a “legitimate target”.\n\n"Never," Lavrov said.'
+    check(article, only_quote(article), "Never", "Lavrov")
+
+
 def test_quote_without_attribution_has_no_speaker():
     article = 'Sergei Lavrov arrived in Paris.\n\n"Nobody will win this war."'
     check(article, only_quote(article), "Nobody will win this war.", None)
