@@ -21,6 +21,9 @@ from pipeline.tracking_server import INTERACTIVE_HTTP_BOUNDS, INTERACTIVE_TIMEOU
 
 DEFAULT_EXPERIMENT = "stance-intervention-statements"
 DEFAULT_METRIC = "val_macro_f1"
+# The alias the evaluate stage's gate moves (conf/config.yaml: champion.alias).
+CHAMPION_ALIAS = "champion"
+CHAMPION_MARK = " (champion)"
 
 
 def prepared_defaults() -> tuple[str, str]:
@@ -47,6 +50,18 @@ def prepared_splits(experiment: str) -> tuple[str, str] | None:
     if manifest is None or "digest" not in manifest or f"stance-{manifest['data']['name']}" != experiment:
         return None
     return splits_digest(DEFAULT_PROCESSED), manifest["digest"]
+
+
+def champion_run(experiment: str, alias: str = CHAMPION_ALIAS) -> tuple[str, str] | None:
+    """(run id, model URI) of the prepared data set's champion, when `experiment` is that data set's."""
+    from pipeline.prepared_data import DEFAULT_PROCESSED, read_manifest
+
+    manifest = read_manifest(DEFAULT_PROCESSED)
+    if manifest is None or f"stance-{manifest['data']['name']}" != experiment:
+        return None
+    name = manifest["data"].get("registered_model")
+    run_id = tracking.aliased_run_id(name, alias) if name else None
+    return (run_id, f"models:/{name}@{alias}") if run_id else None
 
 
 def on_prepared_splits(runs: pd.DataFrame, splits_md5: str, data_md5: str) -> tuple[pd.DataFrame, int]:
@@ -205,13 +220,14 @@ def first_present(*series: pd.Series) -> pd.Series:
     return result
 
 
-def comparison_rows(ranked: pd.DataFrame, metric: str) -> pd.DataFrame:
+def comparison_rows(ranked: pd.DataFrame, metric: str, champion_run_id: str | None = None) -> pd.DataFrame:
     """The columns a person compares runs by, with plain names; scores stay numbers (NaN when missing)."""
     metrics = [metric, *(name for name in TABLE_METRICS if name != metric)]
+    names = column(ranked, "tags.mlflow.runName").map(lambda name: shorten(name, MAX_NAME - len(CHAMPION_MARK)))
     rows = pd.DataFrame(
         {
             "#": range(1, len(ranked) + 1),
-            "run": column(ranked, "tags.mlflow.runName").map(shorten),
+            "run": names.where(ranked["run_id"].ne(champion_run_id), names + CHAMPION_MARK),
             "model": first_present(column(ranked, "tags.model"), column(ranked, "params.model.name")),
             "features": first_present(column(ranked, "tags.features"), column(ranked, "params.features.name")),
             "key params": column(ranked, "params.model.key_params").map(shorten_numbers, na_action="ignore"),
@@ -357,7 +373,8 @@ def compare(args: argparse.Namespace) -> str:
             + "; ".join(left_out_notes(left_out, ranked, args.metric, args.include_parents))
         )
     best = ranked.head(args.top)
-    rows = comparison_rows(best, args.metric)
+    champion = champion_run(args.experiment)
+    rows = comparison_rows(best, args.metric, champion[0] if champion else None)
     baseline = baseline_score(best, args.metric)
     chart = Path(args.chart) if args.chart else default_chart_path(args.metric)
     title = f"{args.experiment}: best {len(rows)} of {len(ranked)} runs by {args.metric}"
@@ -369,6 +386,8 @@ def compare(args: argparse.Namespace) -> str:
     if baseline is not None:
         lines.append(f"Majority-class baseline ({baseline_metric(args.metric)}, test split): {baseline:.3f}")
     lines.extend(left_out_notes(left_out, best, args.metric, args.include_parents))
+    if champion and champion[0] not in set(best["run_id"]):
+        lines.append(f"The champion ({champion[1]}, run {champion[0][:SHORT_ID]}) is not among these runs")
     lines.append(f"Chart: {chart}")
     return "\n".join(lines)
 

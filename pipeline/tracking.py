@@ -659,11 +659,20 @@ def log_seen_statements(keys: pd.DataFrame) -> None:
         mlflow.log_artifact(str(path))
 
 
+def aliased_run_id(name: str, alias: str) -> str | None:
+    """The run of the version holding `alias`; None when no version holds it (or the model does not exist)."""
+    try:
+        return mlflow.MlflowClient().get_model_version_by_alias(name, alias).run_id
+    except MlflowException:
+        return None
+
+
 def aliased_version_seen_statements(name: str, alias: str) -> pd.DataFrame | None:
     """The statements the version holding `alias` (its run's held-out fit) was trained or tuned on; None when the
     run has no record of them (registered before they were recorded) or no version holds the alias."""
+    if (run_id := aliased_run_id(name, alias)) is None:
+        return None
     try:
-        run_id = mlflow.MlflowClient().get_model_version_by_alias(name, alias).run_id
         local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=SEEN_STATEMENTS_ARTIFACT)
     except (MlflowException, OSError):
         return None

@@ -287,6 +287,7 @@ def write_manifest(folder, digest: str) -> None:
     manifest = folder / "data" / "processed" / "dataset.json"
     manifest.parent.mkdir(parents=True, exist_ok=True)
     data = {"name": "intervention-statements", "split": {"kind": "fractions", "test_size": 0.15}, "group_column": "a"}
+    data["registered_model"] = "stance-classifier"
     manifest.write_text(json.dumps({"data": data, "seed": 42, "digest": digest}), encoding="utf-8")
 
 
@@ -312,5 +313,14 @@ def test_runs_scored_on_other_splits_are_left_out_until_asked_for(capsys, tmp_pa
         everything = run_compare({"uri": uri}, capsys, "--all-data", chart=tmp_path / "all.png")
         shown = "".join(table_lines(everything))
         assert all(run_id[:8] in shown for run_id in (before, legacy.info.run_id, after))
+        # The champion is marked where it is shown, and named where it is not.
+        client = mlflow.MlflowClient()
+        client.create_registered_model("stance-classifier")
+        version = client.create_model_version("stance-classifier", f"runs:/{before}/model", run_id=before)
+        client.set_registered_model_alias("stance-classifier", "champion", version.version)
+        marked = table_lines(run_compare({"uri": uri}, capsys, "--all-data", chart=tmp_path / "all.png"))
+        assert [line for line in marked if "(champion)" in line] == [line for line in marked if before[:8] in line]
+        hidden = run_compare({"uri": uri}, capsys, chart=tmp_path / "now.png")
+        assert f"The champion (models:/stance-classifier@champion, run {before[:8]}) is not among these runs" in hidden
     finally:
         mlflow.set_tracking_uri(None)
