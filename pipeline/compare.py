@@ -26,15 +26,27 @@ CHAMPION_ALIAS = "champion"
 CHAMPION_MARK = " (champion)"
 
 
-def prepared_defaults() -> tuple[str, str]:
-    """The experiment and validation metric of the data set the prepared splits hold (the shipped corpus's before)."""
+def experiment_of(manifest: dict) -> str:
+    """The MLflow experiment of the data set a manifest describes (conf/config.yaml: stance-${data.name})."""
+    return f"stance-{manifest['data']['name']}"
+
+
+def prepared_manifest(experiment: str | None = None) -> dict | None:
+    """The prepared splits' manifest; None when nothing is prepared or, given `experiment`, it is another's."""
     from pipeline.prepared_data import DEFAULT_PROCESSED, read_manifest
 
     manifest = read_manifest(DEFAULT_PROCESSED)
+    if manifest is None or (experiment is not None and experiment_of(manifest) != experiment):
+        return None
+    return manifest
+
+
+def prepared_defaults() -> tuple[str, str]:
+    """The experiment and validation metric of the data set the prepared splits hold (the shipped corpus's before)."""
+    manifest = prepared_manifest()
     if manifest is None:
         return DEFAULT_EXPERIMENT, DEFAULT_METRIC
-    data = manifest["data"]
-    return f"stance-{data['name']}", f"val_{data.get('selection_metric', 'macro_f1')}"
+    return experiment_of(manifest), f"val_{manifest['data'].get('selection_metric', 'macro_f1')}"
 
 
 def prepared_splits(experiment: str) -> tuple[str, str] | None:
@@ -44,22 +56,18 @@ def prepared_splits(experiment: str) -> tuple[str, str] | None:
     Once statements are added (or the seed or the split settings change), the validation and test splits hold
     other statements: runs scored on them and runs scored on the old ones are not ranked by the same yardstick.
     """
-    from pipeline.prepared_data import DEFAULT_PROCESSED, read_manifest, splits_digest
+    from pipeline.prepared_data import manifest_splits_digest
 
-    manifest = read_manifest(DEFAULT_PROCESSED)
-    if manifest is None or "digest" not in manifest or f"stance-{manifest['data']['name']}" != experiment:
+    manifest = prepared_manifest(experiment)
+    if manifest is None or "digest" not in manifest:
         return None
-    return splits_digest(DEFAULT_PROCESSED), manifest["digest"]
+    return manifest_splits_digest(manifest), manifest["digest"]
 
 
 def champion_run(experiment: str, alias: str = CHAMPION_ALIAS) -> tuple[str, str] | None:
     """(run id, model URI) of the prepared data set's champion, when `experiment` is that data set's."""
-    from pipeline.prepared_data import DEFAULT_PROCESSED, read_manifest
-
-    manifest = read_manifest(DEFAULT_PROCESSED)
-    if manifest is None or f"stance-{manifest['data']['name']}" != experiment:
-        return None
-    name = manifest["data"].get("registered_model")
+    manifest = prepared_manifest(experiment)
+    name = manifest["data"].get("registered_model") if manifest else None
     run_id = tracking.aliased_run_id(name, alias) if name else None
     return (run_id, f"models:/{name}@{alias}") if run_id else None
 

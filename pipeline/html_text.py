@@ -80,8 +80,12 @@ class _ArticleText(HTMLParser):
             self.paragraphs.append(text)
         self.current = []
 
+    def dropping(self, tag: str, attrs) -> bool:
+        """Whether this element's content is left out: it is furniture, or inside furniture."""
+        return bool(self.skipping) or tag in SKIPPED or is_furniture(tag, attrs)
+
     def handle_starttag(self, tag: str, attrs) -> None:
-        if self.skipping or tag in SKIPPED or is_furniture(tag, attrs):
+        if self.dropping(tag, attrs):
             if tag not in VOID:  # every element opened inside a dropped one, so that its own end tag closes it
                 self.skipping.append(tag)
         elif tag in BLOCKS:
@@ -90,7 +94,7 @@ class _ArticleText(HTMLParser):
             self.current.append(" ")
 
     def handle_startendtag(self, tag: str, attrs) -> None:  # <br/>, <hr/>, <svg .../>: no content, no end tag
-        if not (self.skipping or tag in SKIPPED or is_furniture(tag, attrs)):
+        if not self.dropping(tag, attrs):
             self.handle_starttag(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:

@@ -82,7 +82,12 @@ def splits_digest(processed_dir: str = DEFAULT_PROCESSED) -> str | None:
     nothing is prepared. Runs tagged with another `splits_md5` were scored on other validation and test statements:
     statements were added, or the data was split another way."""
     manifest = read_manifest(processed_dir)
-    if manifest is None or "digest" not in manifest:
+    return None if manifest is None else manifest_splits_digest(manifest)
+
+
+def manifest_splits_digest(manifest: dict) -> str | None:
+    """`splits_digest` of a manifest already read; None for one written before the data's digest was recorded."""
+    if "digest" not in manifest:
         return None
     data = manifest["data"]
     identity = {"digest": manifest["digest"], "seed": manifest.get("seed"), "split": data.get("split")}
