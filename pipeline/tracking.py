@@ -144,12 +144,28 @@ def use_experiment(mlflow_cfg: DictConfig, description: str | None = None) -> st
     uri = connect_configured(mlflow_cfg)
     check_store_writable(uri)
     with sqlite_setup_lock(uri):
-        experiment_id = mlflow.set_experiment(mlflow_cfg.experiment).experiment_id
-    mlflow.set_experiment_tag("mlflow.experimentKind", "custom_model_development")
+        experiment = mlflow.set_experiment(mlflow_cfg.experiment)
+    tags = {"mlflow.experimentKind": "custom_model_development"}
     if description:
-        mlflow.set_experiment_tag("mlflow.note.content", description)
+        tags["mlflow.note.content"] = description
+    set_experiment_tags(experiment, tags)
     mark_stale_runs_failed(mlflow_cfg.get("stale_after_hours") or run_owners.DEFAULT_STALE_AFTER_HOURS)
-    return experiment_id
+    return experiment.experiment_id
+
+
+def set_experiment_tags(experiment, tags: dict[str, str]) -> None:
+    """Set the tags the experiment does not hold yet. The parallel jobs of a sweep start together: on a SQL
+    store two of them can insert the same new tag at once, and the second gets a duplicate-key error (PostgreSQL's
+    UniqueViolation, seen in a Ray sweep on the team server); a tag another job has just set is what was wanted."""
+    client = mlflow.MlflowClient()
+    for key, value in tags.items():
+        if experiment.tags.get(key) == value:
+            continue
+        try:
+            client.set_experiment_tag(experiment.experiment_id, key, value)
+        except MlflowException:
+            if client.get_experiment(experiment.experiment_id).tags.get(key) != value:
+                raise
 
 
 def mark_stale_runs_failed(stale_after_hours: float = run_owners.DEFAULT_STALE_AFTER_HOURS) -> list[str]:

@@ -3,9 +3,10 @@
 import json
 
 import pandas as pd
+import pytest
 from conftest import compose_config
 
-from pipeline.tracking import default_tracking_uri, flatten, resolve_tracking_uri, run_name
+from pipeline.tracking import default_tracking_uri, flatten, resolve_tracking_uri, run_name, set_experiment_tags
 
 
 def test_queued_dvc_experiments_use_the_store_of_the_repository_they_came_from(tmp_path):
@@ -153,3 +154,33 @@ def test_a_fine_tunes_history_logs_the_epochs_run_and_the_epoch_kept(tracking_ur
         0.75,
         0.71,
     ]
+
+
+def test_a_tag_another_sweep_job_set_first_is_accepted_and_any_other_failure_is_not(tmp_path, monkeypatch):
+    """Parallel jobs insert the same new experiment tag; the loser's duplicate-key error means the tag is there."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment(client.create_experiment("race"))
+    real_set = mlflow.MlflowClient.set_experiment_tag
+
+    def lost_the_race(self, experiment_id, key, value):
+        real_set(self, experiment_id, key, value)  # the other job's insert
+        raise MlflowException("duplicate key value violates unique constraint")
+
+    def failed(self, experiment_id, key, value):
+        raise MlflowException("the store is read-only")
+
+    mlflow.set_tracking_uri(uri)  # the store set_experiment_tags' own client talks to, as in a stage
+    try:
+        monkeypatch.setattr(mlflow.MlflowClient, "set_experiment_tag", lost_the_race)
+        set_experiment_tags(experiment, {"mlflow.experimentKind": "custom_model_development"})
+        tags = client.get_experiment(experiment.experiment_id).tags
+        assert tags["mlflow.experimentKind"] == "custom_model_development"
+        monkeypatch.setattr(mlflow.MlflowClient, "set_experiment_tag", failed)
+        with pytest.raises(MlflowException, match="read-only"):
+            set_experiment_tags(experiment, {"mlflow.note.content": "a description"})
+    finally:
+        mlflow.set_tracking_uri(None)
