@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from pipeline import real_text
 from pipeline.errors import UserInputError, exit_on_user_error
 from pipeline.loading import TextFormat, first_row_of, is_local_file, load_statement_table
-from pipeline.prepared_data import data_digest, write_manifest
+from pipeline.prepared_data import write_manifest
 from pipeline.splitting import (
     SPLIT_NAMES,
     check_every_label_in_each_split,
@@ -26,7 +26,7 @@ from pipeline.splitting import (
     hold_out_validation,
     split_statements,
 )
-from pipeline.stage_io import write_split_batches
+from pipeline.stage_io import SplitsDigest, write_split_batches
 from pipeline.statement_source import ArrowStatements
 from pipeline.validation import (
     GROUP,
@@ -171,8 +171,10 @@ def prepare(cfg: DictConfig) -> dict[str, pd.DataFrame]:
 def write_prepared_splits(cfg: DictConfig) -> None:
     """The stage's work: the split files, written a batch of rows at a time, and the manifest beside them."""
     splits = split_rows(cfg)
-    write_split_batches({name: split.batches() for name, split in splits.items()}, cfg.paths.processed)
-    write_manifest(cfg, data_digest(cfg.data.path))
+    digest = SplitsDigest()
+    batches = {name: digest.fed(name, split.batches()) for name, split in splits.items()}
+    write_split_batches(batches, cfg.paths.processed)
+    write_manifest(cfg, digest.hexdigest())
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")

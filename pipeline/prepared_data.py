@@ -1,8 +1,8 @@
 """Which data set the prepared splits hold, so that later stages and quick runs never mix data sets.
 
 The prepare stage writes `dataset.json` beside the splits: the data config it used, the seed and a digest of the
-data. A quick `python -m pipeline.train` (or a sweep) without data overrides trains on exactly that data set, under
-its name, labels and registered model; one that names another data set is told to prepare it first.
+statements it prepared. A quick `python -m pipeline.train` (or a sweep) without data overrides trains on exactly that
+data set, under its name, labels and registered model; one that names another data set is told to prepare it first.
 """
 
 import hashlib
@@ -51,8 +51,8 @@ def add_file(digest, path: Path):
 
 
 def prepared_digest(cfg: "DictConfig", location: str | None = None) -> str:
-    """The digest of the data the prepared splits came from, as prepare recorded it; hashed anew only for data
-    the splits did not come from (hashing a large file once per stage was repeated work)."""
+    """The digest of the data the prepared splits came from, as prepare recorded it (of the statements the splits
+    hold: stage_io.SplitsDigest); the file's md5 only for data nothing was prepared from."""
     location = location or cfg.data.path
     manifest = read_manifest(cfg.paths.processed)
     if manifest is not None and manifest["data"].get("path") == location and "digest" in manifest:

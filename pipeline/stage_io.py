@@ -1,6 +1,7 @@
 """The files the stages hand to each other, as declared in dvc.yaml."""
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -41,6 +42,30 @@ def write_split_batches(splits: dict[str, Iterable[pd.DataFrame]], processed_dir
         for split, batches in splits.items():
             temporary = written.enter_context(atomic_path(split_path(processed_dir, split)))
             write_frame_batches(batches, temporary)
+
+
+class SplitsDigest:
+    """md5 of the prepared statements as written: each split's name, columns, row numbers and values, in order.
+
+    It identifies the data (`data_md5`, `splits_md5`) by what the splits hold rather than by the data file's bytes,
+    so a file re-saved with a byte-order mark, other line endings or other quoting is the same data: the splits,
+    and so dvc.lock and the runs, stay as they were.
+    """
+
+    def __init__(self) -> None:
+        self._md5 = hashlib.md5()
+
+    def fed(self, split: str, batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        """`batches` unchanged, each added to the digest as it passes on to be written."""
+        self._md5.update(f"\0split {split}\0".encode())
+        for frame in batches:
+            self._md5.update("\0".join(map(str, frame.columns)).encode() + b"\0")
+            # hash_pandas_object hashes with a fixed key: the same values give the same hashes in every process.
+            self._md5.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+            yield frame
+
+    def hexdigest(self) -> str:
+        return self._md5.hexdigest()
 
 
 def write_splits(splits: dict[str, pd.DataFrame], processed_dir: str) -> None:

@@ -45,7 +45,11 @@ def unchanged_note(registered_file: Path, since: float | None) -> list[str]:
     if since is None or (written := registered_file.stat().st_mtime) >= since:
         return []
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(written))
-    return ["", f"Nothing re-ran: data, code and parameters are as in the run of {when}, whose results follow."]
+    return [
+        "",
+        f"Nothing was retrained: the prepared statements, code and parameters are as in the run of {when}, whose "
+        "results follow.",
+    ]
 
 
 def browse_lines(store: str, experiment_id: str) -> list[str]:

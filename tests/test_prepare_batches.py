@@ -131,3 +131,29 @@ def test_the_data_digest_reads_files_in_chunks_to_the_same_md5(tmp_path, monkeyp
     (folder / "part" / "b.csv").write_bytes(data[:100])
     whole = hashlib.md5(b"a.csv\0" + data + b"part/b.csv\0" + data[:100]).hexdigest()
     assert prepared_data.data_digest(str(folder)) == whole
+
+
+def test_data_re_saved_with_a_byte_order_mark_other_line_endings_and_quoting_prepares_the_same_splits(tmp_path):
+    """Opening the data in a spreadsheet and saving it again changes the file's bytes, not its statements: the
+    splits and the manifest (what the train stage's DVC dependencies and the runs' data_md5 come from) stay the
+    same, so nothing is retrained. A changed statement is other data."""
+    frame = pd.read_csv(FIXTURE_CSV)
+    re_saved = tmp_path / "re-saved.csv"
+    re_saved.write_bytes(b"\xef\xbb\xbf" + frame.to_csv(index=False, quoting=1, lineterminator="\r\n").encode())
+    reworded = tmp_path / "reworded.csv"
+    frame.assign(text=frame["text"].where(frame.index != 5, frame["text"] + " Indeed.")).to_csv(reworded, index=False)
+
+    def prepared(path, name) -> tuple[dict, dict]:
+        processed = tmp_path / name
+        write_prepared_splits(compose_config([f"data.path={path}", f"paths.processed={processed}"]))
+        files = {split: split_path(str(processed), split).read_bytes() for split in SPLITS}
+        return files, prepared_data.read_manifest(str(processed))
+
+    original_files, original = prepared(FIXTURE_CSV, "original")
+    re_saved_files, re_saved_manifest = prepared(re_saved, "re-saved")
+    assert re_saved_files == original_files
+    assert re_saved_manifest["digest"] == original["digest"]
+    assert prepared_data.data_digest(str(re_saved)) != prepared_data.data_digest(str(FIXTURE_CSV))
+    reworded_files, reworded_manifest = prepared(reworded, "reworded")
+    assert reworded_manifest["digest"] != original["digest"]
+    assert prepared_data.manifest_splits_digest(reworded_manifest) != prepared_data.manifest_splits_digest(original)

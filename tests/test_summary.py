@@ -55,13 +55,13 @@ def test_a_run_that_re_ran_nothing_says_whose_results_it_shows(tmp_path):
     """`make run` when DVC finds everything up to date: the champion decision shown is an earlier run's."""
     started = time.time()
     fresh = summary_of(tmp_path, registered())
-    assert "Nothing re-ran" not in summary(tmp_path, since=started - 1)
+    assert "Nothing was retrained" not in summary(tmp_path, since=started - 1)
     hour_ago = started - 3600
     os.utime(tmp_path / "registered_model.json", (hour_ago, hour_ago))
     stale = summary(tmp_path, since=started)
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(hour_ago))
-    assert f"Nothing re-ran: data, code and parameters are as in the run of {when}" in stale
-    assert stale.endswith(fresh) and "Nothing re-ran" not in fresh
+    assert f"Nothing was retrained: the prepared statements, code and parameters are as in the run of {when}" in stale
+    assert stale.endswith(fresh) and "Nothing was retrained" not in fresh
 
 
 def test_load_and_browse_lines_name_the_store_the_run_went_to(tmp_path):
