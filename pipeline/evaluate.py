@@ -80,18 +80,13 @@ def log_results(results: dict) -> None:
         tracking.log_figure(figure, name)
 
 
-def rescore_champion(cfg: DictConfig, test) -> tuple[list | None, str | None]:
-    """The current champion's predictions on this test split, or why it cannot be scored (a problem, not a crash);
-    (None, None) when there is no champion."""
-    name, alias = cfg.mlflow.registered_model, cfg.champion.alias
-    version = tracking.aliased_version(name, alias)
-    if version is None:
-        return None, None
+def rescore_champion(cfg: DictConfig, champion_version, test) -> tuple[list | None, str | None]:
+    """The champion's predictions on this test split, or why it cannot be scored (a problem, not a crash)."""
+    name, version = cfg.mlflow.registered_model, champion_version.version
     try:
-        champion = tracking.load_aliased_model(name, alias)
         # A champion refitted on all labels has seen this test split: score its held-out twin, as candidates are.
-        if held_out_twin := refit.held_out_twin(tracking.aliased_version_tags(name, alias)):
-            champion = tracking.load_sklearn_model(held_out_twin)
+        held_out_twin = refit.held_out_twin(dict(champion_version.tags))
+        champion = tracking.load_sklearn_model(held_out_twin or f"models:/{name}/{version}")
         predictions = champion.predict(test)
     except Exception as error:  # a corrupt, deleted or foreign champion must not stop the stage; report it
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -103,7 +98,7 @@ def rescore_champion(cfg: DictConfig, test) -> tuple[list | None, str | None]:
     return list(predictions), None
 
 
-def unseen_by_champion(cfg: DictConfig, test) -> np.ndarray:
+def unseen_by_champion(champion_version, test) -> np.ndarray:
     """Which test statements the champion's held-out fit was neither trained nor tuned on.
 
     All of them while the data set is the one it was fitted on. Once statements are added and the data set is split
@@ -111,7 +106,7 @@ def unseen_by_champion(cfg: DictConfig, test) -> np.ndarray:
     it is, and no new model could beat it. A champion registered before its statements were recorded counts as
     having seen none of them.
     """
-    seen = tracking.aliased_version_seen_statements(cfg.mlflow.registered_model, cfg.champion.alias)
+    seen = tracking.seen_statements(champion_version.run_id)
     if seen is None:
         return np.ones(len(test), dtype=bool)
     seen_keys = pd.MultiIndex.from_frame(seen[list(KEY)])
@@ -126,9 +121,12 @@ def gate_champion(cfg: DictConfig, version: str, results: dict, test, train_labe
     candidate_score, baseline_score = results["metrics"][metric], results["baseline"][metric]
     champion_score = p_value = None
     compared = np.ones(len(test), dtype=bool)
-    champion_predictions, problem = rescore_champion(cfg, test)
+    champion_predictions, problem = None, None
+    # One look-up of the alias: the version scored, and whose statements are left out, are the same one.
+    if (champion_version := tracking.aliased_model_version(name, alias)) is not None:
+        champion_predictions, problem = rescore_champion(cfg, champion_version, test)
     if champion_predictions is not None:
-        compared = unseen_by_champion(cfg, test)
+        compared = unseen_by_champion(champion_version, test)
         minimum = cfg.champion.get("min_compared_statements", 1)
         if compared.sum() < minimum:
             problem = (

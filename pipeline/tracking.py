@@ -615,11 +615,13 @@ def set_version_tags(name: str, version: str, tags: dict[str, str]) -> None:
         client.set_model_version_tag(name, version, key, value)
 
 
-def aliased_version(name: str, alias: str) -> str | None:
-    """The version holding `alias`, or None."""
+def aliased_model_version(name: str, alias: str):
+    """The registered version (an MLflow ModelVersion: version, run_id, tags) holding `alias`; None when no version
+    holds it or the model does not exist. Callers look it up once and use that version throughout: the alias may
+    move meanwhile (a teammate's run promoted on a shared server)."""
     try:
-        return mlflow.MlflowClient().get_model_version_by_alias(name, alias).version
-    except mlflow.exceptions.MlflowException:
+        return mlflow.MlflowClient().get_model_version_by_alias(name, alias)
+    except MlflowException:
         return None
 
 
@@ -646,21 +648,6 @@ def describe_version(name: str, version: str, data_name: str, results: dict, dec
         client.set_model_version_tag(name, version, key, value)
 
 
-def load_aliased_model(name: str, alias: str):
-    """The scikit-learn model behind `models:/name@alias`, or None when no version holds the alias."""
-    if aliased_version(name, alias) is None:
-        return None
-    return load_sklearn_model(f"models:/{name}@{alias}")
-
-
-def aliased_version_tags(name: str, alias: str) -> dict[str, str]:
-    """The tags of the version holding `alias`; {} when no version holds it."""
-    try:
-        return dict(mlflow.MlflowClient().get_model_version_by_alias(name, alias).tags)
-    except mlflow.exceptions.MlflowException:
-        return {}
-
-
 # The statements a run's held-out fit was trained or tuned on (their statement-key digests), logged by the evaluate
 # stage: once the data set has grown and been split again, the champion gate scores a champion only on the test
 # statements it never saw.
@@ -677,17 +664,13 @@ def log_seen_statements(keys: pd.DataFrame) -> None:
 
 def aliased_run_id(name: str, alias: str) -> str | None:
     """The run of the version holding `alias`; None when no version holds it (or the model does not exist)."""
-    try:
-        return mlflow.MlflowClient().get_model_version_by_alias(name, alias).run_id
-    except MlflowException:
-        return None
+    found = aliased_model_version(name, alias)
+    return None if found is None else found.run_id
 
 
-def aliased_version_seen_statements(name: str, alias: str) -> pd.DataFrame | None:
-    """The statements the version holding `alias` (its run's held-out fit) was trained or tuned on; None when the
-    run has no record of them (registered before they were recorded) or no version holds the alias."""
-    if (run_id := aliased_run_id(name, alias)) is None:
-        return None
+def seen_statements(run_id: str) -> pd.DataFrame | None:
+    """The statements a run's held-out fit was trained or tuned on; None when the run has no record of them
+    (registered before they were recorded)."""
     try:
         local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=SEEN_STATEMENTS_ARTIFACT)
     except (MlflowException, OSError):

@@ -185,7 +185,7 @@ def test_the_python_api_and_the_evaluate_loader_refuse_a_foreign_model(foreign_m
     try:
         # What the evaluate stage calls to re-score the champion.
         with pytest.raises(UserInputError, match="refused to load"):
-            tracking.load_aliased_model(name, "champion")
+            tracking.load_sklearn_model(f"models:/{name}/{tracking.aliased_model_version(name, 'champion').version}")
     finally:
         mlflow.set_tracking_uri(None)
     assert not marker.exists()
@@ -202,7 +202,9 @@ def test_the_clean_model_loads_through_every_path(foreign_models):
     tagger = load_model(f"models:/{name}@champion", foreign_models.uri)
     mlflow.set_tracking_uri(foreign_models.uri)
     try:
-        champion = tracking.load_aliased_model(name, "champion")
+        champion = tracking.load_sklearn_model(
+            f"models:/{name}/{tracking.aliased_model_version(name, 'champion').version}"
+        )
     finally:
         mlflow.set_tracking_uri(None)
     statements = ["We must defend our allies.", "The bombing must stop."]
