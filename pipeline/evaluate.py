@@ -202,7 +202,8 @@ def main(cfg: DictConfig) -> None:
     with tracking.resumed_run(cfg.mlflow, training["run_id"]) as run:
         log_results(results)
         # What this run's model saw, for a later gate that may hold it as champion against a data set split again.
-        tracking.log_seen_statements(statement_keys(pd.concat([train, read_split(cfg.paths.processed, "validation")])))
+        validation = read_split(cfg.paths.processed, "validation")
+        tracking.log_seen_statements(statement_keys(pd.concat([train, validation])))
         real_text.log_real_text_checks(cfg, classifier)
         identity = tracking.dataset_identity(cfg.data)
         tracking.claim_registered_model(name, identity, cfg.data.get("description"))
@@ -211,7 +212,8 @@ def main(cfg: DictConfig) -> None:
         version_tags.update(refit_tags)
         version = tracking.register_model(model_uri, name, version_tags)
         decision = gate_champion(cfg, version, results, test, train[LABEL])
-        tracking.describe_version(name, version, cfg.data.name, results, decision)
+        split_sizes = {"train": len(train), "validation": len(validation), "test": len(test)}
+        tracking.describe_version(name, version, cfg.data.name, results, decision, split_sizes)
     log.info("registered models:/%s/%s; champion: %s (%s)", name, version, decision.promote, decision.reason)
     write_json(
         reports_dir / "registered_model.json",

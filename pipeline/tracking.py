@@ -625,7 +625,9 @@ def aliased_model_version(name: str, alias: str):
         return None
 
 
-def describe_version(name: str, version: str, data_name: str, results: dict, decision) -> None:
+def describe_version(
+    name: str, version: str, data_name: str, results: dict, decision, split_sizes: dict[str, int]
+) -> None:
     """Give a registered version (of the active run's model) a readable description, its commit and DVC experiment.
 
     The evaluate stage tags it with the data set, labels, selection metric, data hash and champion decision."""
@@ -641,6 +643,7 @@ def describe_version(name: str, version: str, data_name: str, results: dict, dec
         results["baseline"],
         decision.reason,
         decision.promote,
+        split_sizes,
     )
     client.update_model_version(name, version, description=description)
     tags = version_notes.version_tags(run.data.tags, dvc_tags)

@@ -17,11 +17,12 @@ def version_description(
     baseline_metrics: Mapping[str, float],
     decision_reason: str,
     promoted: bool,
+    split_sizes: Mapping[str, int] | None = None,
 ) -> str:
     """Markdown, as the registry UI renders it:
 
     logreg · word_char · C=4.0
-    Data: intervention-statements (md5 1a2b3c4d)
+    Data: intervention-statements (md5 1a2b3c4d), 1,590 statements: 1,113 train · 248 validation · 229 test
     Test: macro-F1 0.801 · F_avg 0.756 · accuracy 0.799 (majority baseline macro-F1 0.168)
     Champion: promoted (no champion yet)
     """
@@ -30,11 +31,16 @@ def version_description(
     )
     baseline = baseline_metrics.get("macro_f1")
     floor = f" (majority baseline macro-F1 {baseline:.3f})" if baseline is not None else ""
+    # Counted from the prepared splits: the data set's description in its config is prose, written once.
+    sizes = ""
+    if split_sizes:
+        parts = " · ".join(f"{count:,} {split}" for split, count in split_sizes.items())
+        sizes = f", {sum(split_sizes.values()):,} statements: {parts}"
     return "  \n".join(
         [
             # Plain text: the registered model's versions table shows the description's first characters as they are.
             run_name,
-            f"Data: {data_name} (md5 {data_md5[:8]})",
+            f"Data: {data_name} (md5 {data_md5[:8]}){sizes}",
             f"Test: {scores}{floor}",
             f"Champion: {'promoted' if promoted else 'kept the previous one'} ({decision_reason})",
         ]

@@ -10,6 +10,7 @@ import yaml
 from conftest import REPO, reproduced_copy, run
 
 pytestmark = pytest.mark.slow
+SPLITS = ("train", "validation", "test")
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +109,10 @@ def test_the_registered_model_is_refitted_on_all_labels_beside_the_scored_one(pr
     # The registry explains itself: what the version is, on what data, how it scored, why it is champion.
     assert run.info.run_name in version.description
     assert "Data: intervention-statements (md5 " in version.description
+    # The counts are the prepared splits', not the data set's prose description.
+    sizes = {split: len(pd.read_parquet(project / f"data/processed/{split}.parquet")) for split in SPLITS}
+    counts = " · ".join(f"{count:,} {split}" for split, count in sizes.items())
+    assert f"), {sum(sizes.values()):,} statements: {counts}  \n" in version.description
     assert "Test: macro-F1 0." in version.description and "promoted (no champion yet)" in version.description
     assert version.tags["selection_metric"] == "macro_f1"
     assert version.tags["champion_decision"] == "promoted"

@@ -73,10 +73,14 @@ def test_a_version_description_names_model_data_and_scores():
         {"macro_f1": 0.168},
         "no champion yet",
         True,
+        {"train": 1113, "validation": 248, "test": 229},
     )
     # The registry's versions table shows the start of the description as written, markup included.
     assert text.startswith("logreg · word_char · C=4.0  \n")
-    assert "intervention-statements (md5 01234567)" in text
+    assert (
+        "Data: intervention-statements (md5 01234567), 1,590 statements: 1,113 train · 248 validation · 229 test"
+        in text
+    )
     assert "macro-F1 0.801 · F_avg 0.756 · accuracy 0.799 (majority baseline macro-F1 0.168)" in text
     assert "promoted (no champion yet)" in text
     tags = version_tags({"git_commit": "abc", "data_md5": "def"}, {"dvc_experiment": "x"})
