@@ -9,7 +9,7 @@ Standard library only (and the project's error type), so every later stage can i
 
 import bisect
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from pipeline.errors import UserInputError
@@ -137,6 +137,60 @@ class _Span:
 
 def extract_quotes(article: str, include_indirect: bool = False) -> list[Quote]:
     """Return the article's quotes in order of appearance."""
+    if "‘" in article:
+        as_double, quotes_in_single_marks = _single_marks_as_double(article)
+        # British style: more quotes in single marks than in double ones.
+        if quotes_in_single_marks > article.count("“") + article.count('"') // 2:
+            # Found in a copy whose single marks are double ones (the same length, so offsets hold), and read back
+            # in the article's own marks.
+            quotes = _extract(as_double, include_indirect)
+            return [replace(quote, text=quote.text.translate(_BACK_TO_SINGLE)) for quote in quotes]
+    return _extract(article, include_indirect)
+
+
+# --- British style: quotes in single marks (‘…’), any quote inside them in double marks. The opening mark ‘ is
+# not an apostrophe (that is ’). Double marks and straight quotes, which open and close quotes in _MARK, become
+# inert stand-ins (private-use characters) while single marks take their place, and come back in the quotes' text.
+_INERT = {'"': "\ue000", "“": "\ue001", "”": "\ue002"}
+_BACK_TO_SINGLE = str.maketrans({"“": "‘", "”": "’", **{inert: mark for mark, inert in _INERT.items()}})
+
+
+def _single_marks_as_double(article: str) -> tuple[str, int]:
+    """The article with its single quote marks as double ones and its double marks inert; how many quotes the
+    single marks open.
+
+    ‘ after a space opens. ’ closes an open quote unless it is an apostrophe: inside a word (don’t, Russia’s), or
+    a plural possessive (the rebels’ towns: after an s, before a space and a word). A ‘ still open at the end of
+    its paragraph stays as it is (‘90s, a stray mark), unless the next paragraph opens with ‘, which carries the
+    quote on.
+    """
+    marks = [_INERT.get(character, character) for character in article]
+    paragraphs, quotes = _paragraphs(article), 0
+    for p, (start, end) in enumerate(paragraphs):
+        still_open = []
+        for i in range(start, end):
+            if article[i] == "‘" and (i == start or not article[i - 1].isalnum()):
+                marks[i] = "“"
+                still_open.append(i)
+            elif article[i] == "’" and still_open and not _apostrophe(article, i):
+                marks[i] = "”"
+                still_open.pop()
+                quotes += 1
+        carried_on = p + 1 < len(paragraphs) and article[paragraphs[p + 1][0]] == "‘"
+        if still_open and not carried_on:
+            for i in still_open:
+                marks[i] = "‘"
+    return "".join(marks), quotes
+
+
+def _apostrophe(article: str, i: int) -> bool:
+    before, after = article[i - 1 : i], article[i + 1 : i + 2]
+    if before.isalnum() and after.isalnum():
+        return True
+    return before == "s" and after == " " and article[i + 2 : i + 3].isalpha()
+
+
+def _extract(article: str, include_indirect: bool) -> list[Quote]:
     paras = _paragraphs(article)
     spans = _scan(article, paras)
     _set_contexts(spans, paras)

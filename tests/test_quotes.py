@@ -123,6 +123,52 @@ def test_quote_spanning_paragraphs_is_one_quote():
     assert article[quote.end - 7 : quote.end] == "Moscow."
 
 
+BRITISH_STYLE = (
+    "Britain’s defence secretary, Grant Hollis, defended the raids. ‘We will not stand by while the rebels’ towns "
+    "burn,’ Hollis told the BBC.\n\n"
+    "‘This is a dangerous escalation,’ said Amira Haddad, a lecturer at Leeds. ‘Nobody has asked what the “end "
+    "state” looks like.’\n\n"
+    "The minister’s critics called it ‘reckless’. Labour MP Margaret Ellery said: ‘The government hasn’t made its "
+    "case to Parliament.\n\n"
+    "‘It must vote first.’"
+)
+
+
+def in_double_marks(article: str) -> str:
+    """The same article as an American outlet prints it: quotes in double marks, quotes inside them in single."""
+    swapped = article.replace("“", "\0open").replace("”", "\0close")
+    for opening in ("‘We", "‘This", "‘Nobody", "‘reckless", "‘The", "‘It"):
+        swapped = swapped.replace(opening, "“" + opening[1:])
+    for closing in ("burn,’", "escalation,’", "like.’", "reckless’", "first.’"):
+        swapped = swapped.replace(closing, closing[:-1] + "”")
+    return swapped.replace("\0open", "‘").replace("\0close", "’")
+
+
+def test_quotes_in_single_marks_are_found_as_quotes_in_double_marks_are():
+    """British style: single marks around quotes, double marks inside them, and the same ’ as the apostrophe
+    (hasn’t, the minister’s, the rebels’ towns)."""
+    quotes = extract_quotes(BRITISH_STYLE)
+    american = extract_quotes(in_double_marks(BRITISH_STYLE))
+    assert [(q.start, q.end, q.speaker, q.paragraph) for q in quotes] == [
+        (q.start, q.end, q.speaker, q.paragraph) for q in american
+    ]
+    assert [q.text for q in quotes] == [
+        "We will not stand by while the rebels’ towns burn",
+        "This is a dangerous escalation, Nobody has asked what the “end state” looks like.",
+        "The government hasn’t made its case to Parliament. It must vote first.",
+    ]
+    assert [q.speaker for q in quotes] == ["Grant Hollis", "Amira Haddad", "Margaret Ellery"]
+    assert [q.text for q in american][
+        1
+    ] == "This is a dangerous escalation, Nobody has asked what the ‘end state’ looks like."
+
+
+def test_a_single_opening_mark_that_is_not_a_quote_changes_nothing():
+    article = "Since the ‘90s and the ‘00s, the region has seen wars. “We will win this one,” the general said."
+    check(article, only_quote(article), "We will win this one", "general")
+    assert extract_quotes("Since the ‘90s the region has seen three wars and many more promised, officials said.") == []
+
+
 # --- Speaker names --------------------------------------------------------------------
 
 
