@@ -440,24 +440,62 @@ def _reported_clause(sentence: str, offset: int) -> tuple[_Subject, int, int] | 
     return subject, offset + c0, offset + c1
 
 
+# A person brought into the story by their role or title: "the academic Ibrahim Sangaré", "Britain's defence
+# secretary, Grant Hollis,", "Russian President Vladimir Putin". The role tells a person from a place or a group.
+_PERSON_ROLE = (
+    r"(?:academic|analyst|lecturer|professor|researcher|historian|commentator|scholar|economist|journalist|writer"
+    r"|activist|campaigner|lawyer|doctor|cleric|imam|priest|bishop|veteran|spokes(?:man|woman|person)|minister"
+    r"|secretary|ambassador|envoy|diplomat|negotiator|general|colonel|commander|officer|senator|governor|mayor"
+    r"|president|premier|chancellor|leader|chief|director|chair(?:man|woman)?|advis[eo]r|MP|MEP)"
+)
+_INTRODUCED = re.compile(rf"(?i:\b(?P<role>{_PERSON_ROLE}))\b,?\s+(?P<name>{_NAME})(?![’']s\b)")
+
+
+def _introductions(article: str, paras: list[tuple[int, int]], quoted: list[tuple[int, int]]) -> list[_Subject]:
+    """People introduced by role or title outside quote marks, in article order. A lone surname counts only after a
+    capitalised title ("President Putin"), a lower-case role needs a full name ("the academic Ibrahim Sangaré")."""
+    introduced = []
+    for ps, pe in paras:
+        for m in _INTRODUCED.finditer(article, ps, pe):
+            position = m.start("name")
+            if any(start <= position < end for start, end in quoted):
+                continue
+            name = _LEADING_WORDS.sub("", m.group("name")).strip()
+            if name and (" " in name or m.group("role")[0].isupper()):
+                introduced.append(_Subject(name, "name", position))
+    return introduced
+
+
 def _resolve_speakers(article, paras, found, include_indirect) -> list[Quote]:
-    """Expand names to their fullest earlier form; point pronouns at the last speaker."""
+    """Expand names to their fullest earlier form. Point a pronoun at the person last introduced by role or title
+    in its paragraph or the one before, when that came after the last speaker was named; else at the last
+    speaker ("The academic Ibrahim Sangaré was unconvinced. '…,' he said." is Sangaré's, not the quote before's)."""
     fuller_names = _FullerNames()
     for ps, pe in paras:
         for m in re.finditer(rf"(?:[Tt]he\s+)?(?P<name>{_NAME})", article[ps:pe]):
             subject = _subject(m, ps)
             if subject and " " in subject.name:
                 fuller_names.add(subject)
-    quotes, last = [], None
+    quoted = [(start, end) for _, start, end, _, kind, _ in found if kind == "direct"]
+    introduced = _introductions(article, paras, quoted)
+    introduced_at = [person.pos for person in introduced]
+    paragraph_starts = [ps for ps, _ in paras]
+    quotes, last, last_named_at = [], None, -1
     for text, start, end, subject, kind, paragraph in found:
         speaker = None
         if subject and subject.kind == "pron":
             speaker = last
+            latest = bisect.bisect_left(introduced_at, start) - 1
+            nearby = paragraph_starts[max(paragraph - 1, 0)]
+            if latest >= 0 and introduced_at[latest] > max(last_named_at, nearby - 1):
+                person = introduced[latest]
+                speaker = last = fuller_names.longest_before(person.name, person.pos + 1) or person.name
+                last_named_at = person.pos
         elif subject:
             speaker = subject.name
             if subject.kind == "name":
                 speaker = fuller_names.longest_before(speaker, subject.pos) or speaker
-            last = speaker
+            last, last_named_at = speaker, subject.pos
         if kind == "direct" or include_indirect:
             quotes.append(Quote(text, start, end, speaker, kind, paragraph))
     return quotes

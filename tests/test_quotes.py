@@ -82,6 +82,40 @@ def test_pronoun_refers_to_last_named_speaker():
     assert second.paragraph == 1
 
 
+@pytest.mark.parametrize(
+    "article, speaker",
+    [
+        (
+            'Sergei Lavrov said: "Our aims are limited."\n\nBut the academic Ibrahim Sangaré was unconvinced. "It '
+            'will not stay limited," he said.',
+            "Ibrahim Sangaré",
+        ),
+        (
+            'Britain’s defence secretary, Grant Hollis, defended the raids. "We will not stand by," he told the BBC.',
+            "Grant Hollis",
+        ),
+        ('Russian President Putin met the generals. "The operation will be short," he told reporters.', "Putin"),
+        # Not a person introduced: one named inside a quote, one before the last speaker, one paragraphs away.
+        (
+            'Sergei Lavrov said: "We spoke to President Bashar al-Assad."\n\n"We will stop when asked," he said.',
+            "Sergei Lavrov",
+        ),
+        (
+            'The academic Ibrahim Sangaré disagreed. Sergei Lavrov said: "Our aims are limited." "We will stop," he '
+            "added.",
+            "Sergei Lavrov",
+        ),
+        (
+            'The academic Ibrahim Sangaré disagreed.\n\nSergei Lavrov spoke.\n\nMore fighting.\n\n"We will stop," '
+            "he said.",
+            None,
+        ),
+    ],
+)
+def test_a_pronoun_refers_to_a_person_just_introduced_by_role_or_title(article, speaker):
+    assert extract_quotes(article)[-1].speaker == speaker
+
+
 def test_pronoun_without_named_speaker_gives_none():
     article = '"We will stop when asked," she said.'
     check(article, only_quote(article), "We will stop when asked", None)
