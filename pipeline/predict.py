@@ -205,13 +205,17 @@ def positive_float(value: str) -> float:
 # --- Reading input ---------------------------------------------------------------------------------------------------
 
 
+class NothingToReadError(UserInputError):
+    """An empty file, or a web page with no text outside its furniture: skipped in a folder, refused when named."""
+
+
 def check_file(path: Path, expected: str) -> None:
     if not path.exists():
         raise UserInputError(f"{path}: no such file; expected {expected}")
     if not path.is_file():
         raise UserInputError(f"{path}: not a file; expected {expected}")
     if path.stat().st_size == 0:
-        raise UserInputError(f"{path}: the file is empty; expected {expected}")
+        raise NothingToReadError(f"{path}: the file is empty; expected {expected}")
 
 
 def read_article(path: Path, encoding: str | None = None, max_mb: float = DEFAULT_MAX_ARTICLE_MB) -> str:
@@ -228,7 +232,7 @@ def read_article(path: Path, encoding: str | None = None, max_mb: float = DEFAUL
     if not page:
         return text
     if not (prose := article_text(text)):
-        raise UserInputError(f"{path}: the web page holds no text outside scripts, styles and page furniture")
+        raise NothingToReadError(f"{path}: the web page holds no text outside scripts, styles and page furniture")
     return prose
 
 
@@ -240,6 +244,20 @@ def read_stdin(max_mb: float | None = DEFAULT_MAX_ARTICLE_MB) -> str:
     if not text.strip():
         raise UserInputError(f"{STDIN_NAME}: standard input is empty; expected an article or, with --lines, statements")
     return text
+
+
+def read_articles(paths: list[Path], inputs: list[str], args) -> Iterator[tuple[str, str]]:
+    """Each article's name and text. A folder's empty file or empty page (a CMS placeholder, a page of menus only)
+    is skipped with a warning, as an article without quotes is: one such file must not stop a folder of hundreds.
+    A file named outright is the user's choice, and its problem is an error."""
+    named_outright = {Path(given) for given in inputs}
+    for path in paths:
+        try:
+            yield str(path), read_article(path, args.encoding, args.max_article_mb)
+        except NothingToReadError as error:
+            if path in named_outright:
+                raise
+            warn(f"{error}; skipped")
 
 
 def article_paths(inputs: list[str], max_mb: float = DEFAULT_MAX_ARTICLE_MB) -> list[Path]:
@@ -635,9 +653,7 @@ def run(args: argparse.Namespace) -> int:
             tag_statement_lines(tagger, stdin_text, args, writer)
         else:
             named = [(STDIN_NAME, stdin_text)] if stdin_text is not None else None
-            named_texts = named or (
-                (str(path), read_article(path, args.encoding, args.max_article_mb)) for path in paths
-            )
+            named_texts = named or read_articles(paths, inputs, args)
             with progress(len(named or paths), " articles", args.quiet) as bar:
                 if not tag_articles(tagger, named_texts, args, writer, bar):
                     raise UserInputError(f"no quotes found in {describe_inputs(args.inputs)}; nothing to tag")

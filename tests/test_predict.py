@@ -141,6 +141,25 @@ def test_a_folder_tags_each_txt_article_in_name_order(small_model, tmp_path, cap
     assert aid["text"].iloc[0] == "The bombing must stop before the winter sets in"
 
 
+def test_a_folders_empty_file_or_empty_page_is_skipped_with_a_warning_but_one_named_outright_is_an_error(
+    small_model, tmp_path, capsys
+):
+    """A CMS export holds placeholders: one must not stop a folder of hundreds of articles."""
+    write_article(tmp_path, "a_aid.txt", SECOND_ARTICLE)
+    (tmp_path / "b_placeholder.txt").touch()
+    write_article(tmp_path, "c_menu.html", "<html><nav><p>Home</p></nav><script>a()</script></html>")
+    code, out, err = cli(capsys, str(tmp_path), "--model", str(small_model))
+    assert code == 0, err
+    assert list(rows(out)["article"]) == [str(tmp_path / "a_aid.txt")]
+    assert err.strip().splitlines() == [
+        f"warning: {tmp_path / 'b_placeholder.txt'}: the file is empty; expected an article as UTF-8 text; skipped",
+        f"warning: {tmp_path / 'c_menu.html'}: the web page holds no text outside scripts, styles and page furniture; "
+        "skipped",
+    ]
+    code, _, err = cli(capsys, str(tmp_path / "a_aid.txt"), str(tmp_path / "c_menu.html"), "--model", str(small_model))
+    assert_one_line_error(code, err, str(tmp_path / "c_menu.html"), "holds no text")
+
+
 def as_web_page(article: str) -> str:
     """The article as a news site serves it: paragraphs in <p>, quote marks as entities, page furniture around."""
     paragraphs = "".join(f"<p>{html.escape(paragraph)}</p>\n" for paragraph in article.split("\n\n"))
