@@ -63,8 +63,9 @@ test: $(INSTALLED)
 
 # Serve a model over HTTP on 127.0.0.1:5001 (POST /invocations); see docs/inference.md. The model is first loaded
 # as stance-predict loads it (the project's trusted types only); TRUST_MODEL=1 serves one refused there.
-# Another data set's champion: make serve MODEL=models:/stance-semeval2016-task6@champion
-MODEL ?= models:/stance-classifier@champion
+# By default the champion of the data set prepared here (as stance-predict); another: make serve
+# MODEL=models:/stance-semeval2016-task6@champion
+MODEL ?=
 serve: $(INSTALLED)
 	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} \
 		$(PYTHON) -m pipeline.serve $(MODEL) --host 127.0.0.1 --port 5001 $(if $(TRUST_MODEL),--trust-model)

@@ -8,6 +8,8 @@ trusted. The server then runs in this process (exec), so stopping this process s
 sentence encoder loads it as the server starts, not on the first request (see encoder.loads_with_model).
 
     python -m pipeline.serve models:/stance-classifier@champion --port 5001
+
+Without a model, the champion of the data set prepared in this folder is served, as stance-predict tags with it.
 """
 
 import argparse
@@ -17,14 +19,19 @@ from pathlib import Path
 
 from pipeline import encoder
 from pipeline.errors import UserInputError, exit_with_user_error
-from pipeline.inference import load_model
+from pipeline.inference import load_model, prepared_champion
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.serve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("model", help="a model URI (models:/name@alias, runs:/...) or an MLflow model folder")
+    parser.add_argument(
+        "model",
+        nargs="?",
+        help="a model URI (models:/name@alias, runs:/...) or an MLflow model folder; default: the champion of the "
+        "data set prepared in this folder (data/processed), else models:/stance-classifier@champion",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     parser.add_argument("--port", type=int, default=5001)
     parser.add_argument("--tracking-uri", help="the MLflow store; default MLFLOW_TRACKING_URI or sqlite:///mlflow.db")
@@ -46,6 +53,9 @@ def serve_command(args: argparse.Namespace) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.model is None:
+        args.model = prepared_champion()
+        print(f"serving {args.model} (the champion of the data set prepared here)", file=sys.stderr)
     from pipeline import tracking
 
     store = tracking.resolve_tracking_uri(args.tracking_uri)

@@ -273,6 +273,19 @@ def test_make_serve_refuses_a_foreign_model_before_mlflow_loads_it(foreign_model
     assert not marker.exists()
 
 
+def test_make_serve_without_a_model_serves_the_prepared_data_sets_champion(foreign_models, tmp_path):
+    """As stance-predict does: the champion of the data set prepared in the folder, not the shipped corpus's."""
+    name = foreign_models.names["skops calls"]
+    (tmp_path / "data" / "processed").mkdir(parents=True)
+    (tmp_path / "data" / "processed" / "dataset.json").write_text(json.dumps({"data": {"registered_model": name}}))
+    command = [sys.executable, "-m", "pipeline.serve", "--tracking-uri", foreign_models.uri, "--port", "1"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    model = f"models:/{name}@champion"
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == f"serving {model} (the champion of the data set prepared here)"
+    assert_one_line_error(result.returncode, "\n".join(lines[1:]), model, "refused to load", "(not served)")
+
+
 # --- Runs end in a true state ----------------------------------------------------------------------------------------
 
 TRAINING_RUN = """
