@@ -15,7 +15,7 @@ MLflow, so that tagging one article with a local `.skops` file starts in about a
 import multiprocessing
 import os
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from itertools import chain, islice
@@ -65,6 +65,7 @@ class StanceTagger:
         self.labels = [str(label) for label in classifier.classes_]
         self.has_probabilities = hasattr(classifier, "predict_proba")
         self._workers = None  # started on first use: see workers()
+        self.pooled_targets: Counter = Counter()
         from pipeline.text_input import input_columns
 
         # The user's own column names the model was trained with; `target_column` is None without stance targets.
@@ -86,14 +87,21 @@ class StanceTagger:
             values = [target] * len(frame) if isinstance(target, str) else list(target)
             if len(values) != len(frame):
                 raise ValueError(f"got {len(values)} targets for {len(frame)} statements")
-            return frame.assign(**{TARGET: values})
+            return self.counting_pooled(frame.assign(**{TARGET: values}))
         for column in (self.target_column, TARGET):
             if column in frame.columns:
-                return frame.rename(columns={column: TARGET}) if column != TARGET else frame
+                return self.counting_pooled(frame.rename(columns={column: TARGET}) if column != TARGET else frame)
         raise ValueError(
             f"{self.source or 'this model'} was trained with stance targets (column {self.target_column!r}): "
             f"pass target=... or a DataFrame with a {self.target_column!r} column"
         )
+
+    def counting_pooled(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """`frame`, after counting its statements whose target a per-target model has no classifier of its own for
+        (`pooled_targets`: stance-predict says which, since the model fitted on all targets tags them)."""
+        if hasattr(self.classifier, "without_own_classifier"):
+            self.pooled_targets.update(self.classifier.without_own_classifier(frame[TARGET].dropna()))
+        return frame
 
     @property
     def output_columns(self) -> list[str]:

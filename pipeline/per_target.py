@@ -6,10 +6,18 @@ one skops file with one signature; a target the training data did not have (or h
 pooled model, fitted on every target.
 """
 
+from collections import Counter
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
+
+
+def target_key(target) -> str:
+    """Targets match whatever their case and spacing: "invasion of  iraq" is "Invasion of Iraq"."""
+    return " ".join(str(target).split()).casefold()
 
 
 class PerTargetClassifier(ClassifierMixin, BaseEstimator):
@@ -43,12 +51,23 @@ class PerTargetClassifier(ClassifierMixin, BaseEstimator):
                 self.by_target_[str(target)] = clone(self.estimator).fit(X.loc[rows], y[rows])
         return self
 
+    def own_classifiers(self) -> dict:
+        """The targets' own classifiers, by `target_key`."""
+        return {target_key(target): model for target, model in self.by_target_.items()}
+
+    def without_own_classifier(self, targets: Iterable[str]) -> Counter:
+        """How many of `targets` have no classifier of their own (unseen, or too few training statements): the
+        pooled model answers for them."""
+        own = self.own_classifiers()
+        return Counter(str(target) for target in targets if target_key(target) not in own)
+
     def routes(self, X) -> dict:
         """model -> the row positions it answers for."""
         targets = self.input_step.select_target(X).to_numpy()
+        own = self.own_classifiers()
         routes: dict = {}
         for position, target in enumerate(targets):
-            model = self.by_target_.get(target, self.pooled_)
+            model = own.get(target_key(target), self.pooled_)
             routes.setdefault(id(model), (model, []))[1].append(position)
         return routes
 

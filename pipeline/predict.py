@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -323,8 +324,12 @@ class StatementTable:
     def choose_columns(self, tagger: StanceTagger, text_column: str | None, target_column: str | None) -> None:
         """The text (and target) columns to read: as given, else the model's own names when the table has them."""
         if text_column is None:
+            if tagger.text_column not in self.columns and TEXT not in self.columns:
+                names = repr(tagger.text_column) + (f" (the model's) or {TEXT!r}" if tagger.text_column != TEXT else "")
+                raise UserInputError(
+                    f"{self.path}: no column {names}; the columns are {self.columns}; pass --text-column to pick one"
+                )
             text_column = tagger.text_column if tagger.text_column in self.columns else TEXT
-            self.require_column(text_column, "--text-column")
         self.text_column = text_column
         if target_column is not None:
             self.require_column(target_column, "--target-column")
@@ -574,7 +579,7 @@ def tag_table(tagger: StanceTagger, table: StatementTable, args, writer: RowWrit
             table.check_texts(batch)
             model_input = pd.DataFrame({TEXT: batch[table.text_column]}, index=batch.index)
             if tagger.needs_target:
-                targets = batch[table.target_column] if table.target_column else args.target
+                targets = args.target if args.target is not None else batch[table.target_column]
                 table.check_targets(batch)
                 model_input = tagger.with_targets(model_input, targets)
             yield batch, model_input
@@ -657,13 +662,36 @@ def run(args: argparse.Namespace) -> int:
             with progress(len(named or paths), " articles", args.quiet) as bar:
                 if not tag_articles(tagger, named_texts, args, writer, bar):
                     raise UserInputError(f"no quotes found in {describe_inputs(args.inputs)}; nothing to tag")
+    if tagger.pooled_targets:
+        warn(pooled_targets_note(tagger.pooled_targets))
     return 0
 
 
+def pooled_targets_note(pooled: Counter) -> str:
+    shown = ", ".join(f"{target!r} ({count})" for target, count in pooled.most_common(5))
+    more = f" and {len(pooled) - 5} more" if len(pooled) > 5 else ""
+    return (
+        f"{sum(pooled.values())} statement(s) have a target the per-target model has no classifier of its own for: "
+        f"{shown}{more}; the classifier fitted on all targets tagged them (a target needs training statements, "
+        "model.per_target_min_statements, 20 by default, and two labels)"
+    )
+
+
 def check_targets_given(tagger: StanceTagger, table: "StatementTable | None", args) -> None:
-    """A model trained with stance targets is never given statements without them: it would guess."""
+    """A model trained with stance targets is never given statements without them: it would guess. --target, when
+    given, is every statement's target, the table's target column or not."""
     if args.target_column and table is None:
         raise UserInputError("--target-column applies to a statements table; for articles or lines pass --target")
+    if args.target is not None and not args.target.strip():
+        raise UserInputError("--target: empty; expected the stance target of every statement")
+    if args.target is not None and args.target_column:
+        raise UserInputError("--target gives every statement one target, --target-column reads each row's: pass one")
+    if args.target is not None and table is not None and table.target_column is not None:
+        warn(
+            f"--target {args.target!r} is every statement's target; {table.path}'s column {table.target_column!r} "
+            "is not read"
+        )
+        table.target_column = None
     if not tagger.needs_target:
         if args.target or args.target_column:
             raise UserInputError(f"{args.model}: the model was trained without stance targets; drop --target(-column)")

@@ -117,9 +117,11 @@ class StatementText(TransformerMixin, BaseEstimator):
             for column in (self.target_column, STANDARD_TARGET):
                 if column in X.columns:
                     target = X[column]
-                    if target.isna().any():
+                    # Stripped as the training data's targets were (validation.py): " Iraq " is the target "Iraq".
+                    stripped = target.astype(str).str.strip()
+                    if target.isna().any() or (stripped == "").any():
                         raise input_error(f"column {column!r} has empty targets; every statement needs its target")
-                    return target.astype(str)
+                    return stripped
         raise input_error(self.missing_target_message())
 
     def missing_target_message(self) -> str:

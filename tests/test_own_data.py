@@ -269,6 +269,63 @@ def test_a_target_model_refuses_statements_without_targets(semeval_splits):
     assert classifier.predict(users)[0] in {"FAVOR", "AGAINST", "NONE"}
 
 
+def test_targets_at_prediction_match_the_training_targets_whatever_their_case_and_spacing(semeval_splits):
+    """Training strips the targets; a padded or lower-case target at prediction is the same target, not an unseen
+    one silently answered by the pooled model. An empty target is refused like a missing one."""
+    classifier = fit_classifier(compose_config(SEMEVAL_OVERRIDES), semeval_splits["train"])
+    rows = semeval_splits["test"].head(30)
+    target = rows["target"].iloc[0]
+    rows = rows[rows["target"] == target]
+    exact = classifier.predict_proba(rows)
+    for spelt in (f"  {target} ", target.lower(), target.upper().replace(" ", "  ")):
+        np.testing.assert_array_equal(classifier.predict_proba(rows.assign(target=spelt)), exact)
+    assert classifier.without_own_classifier([target.lower(), "Donald Trump", "Donald Trump"]) == {"Donald Trump": 2}
+    for empty in ("", "   "):
+        with pytest.raises(ValueError, match="empty targets"):
+            classifier.predict(rows.assign(target=empty))
+
+
+def test_stance_predict_names_targets_the_pooled_model_answered_and_refuses_an_empty_or_doubled_target(
+    semeval_splits, tmp_path, capsys
+):
+    from conftest import stance_predict
+
+    from pipeline.train import save_classifier
+
+    model = tmp_path / "targets.skops"
+    save_classifier(fit_classifier(compose_config(SEMEVAL_OVERRIDES), semeval_splits["train"]), str(model))
+    known = semeval_splits["train"]["target"].iloc[0]
+    table = tmp_path / "statements.csv"
+    pd.DataFrame(
+        {"Tweet": ["We must act now.", "This is a disgrace.", "No comment."], "Target": [known, "Mars", "Mars"]}
+    ).to_csv(table, index=False)
+    code, out, err = stance_predict(capsys, str(table), "--model", str(model), "-o", str(tmp_path / "out.csv"))
+    assert code == 0, err
+    assert err.strip().splitlines() == [
+        "warning: 2 statement(s) have a target the per-target model has no classifier of its own for: 'Mars' (2); the "
+        "classifier fitted on all targets tagged them (a target needs training statements, "
+        "model.per_target_min_statements, 20 by default, and two labels)"
+    ]
+    # --target is every statement's target: the table's column is not read, and says so.
+    code, _, err = stance_predict(
+        capsys, str(table), "--model", str(model), "--target", known, "-o", str(tmp_path / "k.csv")
+    )
+    assert code == 0 and err.strip().splitlines() == [
+        f"warning: --target {known!r} is every statement's target; {table}'s column 'Target' is not read"
+    ]
+    assert set(pd.read_csv(tmp_path / "k.csv")["Target"]) == {known, "Mars"}  # the input's columns pass through
+    code, _, err = stance_predict(capsys, str(table), "--model", str(model), "--target", " ")
+    assert code == 2 and err.strip() == "error: --target: empty; expected the stance target of every statement"
+    code, _, err = stance_predict(
+        capsys, str(table), "--model", str(model), "--target", known, "--target-column", "Target"
+    )
+    assert code == 2 and "pass one" in err
+    no_text = tmp_path / "no_text.csv"
+    pd.DataFrame({"quote": ["We must act now."], "Target": [known]}).to_csv(no_text, index=False)
+    code, _, err = stance_predict(capsys, str(no_text), "--model", str(model))
+    assert code == 2 and "no column 'Tweet' (the model's) or 'text'" in err
+
+
 def test_per_target_needs_a_target_column():
     with pytest.raises(UserInputError, match="data.target_column"):
         fit_classifier(compose_config(["model.per_target=true"]), pd.read_csv(FIXTURE_CSV))
