@@ -64,12 +64,34 @@ def prepared_splits(experiment: str) -> tuple[str, str] | None:
     return manifest_splits_digest(manifest), manifest["digest"]
 
 
-def champion_run(experiment: str, alias: str = CHAMPION_ALIAS) -> tuple[str, str] | None:
-    """(run id, model URI) of the prepared data set's champion, when `experiment` is that data set's."""
+def newest_setting(runs: pd.DataFrame, name: str) -> str | None:
+    """A setting (a param or tag column) as the experiment's newest run that has it logged it (runs come newest
+    first): what a data set that is not the prepared one is ranked by."""
+    values = column(runs, name).dropna()
+    return str(values.iloc[0]) if not values.empty else None
+
+
+def registered_model_of(experiment: str, runs: pd.DataFrame) -> str | None:
+    """The registered model of the experiment's data set: the prepared one's, else as its newest run named it."""
     manifest = prepared_manifest(experiment)
-    name = manifest["data"].get("registered_model") if manifest else None
-    run_id = tracking.aliased_run_id(name, alias) if name else None
-    return (run_id, f"models:/{name}@{alias}") if run_id else None
+    if manifest is not None:
+        return manifest["data"].get("registered_model")
+    return newest_setting(runs, "params.mlflow.registered_model")
+
+
+def champion_run(registered_model: str | None, alias: str = CHAMPION_ALIAS) -> tuple[str, str] | None:
+    """(run id, model URI) of a registered model's champion; None when it has none."""
+    run_id = tracking.aliased_run_id(registered_model, alias) if registered_model else None
+    return (run_id, f"models:/{registered_model}@{alias}") if run_id else None
+
+
+def ranked_splits(experiment: str, runs: pd.DataFrame) -> tuple[tuple[str, str] | None, str]:
+    """The (splits_md5, data_md5) runs are ranked on, and what they are: the splits now prepared, or, for another
+    data set's experiment, its newest run's."""
+    if prepared_manifest(experiment) is not None:
+        return prepared_splits(experiment), "those prepared"
+    splits, data = newest_setting(runs, "tags.splits_md5"), newest_setting(runs, "tags.data_md5")
+    return ((splits, data) if splits and data else None), "the newest run's"
 
 
 def on_prepared_splits(runs: pd.DataFrame, splits_md5: str, data_md5: str) -> tuple[pd.DataFrame, int]:
@@ -107,9 +129,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--metric",
-        default=metric,
+        default=None,
         help="metric to rank by, higher is better: val_macro_f1, test_macro_f1, test_f_avg, ... "
-        "(default: the data set's selection metric on validation, now %(default)s)",
+        f"(default: the data set's selection metric on validation, now {metric} for the prepared data set)",
     )
     parser.add_argument("--top", type=int, default=10, metavar="N", help="how many runs to show (default: %(default)s)")
     parser.add_argument(
@@ -141,9 +163,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def default_chart_path(metric: str) -> Path:
+def default_chart_path(metric: str, experiment: str | None = None) -> Path:
+    """reports/compare_<metric>.png for the prepared data set; another data set's chart names its experiment, so
+    that comparing it does not overwrite the prepared one's."""
     # Per-class metrics are named like test_f1/neutral.
-    return Path("reports") / f"compare_{metric.replace('/', '_')}.png"
+    prefix = f"compare_{experiment}_" if experiment else "compare_"
+    return Path("reports") / f"{prefix}{metric.replace('/', '_')}.png"
+
+
+def selection_metric(experiment: str, runs: pd.DataFrame) -> str:
+    """The data set's selection metric on validation: the prepared data set's, else its newest run's."""
+    manifest = prepared_manifest(experiment)
+    chosen = manifest["data"].get("selection_metric") if manifest else newest_setting(runs, "params.selection_metric")
+    return f"val_{chosen}" if chosen else DEFAULT_METRIC
+
+
+def other_data_sets(experiment: str) -> list[str]:
+    """The store's other experiments of data sets (stance-<name>), to name in the output."""
+    return [name for name in tracking.experiment_names() if name.startswith("stance-") and name != experiment]
 
 
 def load_runs(tracking_uri: str | None, experiment: str) -> pd.DataFrame:
@@ -363,6 +400,11 @@ def left_out_notes(left_out: dict[str, int], shown: pd.DataFrame, metric: str, i
 def compare(args: argparse.Namespace) -> str:
     """Rank the runs, write the chart; return what to print."""
     runs = load_runs(args.tracking_uri, args.experiment)
+    # The prepared data set's (or, with nothing prepared, the shipped corpus's) chart keeps the plain name.
+    is_default = args.experiment == prepared_defaults()[0]
+    metric = args.metric or selection_metric(args.experiment, runs)
+    registered_model = registered_model_of(args.experiment, runs)
+    splits, splits_are = ranked_splits(args.experiment, runs)
     # The experiment's runs first, so that the notes count only its own unfinished runs.
     if getattr(args, "dvc_exp", None):
         runs = runs_of_dvc_experiment(runs, args.dvc_exp)
@@ -370,32 +412,34 @@ def compare(args: argparse.Namespace) -> str:
     if not args.all_states:
         runs, by_state = finished_only(runs)
     on_other_splits = 0
-    if not getattr(args, "all_data", False) and (splits := prepared_splits(args.experiment)):
+    if not getattr(args, "all_data", False) and splits:
         runs, on_other_splits = on_prepared_splits(runs, *splits)
-    ranked, left_out = rank_runs(runs, args.metric, args.include_parents)
+    ranked, left_out = rank_runs(runs, metric, args.include_parents)
     left_out.update({f"{state} (--all-states to include)": count for state, count in by_state.items()})
-    left_out["on other data or splits than those prepared (--all-data to include)"] = on_other_splits
+    left_out[f"on other data or splits than {splits_are} (--all-data to include)"] = on_other_splits
     if ranked.empty:
         raise UserInputError(
-            f"no run of experiment {args.experiment!r} has {args.metric!r}: "
-            + "; ".join(left_out_notes(left_out, ranked, args.metric, args.include_parents))
+            f"no run of experiment {args.experiment!r} has {metric!r}: "
+            + "; ".join(left_out_notes(left_out, ranked, metric, args.include_parents))
         )
     best = ranked.head(args.top)
-    champion = champion_run(args.experiment)
-    rows = comparison_rows(best, args.metric, champion[0] if champion else None)
-    baseline = baseline_score(best, args.metric)
-    chart = Path(args.chart) if args.chart else default_chart_path(args.metric)
-    title = f"{args.experiment}: best {len(rows)} of {len(ranked)} runs by {args.metric}"
-    save_chart(comparison_chart(rows, args.metric, title, baseline), chart)
+    champion = champion_run(registered_model)
+    rows = comparison_rows(best, metric, champion[0] if champion else None)
+    baseline = baseline_score(best, metric)
+    chart = Path(args.chart) if args.chart else default_chart_path(metric, None if is_default else args.experiment)
+    title = f"{args.experiment}: best {len(rows)} of {len(ranked)} runs by {metric}"
+    save_chart(comparison_chart(rows, metric, title, baseline), chart)
 
-    lines = [f"Best {len(rows)} of {len(ranked)} runs in {args.experiment!r} by {args.metric} (higher is better)", ""]
+    lines = [f"Best {len(rows)} of {len(ranked)} runs in {args.experiment!r} by {metric} (higher is better)", ""]
     lines.append(format_table(rows))
     lines.append("")
     if baseline is not None:
-        lines.append(f"Majority-class baseline ({baseline_metric(args.metric)}, test split): {baseline:.3f}")
-    lines.extend(left_out_notes(left_out, best, args.metric, args.include_parents))
+        lines.append(f"Majority-class baseline ({baseline_metric(metric)}, test split): {baseline:.3f}")
+    lines.extend(left_out_notes(left_out, best, metric, args.include_parents))
     if champion and champion[0] not in set(best["run_id"]):
         lines.append(f"The champion ({champion[1]}, run {champion[0][:SHORT_ID]}) is not among these runs")
+    if others := other_data_sets(args.experiment):
+        lines.append(f"Other data sets in this store: {', '.join(others)} (--experiment NAME)")
     lines.append(f"Chart: {chart}")
     return "\n".join(lines)
 

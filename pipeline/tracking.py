@@ -701,6 +701,11 @@ def load_sklearn_model(model_uri: str, trust_model: bool = False):
     return trusted_loading.load_model_dir(Path(local), model_uri)
 
 
+def experiment_names() -> list[str]:
+    """The names of the active store's experiments (deleted ones left out), in name order."""
+    return sorted(experiment.name for experiment in mlflow.search_experiments())
+
+
 def runs_table(tracking_uri: str | None, experiment: str, max_results: int = 1000) -> pd.DataFrame:
     """All runs of an experiment as one row each: `params.*`, `metrics.*`, `tags.*` columns, newest first."""
     mlflow.set_tracking_uri(resolve_tracking_uri(tracking_uri))

@@ -324,3 +324,42 @@ def test_runs_scored_on_other_splits_are_left_out_until_asked_for(capsys, tmp_pa
         assert f"The champion (models:/stance-classifier@champion, run {before[:8]}) is not among these runs" in hidden
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_another_data_sets_experiment_is_ranked_by_its_own_metric_splits_and_champion(capsys, tmp_path, monkeypatch):
+    """With one data set prepared, `--experiment stance-<other>` ranks the other by what its own runs recorded:
+    its selection metric, its newest run's splits and its registered model's champion; its chart is its own."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    write_manifest(tmp_path, "a" * 32)  # the shipped corpus is prepared here
+    log_pipeline_run(uri, "logreg", "word", {"val_macro_f1": 0.8}, [f"paths.processed={tmp_path / 'data/processed'}"])
+    other = tmp_path / "other"
+    settings = ["data.name=quotes-b", "data.selection_metric=f_avg", "data.registered_model=stance-quotes-b"]
+    settings.append(f"paths.processed={other / 'data/processed'}")
+    write_manifest(other, "c" * 32)
+    old = log_pipeline_run(uri, "logreg", "word", {"val_f_avg": 0.9, "val_macro_f1": 0.2}, settings)
+    write_manifest(other, "d" * 32)  # statements added to the other data set
+    newer = log_pipeline_run(uri, "sgd", "word", {"val_f_avg": 0.5, "val_macro_f1": 0.9}, settings)
+    best = log_pipeline_run(uri, "linear_svm", "word", {"val_f_avg": 0.6, "val_macro_f1": 0.1}, settings)
+    monkeypatch.chdir(tmp_path)
+    try:
+        client = mlflow.MlflowClient()
+        client.create_registered_model("stance-quotes-b")
+        version = client.create_model_version("stance-quotes-b", f"runs:/{newer}/model", run_id=newer)
+        client.set_registered_model_alias("stance-quotes-b", "champion", version.version)
+        compare.main(["--tracking-uri", uri, "--experiment", "stance-quotes-b"])
+        output = capsys.readouterr().out
+        assert output.startswith("Best 2 of 2 runs in 'stance-quotes-b' by val_f_avg")
+        rows = table_lines(output)
+        assert [row.split()[1] for row in rows] == ["linear_svm", "sgd"]
+        assert [line for line in rows if "(champion)" in line] == [line for line in rows if newer[:8] in line]
+        assert old[:8] not in output and best[:8] in output
+        assert "1 run(s) on other data or splits than the newest run's (--all-data to include) not shown" in output
+        assert "Chart: reports/compare_stance-quotes-b_val_f_avg.png" in output
+        assert (tmp_path / "reports" / "compare_stance-quotes-b_val_f_avg.png").is_file()
+        compare.main(["--tracking-uri", uri])
+        prepared = capsys.readouterr().out
+        assert prepared.startswith("Best 1 of 1 runs in 'stance-intervention-statements' by val_macro_f1")
+        assert "Other data sets in this store: stance-quotes-b (--experiment NAME)" in prepared
+        assert "Chart: reports/compare_val_macro_f1.png" in prepared
+    finally:
+        mlflow.set_tracking_uri(None)
