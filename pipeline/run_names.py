@@ -6,6 +6,7 @@ logreg · word_char · C=4.0 · dvc exp bronze-fish
 """
 
 import re
+from pathlib import Path
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -15,6 +16,7 @@ NOISE_PREFIXES = ("model.estimator.estimator.", "model.estimator.", "features.ve
 # Overrides that say where things are or how they are logged, not what is trained.
 IGNORED_OVERRIDES = ("hydra.", "mlflow.", "paths.", "evaluate.", "champion.", "data.")
 LONG_DECIMAL = re.compile(r"-?\d+\.\d{5,}(?:[eE][-+]?\d+)?")
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
 def shorten_numbers(text: str) -> str:
@@ -60,6 +62,55 @@ def hydra_job_overrides() -> list[str]:
     return [override for override in hydra.overrides.task if override.partition("=")[0].lstrip("+~") not in groups]
 
 
+def leaves(node, prefix: str = "") -> dict[str, object]:
+    """A plain config's values by dotted key: a list of values ([1, 3]) is one value, other lists go by index."""
+    if isinstance(node, dict):
+        items = node.items()
+    elif isinstance(node, list) and any(isinstance(item, dict | list) for item in node):
+        items = enumerate(node)
+    else:
+        return {prefix: node}
+    found = {}
+    for key, value in items:
+        found.update(leaves(value, f"{prefix}.{key}" if prefix else str(key)))
+    return found
+
+
+def changed_settings(cfg: DictConfig, config_dir: Path = CONFIG_DIR) -> list[str]:
+    """The model, features and seed settings that differ from their config files, as overrides.
+
+    A stage run by `dvc repro` reads the composed params.yaml and has no command-line overrides: without this,
+    `make run OVERRIDES="model.per_target=true"` would be named like a run of the defaults. Values the files set by
+    interpolation (random_state: ${seed}) are left out; model.per_target's default is the data set's.
+    """
+    changed = []
+    for group in ("model", "features"):
+        path = config_dir / group / f"{cfg[group].name}.yaml"
+        if not path.is_file():
+            continue
+        actual = leaves(OmegaConf.to_container(cfg[group], resolve=True))
+        for key, default in leaves(OmegaConf.to_container(OmegaConf.load(path), resolve=False)).items():
+            interpolated = isinstance(default, str) and "${" in default
+            if not interpolated and key in actual and actual[key] != default:
+                changed.append(f"{group}.{key}={format_value(actual[key])}")
+    seed_file = config_dir / "config.yaml"
+    if seed_file.is_file() and "seed" in cfg and cfg.seed != OmegaConf.load(seed_file).get("seed", cfg.seed):
+        changed.append(f"seed={cfg.seed}")
+    per_target = OmegaConf.select(cfg, "model.per_target")
+    if per_target is not None and per_target != OmegaConf.select(cfg, "data.per_target"):
+        changed.append(f"model.per_target={format_value(per_target)}")
+    return changed
+
+
+def format_value(value) -> str:
+    """A value as an override writes it: null, true, [1,3]."""
+    if isinstance(value, list):
+        return "[" + ",".join(format_value(item) for item in value) + "]"
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    return str(value)
+
+
 def differing_overrides(overrides: list[str], key_params: str, cfg: DictConfig | None = None) -> list[str]:
     """Parameter overrides, shortened, minus those the key params show already."""
     shown = {part.split("=", 1)[0].strip() for part in key_params.split(",") if "=" in part}
@@ -79,7 +130,13 @@ def run_name(cfg: DictConfig, overrides: list[str] = (), dvc_experiment: str | N
     key_params = shorten_numbers(str(OmegaConf.select(cfg, "model.key_params", default="") or ""))
     parts = [str(cfg.model.name), str(cfg.features.name)]
     parts += [key_params] if key_params else []
-    parts += differing_overrides(list(overrides), key_params, cfg)
+    named = differing_overrides(list(overrides), key_params, cfg)
+    # Settings changed in params.yaml (make run OVERRIDES=...), unless an override names them already.
+    shown = {part.split("=", 1)[0] for part in named}
+    named += [
+        part for part in differing_overrides(changed_settings(cfg), key_params, cfg) if part.split("=")[0] not in shown
+    ]
+    parts += named
     if dvc_experiment:
         parts.append(f"dvc exp {dvc_experiment}")
     return SEPARATOR.join(parts)

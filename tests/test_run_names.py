@@ -26,6 +26,26 @@ def test_optuna_trials_differ_in_their_names_by_every_searched_value():
     assert run_name(cfg, trial) == "logreg · word · C=0.6646 · ngram_range=[1,3] · min_df=2"
 
 
+@pytest.mark.parametrize(
+    "overrides, name",
+    [
+        ([], "logreg · word_char · C=4.0"),
+        (["data=semeval2016"], "logreg · word_char · C=4.0"),  # per-target by the data set's own default
+        (["model.per_target=true"], "logreg · word_char · C=4.0 · per_target=true"),
+        (["data=semeval2016", "model.per_target=false"], "logreg · word_char · C=4.0 · per_target=false"),
+        (
+            ["model.estimator.class_weight=null", "features.vectorizer.transformer_list.1.1.ngram_range=[1,3]"],
+            "logreg · word_char · C=4.0 · class_weight=null · char.ngram_range=[1,3]",
+        ),
+        (["seed=7", "model=linear_svm", "features=char"], "linear_svm · char · C=0.5 · seed=7"),
+    ],
+)
+def test_a_stage_run_from_params_yaml_is_named_by_the_settings_it_changed(overrides, name):
+    """`make run OVERRIDES=...` composes params.yaml, and `dvc repro` runs the stage with no overrides of its own:
+    the name still shows what was changed from the config files."""
+    assert run_name(compose_config(overrides), []) == name
+
+
 def test_class_weight_variants_and_seeds_get_different_names():
     balanced = run_name(compose_config([]), [])
     unweighted = run_name(compose_config(["model.estimator.class_weight=null"]), ["model.estimator.class_weight=null"])
