@@ -176,10 +176,12 @@ def split_rows(cfg: DictConfig) -> dict[str, ValidatedStatements]:
             train = splits["train"]
             chosen = hold_out_validation(splitting_columns(train.rows), data.split.validation_size, cfg.seed)
             splits.update(split_by(train, chosen))
-        rows, leaked = drop_held_out_duplicates({name: split.rows for name, split in splits.items()})
+        rows, dropped = drop_held_out_duplicates({name: split.rows for name, split in splits.items()})
         splits = {name: splits[name].with_rows(split) for name, split in rows.items()}
-        if leaked:
-            log.warning("dropped %d training statement(s) that repeat a validation or test statement", leaked)
+        if dropped["validation"]:
+            log.warning("dropped %d validation statement(s) that repeat a test statement", dropped["validation"])
+        if dropped["train"]:
+            log.warning("dropped %d training statement(s) that repeat a validation or test statement", dropped["train"])
     check_every_label_in_each_split({name: split.rows for name, split in splits.items()}, list(data.labels))
     for name, split in splits.items():
         counts = split.rows[LABEL].value_counts().reindex(list(data.labels), fill_value=0)

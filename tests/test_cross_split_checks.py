@@ -1,5 +1,6 @@
 """A data set's own splits are checked against each other, as one file's rows are: a statement labelled differently in
-two splits, or an id naming different statements in two, stops prepare before any split is written."""
+two splits, or an id naming different statements in two, stops prepare before any split is written; a statement
+repeated with its label stays only in the split reported on."""
 
 from pathlib import Path
 
@@ -57,6 +58,17 @@ def test_a_statement_labelled_differently_in_validation_and_test_is_refused(tmp_
         "the same text has different labels in validation.csv row 10 (id c-1, pro-intervention), "
         "test.csv row 2 (id t-029, anti-intervention)"
     ) in str(raised.value)
+
+
+def test_a_validation_statement_repeated_in_test_is_dropped_from_validation_with_a_warning(tmp_path, caplog):
+    splits = fixture_splits()
+    first_test = splits["test"].iloc[[0]]
+    splits["validation"] = with_row(splits["validation"], first_test.assign(id="v-1", text=" " + first_test["text"]))
+    caplog.set_level("WARNING")
+    prepared = prepare(own_splits_config(tmp_path / "data", splits))
+    assert "v-1" not in set(prepared["validation"]["id"]) and "t-029" in set(prepared["test"]["id"])
+    assert len(prepared["validation"]) == len(fixture_splits()["validation"])
+    assert "dropped 1 validation statement(s) that repeat a test statement" in caplog.text
 
 
 def test_one_id_naming_different_statements_in_two_split_files_is_refused(tmp_path):
