@@ -19,7 +19,7 @@ from pipeline import real_text
 from pipeline.errors import DataValidationError, UserInputError, exit_on_user_error
 from pipeline.loading import TextFormat, first_row_of, is_local_file, load_statement_table
 from pipeline.prepared_data import write_manifest
-from pipeline.split_checks import problems_across_splits, rows_of_all_splits
+from pipeline.split_checks import groups_across_splits, problems_across_splits, rows_of_all_splits
 from pipeline.splitting import (
     SPLIT_NAMES,
     check_every_label_in_each_split,
@@ -128,13 +128,24 @@ def split_places(data: DictConfig) -> dict[str, str]:
 
 
 def check_own_splits(data: DictConfig, splits: dict[str, ValidatedStatements]) -> None:
-    """What validation refuses within one file, refused across the data set's own splits too."""
+    """What validation refuses within one file, refused across the data set's own splits too; a group in several
+    splits is only warned about, the split being the user's to choose."""
     places = split_places(data)
     rows = rows_of_all_splits(splits)
     if problems := problems_across_splits(rows, splits, places, ids_given=bool(data.id_column)):
         raise DataValidationError(
             f"{data.path}: {len(problems)} problem(s) across its splits (data.split.kind={data.split.kind}):\n  - "
             + "\n  - ".join(problems)
+        )
+    count, listed = groups_across_splits(rows, places)
+    if count:
+        log.warning(
+            "%d group(s) (column %r, data.group_column) have statements in more than one split: %s; a group on both "
+            "sides of a split can inflate the scores, but the data set's own split (data.split.kind=%s) is kept",
+            count,
+            data.group_column,
+            listed,
+            data.split.kind,
         )
 
 

@@ -2,8 +2,9 @@
 
 Each split is validated on its own first (pipeline.validation); these checks look at what no single split shows. The
 same statement labelled differently in two splits, and one id naming different statements in two, are refused as
-they are within one file. Like validation, the checks work on the small per-row columns and the statement keys'
-digests; only the text of a listed conflict is read back.
+they are within one file. A group (data.group_column) with statements in two splits is the user's own split, so it is
+only warned about. Like validation, the checks work on the small per-row columns and the statement keys' digests;
+only the text of a listed conflict is read back.
 """
 
 from collections.abc import Callable
@@ -11,6 +12,8 @@ from collections.abc import Callable
 import pandas as pd
 
 from pipeline.validation import (
+    EXAMPLES_PER_PROBLEM,
+    GROUP,
     ID,
     KEY,
     LABEL,
@@ -30,7 +33,7 @@ def rows_of_all_splits(splits: dict[str, ValidatedStatements]) -> pd.DataFrame:
     """The columns the checks need, of every split's rows, in one frame in split order."""
     parts = []
     for name, split in splits.items():
-        columns = [column for column in (ID, LABEL, TARGET, *KEY) if column in split.rows]
+        columns = [column for column in (ID, LABEL, GROUP, TARGET, *KEY) if column in split.rows]
         part = split.rows[columns].rename_axis(ROW).reset_index()
         part.insert(0, IN_SPLIT, name)
         parts.append(part)
@@ -69,3 +72,19 @@ def problems_across_splits(
         statements = rows.drop_duplicates(subset=[ID, *KEY])
         problems += duplicate_id_problems(statements, where_in(places))
     return problems
+
+
+def groups_across_splits(rows: pd.DataFrame, places: dict[str, str]) -> tuple[int, str]:
+    """How many groups have statements in more than one split, and the first few, each with where it is, among
+    `rows` (rows_of_all_splits)."""
+    if GROUP not in rows:
+        return 0, ""
+    pairs = rows[[GROUP, IN_SPLIT]].drop_duplicates()
+    spread = pairs[pairs[GROUP].duplicated(keep=False)]
+    in_splits = spread.groupby(GROUP, sort=False)[IN_SPLIT].agg(list)
+    shown = [
+        f"{str(group)!r} ({', '.join(places[name] for name in names)})"
+        for group, names in in_splits.head(EXAMPLES_PER_PROBLEM).items()
+    ]
+    more = len(in_splits) - len(shown)
+    return len(in_splits), ", ".join(shown) + (f" and {more} more" if more else "")

@@ -1,6 +1,6 @@
 """A data set's own splits are checked against each other, as one file's rows are: a statement labelled differently in
 two splits, or an id naming different statements in two, stops prepare before any split is written; a statement
-repeated with its label stays only in the split reported on."""
+repeated with its label stays only in the split reported on; a group in two splits is warned about."""
 
 from pathlib import Path
 
@@ -86,6 +86,36 @@ def test_numbered_rows_may_share_numbers_across_split_files(tmp_path):
     """With data.id_column=null each file's rows are numbered from its own first row: no clash."""
     prepared = prepare(own_splits_config(tmp_path / "data", fixture_splits(), "data.id_column=null"))
     assert set(prepared["train"]["id"]) & set(prepared["test"]["id"])
+
+
+def test_a_group_in_two_of_the_data_sets_own_splits_is_a_warning_naming_it_and_its_files(tmp_path, caplog):
+    splits = fixture_splits()
+    moved = splits["test"]["id"] == "t-030"  # a src-8 statement, into train: src-8 is in train and test
+    splits["train"] = with_row(splits["train"], splits["test"][moved])
+    splits["test"] = splits["test"][~moved]
+    caplog.set_level("WARNING")
+    prepared = prepare(own_splits_config(tmp_path / "data", splits))
+    assert "t-030" in set(prepared["train"]["id"])
+    assert (
+        "1 group(s) (column 'source', data.group_column) have statements in more than one split: "
+        "'src-8' (train.csv, test.csv)"
+    ) in caplog.text
+    caplog.clear()
+    prepare(own_splits_config(tmp_path / "whole", fixture_splits()))
+    assert "group(s)" not in caplog.text
+
+
+def test_a_split_column_that_divides_a_group_is_a_warning_naming_its_values(tmp_path, caplog):
+    frame = pd.read_csv(FIXTURE_CSV).assign(part="train")
+    frame.loc[frame["source"].isin(["src-6", "src-7"]), "part"] = "validation"
+    frame.loc[frame["source"].isin(["src-8", "src-9"]) & (frame["id"] != "t-030"), "part"] = "test"
+    path = tmp_path / "with_split.csv"
+    frame.to_csv(path, index=False)
+    caplog.set_level("WARNING")
+    overrides = ["data.split.kind=column", "data.split.column=part", "data.extra_eval=[]"]
+    prepare(compose_config([f"data.path={path}", *overrides]))
+    assert "1 group(s) (column 'source', data.group_column) have statements in more than one split: " in caplog.text
+    assert "'src-8' (part='train', part='test')" in caplog.text and "data.split.kind=column" in caplog.text
 
 
 def test_problems_across_splits_stop_prepare_before_an_earlier_prepared_folder_changes(tmp_path):
