@@ -16,9 +16,10 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from pipeline import real_text
-from pipeline.errors import UserInputError, exit_on_user_error
+from pipeline.errors import DataValidationError, UserInputError, exit_on_user_error
 from pipeline.loading import TextFormat, first_row_of, is_local_file, load_statement_table
 from pipeline.prepared_data import write_manifest
+from pipeline.split_checks import groups_across_splits, problems_across_splits, rows_of_all_splits
 from pipeline.splitting import (
     SPLIT_NAMES,
     check_every_label_in_each_split,
@@ -115,6 +116,39 @@ def fixed_splits(data: DictConfig) -> dict[str, ValidatedStatements | None]:
     return {split: validated.with_rows(rows) if not rows.empty else None for split, rows in by_split.items()}
 
 
+def split_places(data: DictConfig) -> dict[str, str]:
+    """Where each of a data set's own splits is, as messages name it: its file, its value in the split column, or
+    its name on the hub."""
+    kind, names = data.split.kind, data.split.names
+    if kind == "files":
+        return {split: str(data.split.files[split]) for split in SPLIT_NAMES if data.split.files.get(split)}
+    if kind == "column":
+        return {split: f"{data.split.column}={names[split]!r}" for split in SPLIT_NAMES if names[split] is not None}
+    return {split: f"split {names[split]!r}" for split in SPLIT_NAMES if names[split] is not None}
+
+
+def check_own_splits(data: DictConfig, splits: dict[str, ValidatedStatements]) -> None:
+    """What validation refuses within one file, refused across the data set's own splits too; a group in several
+    splits is only warned about, the split being the user's to choose."""
+    places = split_places(data)
+    rows = rows_of_all_splits(splits)
+    if problems := problems_across_splits(rows, splits, places, ids_given=bool(data.id_column)):
+        raise DataValidationError(
+            f"{data.path}: {len(problems)} problem(s) across its splits (data.split.kind={data.split.kind}):\n  - "
+            + "\n  - ".join(problems)
+        )
+    count, listed = groups_across_splits(rows, places)
+    if count:
+        log.warning(
+            "%d group(s) (column %r, data.group_column) have statements in more than one split: %s; a group on both "
+            "sides of a split can inflate the scores, but the data set's own split (data.split.kind=%s) is kept",
+            count,
+            data.group_column,
+            listed,
+            data.split.kind,
+        )
+
+
 def check_label_settings(data: DictConfig) -> None:
     labels, stance_labels = [str(label) for label in data.labels], [str(label) for label in data.stance_labels]
     if len(set(labels)) < 2 or len(set(labels)) != len(labels):
@@ -148,14 +182,17 @@ def split_rows(cfg: DictConfig) -> dict[str, ValidatedStatements]:
         splits = split_by(statements, chosen)
     else:
         splits = fixed_splits(data)
+        check_own_splits(data, {name: split for name, split in splits.items() if split is not None})
         if splits["validation"] is None:
             train = splits["train"]
             chosen = hold_out_validation(splitting_columns(train.rows), data.split.validation_size, cfg.seed)
             splits.update(split_by(train, chosen))
-        rows, leaked = drop_held_out_duplicates({name: split.rows for name, split in splits.items()})
+        rows, dropped = drop_held_out_duplicates({name: split.rows for name, split in splits.items()})
         splits = {name: splits[name].with_rows(split) for name, split in rows.items()}
-        if leaked:
-            log.warning("dropped %d training statement(s) that repeat a validation or test statement", leaked)
+        if dropped["validation"]:
+            log.warning("dropped %d validation statement(s) that repeat a test statement", dropped["validation"])
+        if dropped["train"]:
+            log.warning("dropped %d training statement(s) that repeat a validation or test statement", dropped["train"])
     check_every_label_in_each_split({name: split.rows for name, split in splits.items()}, list(data.labels))
     for name, split in splits.items():
         counts = split.rows[LABEL].value_counts().reindex(list(data.labels), fill_value=0)

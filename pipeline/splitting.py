@@ -78,14 +78,19 @@ def hold_out_validation(train: pd.DataFrame, validation_size: float, seed: int) 
     return {"train": kept, "validation": validation}
 
 
-def drop_held_out_duplicates(splits: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], int]:
-    """Remove training rows that repeat a validation or test statement: a fixed split's files may share some.
+def drop_held_out_duplicates(splits: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+    """Keep a statement a fixed split's files share in the split that is reported on: drop the validation rows that
+    repeat a test statement, and the training rows that repeat a validation or test one. With the same label: a
+    statement labelled differently in two splits is refused before (pipeline.split_checks).
 
     The splits are validated rows (pipeline.validation.validate_source), which carry their statement keys' digests.
+    Returns the splits and how many rows train and validation lost.
     """
-    held_out = key_index(splits["validation"]).append(key_index(splits["test"]))
-    leaked = key_index(splits["train"]).isin(held_out)
-    return {**splits, "train": splits["train"][~leaked]}, int(leaked.sum())
+    test = key_index(splits["test"])
+    validation = splits["validation"][~key_index(splits["validation"]).isin(test)]
+    train = splits["train"][~key_index(splits["train"]).isin(key_index(validation).append(test))]
+    dropped = {"train": len(splits["train"]) - len(train), "validation": len(splits["validation"]) - len(validation)}
+    return {"train": train, "validation": validation, "test": splits["test"]}, dropped
 
 
 def check_every_label_in_each_split(splits: dict[str, pd.DataFrame], labels: list[str]) -> None:

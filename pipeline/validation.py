@@ -7,7 +7,7 @@ held as Python objects; the chosen rows' text is read again when the splits are 
 """
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from hashlib import blake2b
 
@@ -129,9 +129,14 @@ def key_index(frame: pd.DataFrame) -> pd.MultiIndex:
     return pd.MultiIndex.from_arrays([frame[KEY[0]], frame[KEY[1]]])
 
 
-def describe_rows(frame: pd.DataFrame, mask: pd.Series) -> str:
+def row_number(index, row: pd.Series) -> str:
+    """How a message names a row of one file: by the number its frame is indexed with."""
+    return f"row {index}"
+
+
+def describe_rows(frame: pd.DataFrame, mask: pd.Series, where: Callable = row_number) -> str:
     rows = frame.loc[mask]
-    shown = [f"row {index} (id {row[ID]})" for index, row in rows.head(EXAMPLES_PER_PROBLEM).iterrows()]
+    shown = [f"{where(index, row)} (id {row[ID]})" for index, row in rows.head(EXAMPLES_PER_PROBLEM).iterrows()]
     more = len(rows) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more else "")
 
@@ -246,10 +251,11 @@ def unknown_label_problems(frame: pd.DataFrame, labels: list[str]) -> list[str]:
     return [f"label(s) {values} outside the configured set {labels} (data.labels) in {describe_rows(frame, unknown)}"]
 
 
-def duplicate_id_problems(kept: pd.DataFrame) -> list[str]:
+def duplicate_id_problems(kept: pd.DataFrame, where: Callable = row_number) -> list[str]:
     """Ids name rows in every message and report; two different statements under one id make them ambiguous.
 
     Checked after duplicates are dropped, so that a row repeated whole (same id, text and label) is not an error.
+    `where` names a row in the message (`row_number` for the rows of one file).
     """
     shared = kept[ID].duplicated(keep=False)
     if not shared.any():
@@ -259,22 +265,33 @@ def duplicate_id_problems(kept: pd.DataFrame) -> list[str]:
     more = f" and {len(ids) - EXAMPLES_PER_PROBLEM} more" if len(ids) > EXAMPLES_PER_PROBLEM else ""
     return [
         f"{len(ids)} id(s) (data.id_column) each name different statements: {listed}{more}, "
-        f"in {describe_rows(kept, shared)}; expected one id per statement, or set data.id_column=null to number rows"
+        f"in {describe_rows(kept, shared, where)}; expected one id per statement, "
+        "or set data.id_column=null to number rows"
     ]
 
 
 def conflicting_label_problems(statements: ValidatedStatements) -> list[str]:
     """The same statement (ignoring case and spacing) labelled differently cannot be learnt from."""
-    frame = statements.rows
+    rows = rows_with_conflicting_labels(statements.rows)
+    return conflict_problems(rows, lambda firsts: statements.texts_at(firsts.index).tolist(), row_number)
+
+
+def rows_with_conflicting_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose statement key (KEY digests) has more than one label among `frame`'s rows."""
     label_counts = frame.groupby(list(KEY))[LABEL].nunique()
-    conflicting = label_counts[label_counts > 1].index
-    if conflicting.empty:
+    return frame[key_index(frame).isin(label_counts[label_counts > 1].index)]
+
+
+def conflict_problems(
+    rows: pd.DataFrame, read_texts: Callable[[pd.DataFrame], list[str]], where: Callable = row_number
+) -> list[str]:
+    """One problem per statement of `rows` (rows_with_conflicting_labels), listing its rows as `where` names them;
+    `read_texts` reads back the text of the given rows, the first of each statement, for the key and the message."""
+    if rows.empty:
         return []
-    rows = frame[key_index(frame).isin(conflicting)]
     firsts = rows[~rows.duplicated(subset=list(KEY))]
-    # Listed in the order of their statement keys, as the keys themselves sort: the text of each one's first row
-    # is read back to give the key and the message.
-    texts = statements.texts_at(firsts.index).tolist()
+    # Listed in the order of their statement keys, as the keys themselves sort.
+    texts = read_texts(firsts)
     targets = firsts[TARGET].tolist() if TARGET in firsts else [None] * len(firsts)
     ordered = sorted(
         (statement_key(text, target), text, digest)
@@ -283,10 +300,10 @@ def conflicting_label_problems(statements: ValidatedStatements) -> list[str]:
     problems = []
     for _, text, digest in ordered[:EXAMPLES_PER_PROBLEM]:
         same = rows[(rows[KEY[0]] == digest[0]) & (rows[KEY[1]] == digest[1])]
-        listed = ", ".join(f"row {number} (id {row[ID]}, {row[LABEL]})" for number, row in same.iterrows())
+        listed = ", ".join(f"{where(index, row)} (id {row[ID]}, {row[LABEL]})" for index, row in same.iterrows())
         problems.append(f"the same text has different labels in {listed}: {text[:80]!r}")
-    if len(conflicting) > EXAMPLES_PER_PROBLEM:
-        problems.append(f"... and {len(conflicting) - EXAMPLES_PER_PROBLEM} more texts with conflicting labels")
+    if len(firsts) > EXAMPLES_PER_PROBLEM:
+        problems.append(f"... and {len(firsts) - EXAMPLES_PER_PROBLEM} more texts with conflicting labels")
     return problems
 
 
