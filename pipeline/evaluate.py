@@ -84,9 +84,12 @@ def rescore_champion(cfg: DictConfig, champion_version, test) -> tuple[list | No
     """The champion's predictions on this test split, or why it cannot be scored (a problem, not a crash)."""
     name, version = cfg.mlflow.registered_model, champion_version.version
     try:
+        # The version users load must load, whatever is scored: a broken champion is reported (and replaced only
+        # with champion.replace_broken).
+        champion = tracking.load_sklearn_model(f"models:/{name}/{version}")
         # A champion refitted on all labels has seen this test split: score its held-out twin, as candidates are.
-        held_out_twin = refit.held_out_twin(dict(champion_version.tags))
-        champion = tracking.load_sklearn_model(held_out_twin or f"models:/{name}/{version}")
+        if held_out_twin := refit.held_out_twin(dict(champion_version.tags)):
+            champion = tracking.load_sklearn_model(held_out_twin)
         predictions = champion.predict(test)
     except Exception as error:  # a corrupt, deleted or foreign champion must not stop the stage; report it
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
