@@ -297,6 +297,8 @@ def main(cfg: DictConfig) -> None:
             "champion_uri": f"models:/{name}@{cfg.champion.alias}",
             "promoted": decision.promote,
             "refit": version_tags[refit.REFIT_TAG],
+            # The summary ranks the targets by it.
+            "selection_metric": cfg.selection_metric,
             "decision": decision.reason,
             # The model's input columns are the data set's own (a DataFrame with a "text" column fits only some).
             "input_columns": [column for column in input_columns(cfg) if column],

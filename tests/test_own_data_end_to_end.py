@@ -66,6 +66,8 @@ def test_the_recipe_scores_the_gold_test_file_with_f_avg(project):
 
 
 def test_the_recipe_reports_and_logs_each_targets_scores(project, client):
+    from pipeline.summary import summary
+
     per_target = json.loads((project / "reports/per_target_metrics.json").read_text())
     test = pd.read_parquet(project / "data/processed/test.parquet")
     assert list(per_target) == sorted(test["target"].unique())
@@ -75,6 +77,7 @@ def test_the_recipe_reports_and_logs_each_targets_scores(project, client):
         assert run.data.metrics[f"test_by_target/{target}/f_avg"] == pytest.approx(scores["f_avg"])
     predictions = pd.read_csv(project / "reports/test_predictions.csv", dtype=str)
     assert list(predictions.columns) == ["id", "label", "predicted", "target"]
+    assert "Per target:  F_avg from " in summary(project / "reports")
 
 
 def test_stance_predict_passes_the_users_target_column(project, client):
