@@ -1,6 +1,7 @@
 """Stage 3: score the trained classifier on the test split, beside a majority-class baseline; register it."""
 
 import logging
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,11 +20,72 @@ from pipeline.metrics import HEADLINE_METRICS, classification_metrics, majority_
 from pipeline.prepared_data import prepared_digest, use_prepared_data
 from pipeline.stage_io import read_split
 from pipeline.train import input_columns
-from pipeline.validation import KEY, LABEL, statement_keys
+from pipeline.validation import KEY, LABEL, TARGET, statement_keys
 
 log = logging.getLogger(__name__)
 # The champion gate's metrics: the candidate's and the re-scored champion's score, and the McNemar p-value.
 GATE_PREFIX = "vs_champion_"
+# Each target's test scores, as MLflow metrics named test_by_target/<target>/<metric> (macro_f1, f_avg, accuracy,
+# statements). Not test_<metric>/<target> like the per-class test_f1/<label>: MLflow's charts make a section of each
+# name's part before the first "/", sorted by name, and that would add four sections interleaved with the per-class
+# ones (test_f1 by class beside test_f_avg by target). Here all of them are one section, test_by_target (sorted
+# before the per-class sections), and the name reads as what it is; in the column chooser, which sorts by name, a
+# target's scores sit together.
+BY_TARGET = "test_by_target"
+TARGET_NAME_LENGTH = 200  # of a target's part of a key: MLflow refuses keys of more than 250 characters
+
+
+def per_target_metrics(test: pd.DataFrame, predictions, labels: list[str], stance_labels: list[str]) -> dict:
+    """target -> its headline test scores and its number of statements, targets sorted; {} without targets.
+
+    Each target is scored as the whole test split is, with all of the data set's labels: a label a target's
+    statements neither have nor are given scores 0 (zero_division=0), which lowers its macro-F1. A target with one
+    statement gets the scores of that one prediction.
+    """
+    if TARGET not in test:
+        return {}
+    truth, predicted = test[LABEL].to_numpy(), np.asarray(predictions)
+    targets = test[TARGET].astype(str).to_numpy()
+    scores = {}
+    for target in sorted(set(targets)):
+        rows = targets == target
+        metrics = classification_metrics(truth[rows], predicted[rows], labels, stance_labels)
+        scores[target] = {name: metrics[name] for name in HEADLINE_METRICS} | {"statements": int(rows.sum())}
+    return scores
+
+
+def metric_safe(target: str) -> str:
+    """A target as one part of an MLflow metric key.
+
+    MLflow takes letters, digits, "_", "-", ".", " ", "/" and ":" in a key (\\w, as its own check); each other
+    character becomes "_", and so do "/" (a target stays one part of the key) and ":" (refused on Windows). A part of
+    dots only would read as a path ("." or ".."), which MLflow refuses; keys longer than 250 characters are refused too.
+    """
+    safe = re.sub(r"[^\w.\- ]", "_", target)[:TARGET_NAME_LENGTH]
+    return safe if safe.strip(".") else "_" * max(len(safe), 1)
+
+
+def target_metric_names(targets) -> dict[str, str]:
+    """target -> its part of the MLflow metric keys, the same on every run. A target MLflow takes as it is keeps
+    its name; the others, in sorted order, get "-2", "-3", ... when their safe name is taken."""
+    names = {target: target for target in targets if metric_safe(target) == target}
+    for target in sorted(set(targets) - set(names)):
+        name = safe = metric_safe(target)
+        number = 1
+        while name in names.values():
+            number += 1
+            name = f"{safe}-{number}"
+        names[target] = name
+    return names
+
+
+def per_target_metric_keys(per_target: dict) -> dict[str, float]:
+    names = target_metric_names(per_target)
+    return {
+        f"{BY_TARGET}/{names[target]}/{metric}": float(value)
+        for target, scores in per_target.items()
+        for metric, value in scores.items()
+    }
 
 
 def load_classifier(path: str):
@@ -37,10 +99,13 @@ def evaluate(cfg: DictConfig, classifier, train, test) -> dict:
     labels, stance_labels = list(cfg.data.labels), list(cfg.data.stance_labels)
     predictions = classifier.predict(test)
     probabilities = classifier.predict_proba(test) if hasattr(classifier, "predict_proba") else None
+    # id, label, predicted first (DVC's confusion plot reads label and predicted), then the target if there is one.
+    scored = test[["id", LABEL]].assign(predicted=predictions)
     return {
         "metrics": classification_metrics(test[LABEL], predictions, labels, stance_labels),
         "baseline": majority_baseline_metrics(train[LABEL], test[LABEL], labels, stance_labels),
-        "predictions": test[["id", LABEL]].assign(predicted=predictions),
+        "per_target": per_target_metrics(test, predictions, labels, stance_labels),
+        "predictions": scored.assign(target=test[TARGET]) if TARGET in test else scored,
         "misclassified": reports.misclassified_statements(test, predictions, probabilities, classifier.classes_),
         "report": reports.text_report(test[LABEL], predictions, labels),
         "top_features": reports.top_features_per_class(classifier, cfg.evaluate.top_features),
@@ -60,6 +125,8 @@ def write_reports(results: dict, reports_dir: Path) -> None:
     per_class = {name: value for name, value in results["metrics"].items() if "/" in name}
     write_json(reports_dir / "metrics.json", {"test": headline, "baseline": results["baseline"]})
     write_json(reports_dir / "per_class_metrics.json", per_class)
+    # Written, as {}, for data without targets too: dvc.yaml declares it, and no earlier data set's scores remain.
+    write_json(reports_dir / "per_target_metrics.json", results["per_target"])
     with atomic_path(reports_dir / "test_predictions.csv") as temporary:
         results["predictions"].to_csv(temporary, index=False)
     write_text(reports_dir / "classification_report.txt", results["report"])
@@ -72,6 +139,10 @@ def write_reports(results: dict, reports_dir: Path) -> None:
 def log_results(results: dict) -> None:
     tracking.log_metrics(results["metrics"], prefix="test_")
     tracking.log_metrics(results["baseline"], prefix="baseline_")
+    if results["per_target"]:
+        tracking.log_metrics(per_target_metric_keys(results["per_target"]))
+        table = pd.DataFrame([{"target": target, **scores} for target, scores in results["per_target"].items()])
+        tracking.log_table(table, "per_target_metrics.json")
     tracking.log_text(results["report"], "classification_report.txt")
     tracking.log_table(results["misclassified"], "misclassified_test_statements.json")
     if results["top_features"]:
@@ -229,6 +300,8 @@ def main(cfg: DictConfig) -> None:
             "champion_uri": f"models:/{name}@{cfg.champion.alias}",
             "promoted": decision.promote,
             "refit": version_tags[refit.REFIT_TAG],
+            # The summary ranks the targets by it.
+            "selection_metric": cfg.selection_metric,
             "decision": decision.reason,
             # The model's input columns are the data set's own (a DataFrame with a "text" column fits only some).
             "input_columns": [column for column in input_columns(cfg) if column],

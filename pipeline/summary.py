@@ -39,6 +39,24 @@ def input_note(registered: dict) -> str:
     return f"\n   then .predict(pd.DataFrame({{{frame}}})), one label per row"
 
 
+METRIC_NAMES = {"macro_f1": "macro-F1", "f_avg": "F_avg", "accuracy": "accuracy"}
+
+
+def target_lines(reports_dir: Path, metric: str) -> list[str]:
+    """For data with stance targets, the lowest- and highest-scoring target by the selection metric."""
+    path = reports_dir / "per_target_metrics.json"
+    per_target = read_json(path) if path.is_file() else {}
+    if len(per_target) < 2:  # no targets (or one, scored as the test set is)
+        return []
+    ranked = sorted(per_target.items(), key=lambda item: item[1][metric])  # stable: ties in target order
+    (low, lowest), (high, highest) = ranked[0], ranked[-1]
+    return [
+        f"Per target:  {METRIC_NAMES.get(metric, metric)} from {lowest[metric]:.3f} ({low}, {lowest['statements']} "
+        f"statements) to {highest[metric]:.3f} ({high}, {highest['statements']}); {len(per_target)} targets in "
+        f"{path.name}"
+    ]
+
+
 def unchanged_note(registered_file: Path, since: float | None) -> list[str]:
     """When DVC found nothing to re-run, the report is an earlier run's: say so, and when it was written, so that
     its champion decision is not read as this command's."""
@@ -77,6 +95,7 @@ def summary(reports_dir: Path = REPORTS, since: float | None = None) -> str:
             *unchanged_note(registered_file, since),
             "",
             f"Test set:  macro-F1 {test['macro_f1']:.3f}   F_avg {test['f_avg']:.3f}   accuracy {test['accuracy']:.3f}",
+            *target_lines(reports_dir, registered.get("selection_metric", "f_avg")),
             f"Majority-class baseline:  macro-F1 {baseline['macro_f1']:.3f}   accuracy {baseline['accuracy']:.3f}",
             f"Registered model:  {registered['uri']}   (MLflow run {registered['run_id']}){refit_note(registered)}",
             f"Champion:  {registered['champion_uri']}   this model {outcome}: {registered['decision']}"

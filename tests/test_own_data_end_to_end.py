@@ -65,6 +65,21 @@ def test_the_recipe_scores_the_gold_test_file_with_f_avg(project):
     assert metrics["test"]["f_avg"] > metrics["baseline"]["f_avg"] + 0.3
 
 
+def test_the_recipe_reports_and_logs_each_targets_scores(project, client):
+    from pipeline.summary import summary
+
+    per_target = json.loads((project / "reports/per_target_metrics.json").read_text())
+    test = pd.read_parquet(project / "data/processed/test.parquet")
+    assert list(per_target) == sorted(test["target"].unique())
+    assert sum(scores["statements"] for scores in per_target.values()) == len(test)
+    run = client.get_run(client.get_model_version_by_alias(SEMEVAL, "champion").run_id)
+    for target, scores in per_target.items():
+        assert run.data.metrics[f"test_by_target/{target}/f_avg"] == pytest.approx(scores["f_avg"])
+    predictions = pd.read_csv(project / "reports/test_predictions.csv", dtype=str)
+    assert list(predictions.columns) == ["id", "label", "predicted", "target"]
+    assert "Per target:  F_avg from " in summary(project / "reports")
+
+
 def test_stance_predict_passes_the_users_target_column(project, client):
     """The gold file as it is (a .txt table in Windows-1252): labels as the pipeline scored them.
 

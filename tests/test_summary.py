@@ -80,3 +80,23 @@ def test_a_model_the_gate_kept_out_can_be_promoted_by_hand(tmp_path):
     assert "this model not promoted: macro_f1 0.79 does not beat" in text
     assert 'set_registered_model_alias("stance-my-quotes", "champion", "3")' in text
     assert "set_registered_model_alias" not in summary_of(tmp_path, registered())
+
+
+def test_target_data_adds_the_lowest_and_highest_scoring_target_by_the_selection_metric(tmp_path):
+    per_target = {
+        "Atheism": {"macro_f1": 0.62, "f_avg": 0.55, "accuracy": 0.7, "statements": 220},
+        "Feminist Movement": {"macro_f1": 0.58, "f_avg": 0.61, "accuracy": 0.6, "statements": 285},
+        "Hillary Clinton": {"macro_f1": 0.71, "f_avg": 0.69, "accuracy": 0.72, "statements": 295},
+    }
+    write_json(tmp_path / "per_target_metrics.json", per_target)
+    text = summary_of(tmp_path, registered(selection_metric="f_avg"))
+    line = "Per target:  F_avg from 0.550 (Atheism, 220 statements) to 0.690 (Hillary Clinton, 295); 3 targets in "
+    assert line + "per_target_metrics.json" in text.splitlines()
+    by_macro_f1 = summary_of(tmp_path, registered(selection_metric="macro_f1"))
+    assert "macro-F1 from 0.580 (Feminist Movement, 285 statements) to 0.710 (Hillary Clinton, 295)" in by_macro_f1
+
+
+def test_data_without_targets_has_no_per_target_line(tmp_path):
+    assert "Per target" not in summary_of(tmp_path, registered())  # a report from before the file was written
+    write_json(tmp_path / "per_target_metrics.json", {})
+    assert "Per target" not in summary_of(tmp_path, registered(selection_metric="macro_f1"))
