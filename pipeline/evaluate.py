@@ -1,7 +1,6 @@
 """Stage 3: score the trained classifier on the test split, beside a majority-class baseline; register it."""
 
 import logging
-import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,73 +18,13 @@ from pipeline.inference import load_skops
 from pipeline.metrics import HEADLINE_METRICS, classification_metrics, majority_baseline_metrics
 from pipeline.prepared_data import prepared_digest, use_prepared_data
 from pipeline.stage_io import read_split
+from pipeline.target_scores import per_target_metric_keys, per_target_metrics
 from pipeline.train import input_columns
 from pipeline.validation import KEY, LABEL, TARGET, statement_keys
 
 log = logging.getLogger(__name__)
 # The champion gate's metrics: the candidate's and the re-scored champion's score, and the McNemar p-value.
 GATE_PREFIX = "vs_champion_"
-# Each target's test scores, as MLflow metrics named test_by_target/<target>/<metric> (macro_f1, f_avg, accuracy,
-# statements). Not test_<metric>/<target> like the per-class test_f1/<label>: MLflow's charts make a section of each
-# name's part before the first "/", sorted by name, and that would add four sections interleaved with the per-class
-# ones (test_f1 by class beside test_f_avg by target). Here all of them are one section, test_by_target (sorted
-# before the per-class sections), and the name reads as what it is; in the column chooser, which sorts by name, a
-# target's scores sit together.
-BY_TARGET = "test_by_target"
-TARGET_NAME_LENGTH = 200  # of a target's part of a key: MLflow refuses keys of more than 250 characters
-
-
-def per_target_metrics(test: pd.DataFrame, predictions, labels: list[str], stance_labels: list[str]) -> dict:
-    """target -> its headline test scores and its number of statements, targets sorted; {} without targets.
-
-    Each target is scored as the whole test split is, with all of the data set's labels: a label a target's
-    statements neither have nor are given scores 0 (zero_division=0), which lowers its macro-F1. A target with one
-    statement gets the scores of that one prediction.
-    """
-    if TARGET not in test:
-        return {}
-    truth, predicted = test[LABEL].to_numpy(), np.asarray(predictions)
-    targets = test[TARGET].astype(str).to_numpy()
-    scores = {}
-    for target in sorted(set(targets)):
-        rows = targets == target
-        metrics = classification_metrics(truth[rows], predicted[rows], labels, stance_labels)
-        scores[target] = {name: metrics[name] for name in HEADLINE_METRICS} | {"statements": int(rows.sum())}
-    return scores
-
-
-def metric_safe(target: str) -> str:
-    """A target as one part of an MLflow metric key.
-
-    MLflow takes letters, digits, "_", "-", ".", " ", "/" and ":" in a key (\\w, as its own check); each other
-    character becomes "_", and so do "/" (a target stays one part of the key) and ":" (refused on Windows). A part of
-    dots only would read as a path ("." or ".."), which MLflow refuses; keys longer than 250 characters are refused too.
-    """
-    safe = re.sub(r"[^\w.\- ]", "_", target)[:TARGET_NAME_LENGTH]
-    return safe if safe.strip(".") else "_" * max(len(safe), 1)
-
-
-def target_metric_names(targets) -> dict[str, str]:
-    """target -> its part of the MLflow metric keys, the same on every run. A target MLflow takes as it is keeps
-    its name; the others, in sorted order, get "-2", "-3", ... when their safe name is taken."""
-    names = {target: target for target in targets if metric_safe(target) == target}
-    for target in sorted(set(targets) - set(names)):
-        name = safe = metric_safe(target)
-        number = 1
-        while name in names.values():
-            number += 1
-            name = f"{safe}-{number}"
-        names[target] = name
-    return names
-
-
-def per_target_metric_keys(per_target: dict) -> dict[str, float]:
-    names = target_metric_names(per_target)
-    return {
-        f"{BY_TARGET}/{names[target]}/{metric}": float(value)
-        for target, scores in per_target.items()
-        for metric, value in scores.items()
-    }
 
 
 def load_classifier(path: str):

@@ -7,16 +7,10 @@ import pandas as pd
 import pytest
 from conftest import FIXTURE_CSV, REPO, compose_config
 
-from pipeline.evaluate import (
-    evaluate,
-    log_results,
-    per_target_metric_keys,
-    per_target_metrics,
-    target_metric_names,
-    write_reports,
-)
+from pipeline.evaluate import evaluate, log_results, write_reports
 from pipeline.metrics import f_avg
 from pipeline.prepare import prepare
+from pipeline.target_scores import per_target_metric_keys, per_target_metrics, target_metric_names
 from pipeline.train import fit_classifier
 
 LABELS = ["FAVOR", "AGAINST", "NONE"]
