@@ -39,8 +39,11 @@ def text_report(y_true, y_pred, labels: Sequence[str]) -> str:
 
 
 def misclassified_statements(test: pd.DataFrame, predictions, probabilities, classes) -> pd.DataFrame:
-    """Test statements the model got wrong, most confident mistakes first."""
-    table = test[["id", "text", "label"]].assign(predicted=predictions)
+    """Test statements the model got wrong, most confident mistakes first; with their stance target, where the data
+    has one (a statement's label is its stance towards that target)."""
+    table = test[[column for column in ("id", "text", "target", "label") if column in test]].assign(
+        predicted=predictions
+    )
     if probabilities is not None:
         table["confidence"] = np.max(probabilities, axis=1)
         for index, label in enumerate(classes):

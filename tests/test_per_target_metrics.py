@@ -104,6 +104,10 @@ def test_evaluating_target_data_writes_and_logs_each_targets_scores(tmp_path, tr
     table = mlflow.load_table("per_target_metrics.json", run_ids=[run.info.run_id])
     assert list(table["target"]) == SEMEVAL_TARGETS
     assert list(table["statements"]) == [written[target]["statements"] for target in SEMEVAL_TARGETS]
+    # A mistake is read with the target its label is a stance towards.
+    mistakes = mlflow.load_table("misclassified_test_statements.json", run_ids=[run.info.run_id])
+    assert list(mistakes.columns[:5]) == ["id", "text", "target", "label", "predicted"]
+    assert set(mistakes["target"]) <= set(SEMEVAL_TARGETS) and len(mistakes) > 0
 
 
 def test_data_without_targets_keeps_its_reports_and_metrics(tmp_path, tracking_uri):
