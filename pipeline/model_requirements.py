@@ -8,6 +8,10 @@ from sklearn.base import BaseEstimator
 
 
 def nested_estimators(estimator) -> list:
+    """The estimator and the estimators inside it. A fitted per-target model's are its pooled model's: the template
+    it clones for each target was never fitted, and its steps know no encoder yet."""
+    if (pooled := getattr(estimator, "pooled_", None)) is not None:
+        return [estimator, *nested_estimators(pooled)]
     found = [estimator]
     if isinstance(estimator, BaseEstimator):
         for value in estimator.get_params(deep=True).values():

