@@ -237,9 +237,11 @@ def read_article(path: Path, encoding: str | None = None, max_mb: float = DEFAUL
     return prose
 
 
-def read_stdin(max_mb: float | None = DEFAULT_MAX_ARTICLE_MB) -> str:
-    """Standard input as text; an article is held to `max_mb`, statements (--lines, max_mb None) are not."""
-    text = "".join(decoded_blocks(iter(lambda: sys.stdin.buffer.read(READ_BLOCK), b""), STDIN_NAME))
+def read_stdin(max_mb: float | None = DEFAULT_MAX_ARTICLE_MB, encoding: str | None = None) -> str:
+    """Standard input as text (UTF-8 unless `encoding`); an article is held to `max_mb`, statements (--lines,
+    max_mb None) are not."""
+    blocks = iter(lambda: sys.stdin.buffer.read(READ_BLOCK), b"")
+    text = "".join(decoded_blocks(blocks, STDIN_NAME, encoding or UTF8, ENCODING_OPTION))
     if max_mb is not None:
         check_article_size(len(text.encode("utf-8")), STDIN_NAME, max_mb)
     if not text.strip():
@@ -635,7 +637,7 @@ def run(args: argparse.Namespace) -> int:
         else None
     )
     paths = article_paths(inputs, args.max_article_mb) if inputs and not tables else []
-    stdin_text = read_stdin(None if args.lines else args.max_article_mb) if from_stdin else None
+    stdin_text = read_stdin(None if args.lines else args.max_article_mb, args.encoding) if from_stdin else None
     writer_format = output_format(args)
     check_output_is_not_an_input(args.output, [table.path] if table is not None else paths, args.model)
     with collecting_no_garbage_while_loading():

@@ -409,6 +409,24 @@ def test_empty_standard_input_exits_2(small_model, capsys, monkeypatch):
     assert_one_line_error(code, err, "<stdin>", "empty")
 
 
+def test_standard_input_in_another_encoding_is_named_and_read_with_encoding(small_model, capsys, monkeypatch):
+    statements = "Caf\u00e9 talk will not stop the bombing.\n".encode("cp1252")
+    code, _, err = cli(capsys, "--lines", "--model", str(small_model), stdin=statements, monkeypatch=monkeypatch)
+    assert_one_line_error(code, err, "<stdin>", "line 1", "--encoding")
+    code, out, err = cli(
+        capsys,
+        "--lines",
+        "--encoding",
+        "cp1252",
+        "--model",
+        str(small_model),
+        stdin=statements,
+        monkeypatch=monkeypatch,
+    )
+    assert code == 0, err
+    assert rows(out)["text"].tolist() == ["Caf\u00e9 talk will not stop the bombing."]
+
+
 def test_errors_reach_the_user_as_one_line_without_a_traceback(tmp_path):
     """The real command: exit code and stderr as a shell user sees them."""
     empty = tmp_path / "empty.txt"
