@@ -12,12 +12,14 @@ from pathlib import Path
 import hydra
 import numpy as np
 import pandas as pd
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 
 from pipeline.errors import exit_on_user_error
 from pipeline.files import atomic_path, write_json
 from pipeline.metrics import classification_metrics
+from pipeline.prepared_data import use_prepared_data
 from pipeline.stage_io import read_split
 from pipeline.train import fit_classifier
 from pipeline.validation import GROUP, LABEL
@@ -101,6 +103,8 @@ def curve_figure(curve: list[dict]):
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
+    # The data set the prepared splits hold (its labels, columns and metric), not conf/'s default.
+    use_prepared_data(cfg, list(HydraConfig.get().overrides.task))
     frame = pd.concat([read_split(cfg.paths.processed, "train"), read_split(cfg.paths.processed, "validation")])
     curve, confusions, examples = learning_curve(cfg, frame)
     print(f"\n{cfg.model.name} · {cfg.features.name}: {FOLDS}-fold cross-validation on {len(frame)} statements")
