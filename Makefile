@@ -74,10 +74,11 @@ lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# Generated files git does not track: the splits, the model, Hydra's run folders, charts. The committed reports
-# (reports/metrics.json and the plots) stay: they are the versioned results (git checkout reports/ after a run).
-CLEAN_PATHS := data/processed/*.parquet models/classifier.skops models/train_run.json reports/registered_model.json \
-	reports/compare_*.png outputs multirun dvc_plots
+# Generated files git does not track: the splits and dataset.json (which names their data set: commands default to
+# its champion), the model, Hydra's run folders, charts. The committed reports (reports/metrics.json and the plots)
+# stay: they are the versioned results (git checkout reports/ after a run).
+CLEAN_PATHS := data/processed/*.parquet data/processed/dataset.json models/classifier.skops models/train_run.json \
+	reports/registered_model.json reports/compare_*.png outputs multirun dvc_plots
 # Local state on top of that: every MLflow run and registered model, and DVC's cache (and its run-cache).
 RESET_PATHS := mlflow.db mlflow.db.lock mlruns mlartifacts .dvc/cache .dvc/tmp
 

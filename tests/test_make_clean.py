@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-OUTPUTS = ["data/processed/train.parquet", "models/classifier.skops", "models/train_run.json", "outputs/x/y.log"]
+OUTPUTS = [
+    "data/processed/train.parquet",
+    "data/processed/dataset.json",
+    "models/classifier.skops",
+    "models/train_run.json",
+    "outputs/x/y.log",
+]
 STATE = ["mlflow.db", "mlruns/1/meta.yaml", ".dvc/cache/files/md5/ab/cdef", ".dvc/tmp/exps/x"]
 KEPT = ["reports/metrics.json", "models/.gitignore", "data/raw/statements.csv", "params.yaml", ".dvc/config"]
 
