@@ -1,6 +1,6 @@
 """Compare the runs of an experiment: the best runs by one metric, as a terminal table and a bar chart.
 
-    python -m pipeline.compare                          # best 10 runs by validation macro-F1
+    python -m pipeline.compare                          # best 10 runs by the data set's validation selection metric
     python -m pipeline.compare --metric test_f_avg --top 5 --chart reports/best_f_avg.png
     python -m pipeline.compare --dvc-exp bronze-fish    # the runs of one DVC experiment
 
@@ -135,7 +135,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--top", type=int, default=10, metavar="N", help="how many runs to show (default: %(default)s)")
     parser.add_argument(
-        "--chart", default=None, metavar="PATH", help="bar chart (default: reports/compare_<metric>.png)"
+        "--chart",
+        default=None,
+        metavar="PATH",
+        help="bar chart (default: reports/compare_<metric>.png; for another data set than the prepared one, "
+        "reports/compare_<experiment>_<metric>.png)",
     )
     parser.add_argument(
         "--include-parents", action="store_true", help="also rank the parent runs of sweeps (skipped by default)"

@@ -11,7 +11,8 @@ HEADLINE_METRICS = ("macro_f1", "f_avg", "accuracy")
 
 
 def f_avg(y_true: Sequence[str], y_pred: Sequence[str], stance_labels: Sequence[str]) -> float:
-    """SemEval-2016 stance metric: the mean F1 of the two stance classes, ignoring `neutral`."""
+    """SemEval-2016 stance metric: the mean F1 of the two stance classes (`stance_labels`), ignoring the third
+    (neutral, NONE)."""
     return float(np.mean(f1_score(y_true, y_pred, labels=list(stance_labels), average=None, zero_division=0)))
 
 

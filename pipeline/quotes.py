@@ -378,13 +378,13 @@ def _subject_ending(text: str, offset: int) -> tuple[_Subject, int] | None:
         candidates.append(text[: appos.start()])
     for cand in candidates:
         if (m := _SUBJ_END.search(cand)) and (subject := _subject(m, offset)):
-            if appos and cand is not text and subject.kind == "org" and (named := _name_in(text, appos, offset)):
+            if appos and cand is not text and subject.kind == "org" and (named := _name_in(appos, offset)):
                 return named, m.start()
             return subject, m.start()
     return None
 
 
-def _name_in(text: str, appos: re.Match, offset: int) -> _Subject | None:
+def _name_in(appos: re.Match, offset: int) -> _Subject | None:
     """The person an apposition names after a role: "a Nato spokesman, Colonel Ward Hensley, said"."""
     inner = re.search(r"[^,\s](?:[^,]*[^,\s])?", appos.group())
     if inner and (m := re.fullmatch(_SUBJECT, inner.group())) and m.lastgroup == "name":

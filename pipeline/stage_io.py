@@ -72,12 +72,12 @@ def write_splits(splits: dict[str, pd.DataFrame], processed_dir: str) -> None:
     write_split_batches({split: [frame] for split, frame in splits.items()}, processed_dir)
 
 
-def read_split(processed_dir: str, split: str, columns: list[str] | None = None) -> pd.DataFrame:
-    """One split, or only the given columns of it (Parquet reads just those)."""
+def read_split(processed_dir: str, split: str) -> pd.DataFrame:
+    """One split, as the prepare stage wrote it."""
     path = split_path(processed_dir, split)
     if not path.is_file():
         raise UserInputError(
             f"{path}: missing; run the prepare stage first (dvc repro, or python -m pipeline.prepare); after a failed "
             "prepare, `dvc checkout` restores the splits it last wrote"
         )
-    return pd.read_parquet(path, columns=columns)
+    return pd.read_parquet(path)

@@ -14,8 +14,6 @@ from pipeline import tracking, unsent_runs
 from pipeline.errors import UserInputError, exit_with_user_error
 from pipeline.inference import load_skops
 
-log = logging.getLogger(__name__)
-
 # The `mlflow` config group's defaults: the same short check and bounded retries as the pipeline's stages.
 CONNECTION = {"preflight_timeout": 5, "http_max_retries": 2, "http_timeout": 20, "http_backoff_factor": 1}
 

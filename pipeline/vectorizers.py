@@ -1,12 +1,12 @@
-"""A TfidfVectorizer that saves quickly and compactly in the skops format, and counts `char_wb` n-grams fast.
+"""A TfidfVectorizer that saves quickly and compactly in the skops format, and counts n-grams fast.
 
 skops writes a fitted vocabulary (a dict of tens of thousands of terms) as one JSON node per entry:
 about 40 s and 37 MB for the default word + character features. Stored as two arrays instead, the same
 vocabulary takes a fraction of a second and about a megabyte.
 
-scikit-learn's `char_wb` analyzer is pure Python (one string and one dict lookup per n-gram); for that
-analyzer the counting runs vectorised in `pipeline.char_ngrams` instead, with the same vocabulary, indices
-and counts. Everything else is TfidfVectorizer's.
+scikit-learn's analyzers are pure Python (one string and one dict lookup per n-gram); for `char_wb` and `word`
+n-grams the counting runs vectorised instead (`pipeline.char_ngrams`, `pipeline.word_ngrams`), with the same
+vocabulary, indices and counts. Everything else is TfidfVectorizer's.
 """
 
 import os

@@ -1,7 +1,8 @@
 """What a registered model version says about itself in the MLflow registry: a description and tags.
 
-A person browsing `stance-classifier` sees which model, features, parameters, data and test scores a
-version holds, and why it did or did not become champion, without opening its run.
+A person browsing a data set's registered model (`stance-classifier` for the shipped corpus) sees which model,
+features, parameters, data and test scores a version holds, and why it did or did not become champion, without
+opening its run.
 """
 
 from collections.abc import Mapping
@@ -22,7 +23,7 @@ def version_description(
     """Markdown, as the registry UI renders it:
 
     logreg · word_char · C=4.0
-    Data: intervention-statements (md5 1a2b3c4d), 1,590 statements: 1,113 train · 248 validation · 229 test
+    Data: intervention-statements (md5 1a2b3c4d), 1,590 statements: 1,133 train · 228 validation · 229 test
     Test: macro-F1 0.801 · F_avg 0.756 · accuracy 0.799 (majority baseline macro-F1 0.168)
     Champion: promoted (no champion yet)
     """
