@@ -85,7 +85,7 @@ def test_a_data_set_with_targets_scores_extra_quotes_with_their_targets(statemen
         [
             "data.target_column=conflict",
             "model.per_target=true",
-            "+model.per_target_min_statements=5",
+            "model.per_target_min_statements=5",
             "features=word",
             f"data.extra_eval=[{extra}]",
         ]
