@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from pipeline import real_text
 from pipeline.errors import DataValidationError, UserInputError, exit_on_user_error
 from pipeline.loading import TextFormat, first_row_of, is_local_file, load_statement_table
-from pipeline.prepared_data import write_manifest
+from pipeline.prepared_data import check_registered_model_is_its_own, read_manifest, write_manifest
 from pipeline.split_checks import groups_across_splits, problems_across_splits, rows_of_all_splits
 from pipeline.splitting import (
     SPLIT_NAMES,
@@ -207,6 +207,7 @@ def prepare(cfg: DictConfig) -> dict[str, pd.DataFrame]:
 
 def write_prepared_splits(cfg: DictConfig) -> None:
     """The stage's work: the split files, written a batch of rows at a time, and the manifest beside them."""
+    check_registered_model_is_its_own(cfg.data, read_manifest(cfg.paths.processed))
     splits = split_rows(cfg)
     digest = SplitsDigest()
     batches = {name: digest.fed(name, split.batches()) for name, split in splits.items()}

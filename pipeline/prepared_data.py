@@ -72,6 +72,27 @@ def write_manifest(cfg: "DictConfig", digest: str) -> None:
     write_json(manifest_path(cfg.paths.processed), {"data": data, "seed": cfg.seed, "digest": digest})
 
 
+def check_registered_model_is_its_own(data: "DictConfig", manifest: dict | None) -> None:
+    """Refuse, before any split is replaced, a data set that names the registered model of the other data set
+    prepared here before: a data config copied from another that kept its `registered_model`.
+
+    The train stage checks the registry itself (tracking.check_registered_model_identity), but only after this
+    stage has replaced the splits, leaving them (and the commands' default champion) to a refused configuration.
+    This catches the usual case early, without MLflow.
+    """
+    if manifest is None or manifest["data"].get("registered_model") != data.registered_model:
+        return
+    before = manifest["data"]
+    if str(before.get("name")) == str(data.name) and list(before.get("labels", [])) == list(data.labels):
+        return
+    raise UserInputError(
+        f"data.registered_model={data.registered_model}: that is the registered model of data set "
+        f"{before.get('name')!r} (labels {list(before.get('labels', []))}), prepared here before; data set "
+        f"{data.name!r} (labels {list(data.labels)}) needs one of its own, e.g. "
+        f"data.registered_model=stance-{data.name}. Nothing was prepared"
+    )
+
+
 def read_manifest(processed_dir: str) -> dict | None:
     path = manifest_path(processed_dir)
     return read_json(path) if path.is_file() else None

@@ -8,7 +8,7 @@ import pytest
 from conftest import FIXTURE_CSV, REPO, compose_config
 
 from pipeline import prepared_data, statement_source
-from pipeline.errors import DataValidationError
+from pipeline.errors import DataValidationError, UserInputError
 from pipeline.prepare import write_prepared_splits
 from pipeline.splitting import split_statements
 from pipeline.stage_io import read_split, split_path, write_split_batches
@@ -157,3 +157,21 @@ def test_data_re_saved_with_a_byte_order_mark_other_line_endings_and_quoting_pre
     reworded_files, reworded_manifest = prepared(reworded, "reworded")
     assert reworded_manifest["digest"] != original["digest"]
     assert prepared_data.manifest_splits_digest(reworded_manifest) != prepared_data.manifest_splits_digest(original)
+
+
+def test_a_data_set_naming_the_registered_model_of_the_one_prepared_before_is_refused_before_any_split(tmp_path):
+    """A data config copied from another that kept its registered_model: the train stage would refuse it, after
+    prepare had replaced the splits; prepare refuses it first, and the earlier splits stay."""
+    processed = tmp_path / "processed"
+    write_prepared_splits(compose_config([f"data.path={FIXTURE_CSV}", f"paths.processed={processed}"]))
+    before = {path.name: path.read_bytes() for path in processed.iterdir()}
+    copied = [f"data.path={FIXTURE_CSV}", f"paths.processed={processed}", "data.name=my-quotes"]
+    with pytest.raises(
+        UserInputError,
+        match=r"data.registered_model=stance-classifier: that is the registered model "
+        r"of data set 'intervention-statements' .* data.registered_model=stance-my-quotes",
+    ):
+        write_prepared_splits(compose_config(copied))
+    assert {path.name: path.read_bytes() for path in processed.iterdir()} == before
+    write_prepared_splits(compose_config([*copied, "data.registered_model=stance-my-quotes"]))
+    assert prepared_data.read_manifest(str(processed))["data"]["name"] == "my-quotes"
