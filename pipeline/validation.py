@@ -308,10 +308,16 @@ def conflict_problems(
 
 
 def drop_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, DeduplicationCounts]:
-    """Keep the first of statements repeated with the same label, exactly or up to case and spacing."""
-    exact = frame.duplicated(subset=[*EXACT_KEY, LABEL, TARGET] if TARGET in frame else [*EXACT_KEY, LABEL])
+    """Keep the first of statements repeated with the same label, exactly or up to case and spacing.
+
+    Within a split only, where a column names each row's split: a statement repeated under two splits is left to
+    splitting.drop_held_out_duplicates, which keeps it in the split reported on (test, then validation), as it does
+    for a data set's split files. Keeping the first row would keep whichever comes first in the file.
+    """
+    within = [SPLIT] if SPLIT in frame else []
+    exact = frame.duplicated(subset=[*EXACT_KEY, LABEL, *([TARGET] if TARGET in frame else []), *within])
     without_exact = frame[~exact]
-    normalised = without_exact.duplicated(subset=[*KEY, LABEL])
+    normalised = without_exact.duplicated(subset=[*KEY, LABEL, *within])
     # The exact digests served only this; the rows the splits copy keep the statement keys alone.
     kept = without_exact[~normalised].drop(columns=list(EXACT_KEY))
     return kept, DeduplicationCounts(exact=int(exact.sum()), normalised=int(normalised.sum()))
@@ -344,7 +350,8 @@ def validate_source(
     if problems:
         raise DataValidationError(f"{location}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
     kept, dropped = drop_duplicates(frame)
-    if columns.id and (problems := duplicate_id_problems(kept)):
+    # One row per id and statement: the same statement under its id in two splits is no clash.
+    if columns.id and (problems := duplicate_id_problems(kept.drop_duplicates(subset=[ID, *KEY]))):
         raise DataValidationError(f"{location}: " + problems[0])
     log.info(
         "dropped %d exact and %d case/whitespace duplicate(s) with the same label; %d statements remain",

@@ -129,3 +129,21 @@ def test_problems_across_splits_stop_prepare_before_an_earlier_prepared_folder_c
     with pytest.raises(DataValidationError, match=r"2 problem\(s\) across its splits"):
         write_prepared_splits(own_splits_config(tmp_path / "bad", splits, f"paths.processed={processed}"))
     assert {path.name: (path.read_bytes(), path.stat().st_mtime_ns) for path in processed.iterdir()} == before
+
+
+def test_a_statement_under_two_values_of_a_split_column_stays_in_the_split_reported_on(tmp_path, caplog):
+    """As with split files: the test copy is kept, whichever row comes first in the file."""
+    frame = pd.read_csv(FIXTURE_CSV).assign(part="train")
+    frame.loc[frame["source"].isin(["src-6", "src-7"]), "part"] = "validation"
+    frame.loc[frame["source"].isin(["src-8", "src-9"]), "part"] = "test"
+    test_row = frame[frame["part"] == "test"].iloc[[0]]
+    repeated = pd.concat([test_row.assign(part="train"), frame], ignore_index=True)  # the train copy comes first
+    path = tmp_path / "with_split.csv"
+    repeated.to_csv(path, index=False)
+    caplog.set_level("WARNING")
+    overrides = ["data.split.kind=column", "data.split.column=part", "data.extra_eval=[]"]
+    prepared = prepare(compose_config([f"data.path={path}", *overrides]))
+    statement = test_row["id"].iloc[0]
+    assert statement in set(prepared["test"]["id"]) and statement not in set(prepared["train"]["id"])
+    assert len(prepared["test"]) == (frame["part"] == "test").sum()
+    assert "dropped 1 training statement(s) that repeat a validation or test statement" in caplog.text
