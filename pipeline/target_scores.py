@@ -1,4 +1,4 @@
-"""Each stance target's test scores, for data sets with a target column (SemEval-style data, whose researchers
+"""Each stance target's scores, for data sets with a target column (SemEval-style data, whose researchers
 compare models target by target), and their names as MLflow metrics."""
 
 import re
@@ -9,13 +9,12 @@ import pandas as pd
 from pipeline.metrics import HEADLINE_METRICS, classification_metrics
 from pipeline.validation import LABEL, TARGET
 
-# Each target's test scores, as MLflow metrics named test_by_target/<target>/<metric> (macro_f1, f_avg, accuracy,
-# statements). Not test_<metric>/<target> like the per-class test_f1/<label>: MLflow's charts make a section of each
-# name's part before the first "/", sorted by name, and that would add four sections interleaved with the per-class
-# ones (test_f1 by class beside test_f_avg by target). Here all of them are one section, test_by_target (sorted
-# before the per-class sections), and the name reads as what it is; in the column chooser, which sorts by name, a
-# target's scores sit together.
-BY_TARGET = "test_by_target"
+# Each target's scores, as MLflow metrics named test_by_target/<target>/<metric> (macro_f1, f_avg, accuracy,
+# statements), and val_by_target/... for the validation split. Not test_<metric>/<target> like the per-class
+# test_f1/<label>: MLflow's charts make a section of each name's part before the first "/", sorted by name, and that
+# would add four sections interleaved with the per-class ones (test_f1 by class beside test_f_avg by target). Here
+# all of them are one section per split, test_by_target (sorted before the per-class sections), and the name reads
+# as what it is; in the column chooser, which sorts by name, a target's scores sit together.
 TARGET_NAME_LENGTH = 200  # of a target's part of a key: MLflow refuses keys of more than 250 characters
 
 
@@ -63,10 +62,12 @@ def target_metric_names(targets) -> dict[str, str]:
     return names
 
 
-def per_target_metric_keys(per_target: dict) -> dict[str, float]:
+def per_target_metric_keys(per_target: dict, split: str = "test") -> dict[str, float]:
+    """MLflow metrics `<split>_by_target/<target>/<metric>`: test_by_target/... for the evaluate stage,
+    val_by_target/... for the validation split the train stage scores."""
     names = target_metric_names(per_target)
     return {
-        f"{BY_TARGET}/{names[target]}/{metric}": float(value)
+        f"{split}_by_target/{names[target]}/{metric}": float(value)
         for target, scores in per_target.items()
         for metric, value in scores.items()
     }

@@ -25,6 +25,7 @@ from pipeline.metrics import HEADLINE_METRICS, classification_metrics
 from pipeline.model_files import save_skops
 from pipeline.prepared_data import use_prepared_data
 from pipeline.stage_io import read_split
+from pipeline.target_scores import per_target_metric_keys, per_target_metrics
 from pipeline.validation import LABEL, TARGET, TEXT
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,16 @@ def fit_classifier(cfg: DictConfig, train):
 
 
 def validation_scores(cfg: DictConfig, classifier, validation) -> dict[str, float]:
+    return validation_results(cfg, classifier, validation)[0]
+
+
+def validation_results(cfg: DictConfig, classifier, validation) -> tuple[dict[str, float], dict]:
+    """The validation split's scores, and each stance target's ({} for data without targets): what sweeps choose
+    by, and what a researcher compares targets by before the test split is looked at."""
     predictions = classifier.predict(validation)
-    return classification_metrics(validation[LABEL], predictions, cfg.data.labels, cfg.data.stance_labels)
+    labels, stance_labels = list(cfg.data.labels), list(cfg.data.stance_labels)
+    scores = classification_metrics(validation[LABEL], predictions, labels, stance_labels)
+    return scores, per_target_metrics(validation, predictions, labels, stance_labels)
 
 
 def selection_metric(cfg: DictConfig) -> str:
@@ -89,7 +98,7 @@ def main(cfg: DictConfig) -> float:
     train = read_split(cfg.paths.processed, "train")
     validation = read_split(cfg.paths.processed, "validation")
     classifier = fit_classifier(cfg, train)
-    scores = validation_scores(cfg, classifier, validation)
+    scores, per_target = validation_results(cfg, classifier, validation)
     log.info(
         "%s validation: macro-F1 %.3f  F_avg %.3f  accuracy %.3f",
         cfg.data.name,
@@ -103,6 +112,7 @@ def main(cfg: DictConfig) -> float:
         tracking.log_dataset(train, cfg.data.path, cfg.data.name, context="training")
         tracking.log_dataset(validation, cfg.data.path, cfg.data.name, context="validation")
         tracking.log_metrics(scores, prefix="val_")
+        tracking.log_metrics(per_target_metric_keys(per_target, split="val"))
         tracking.log_training_history(training_history(classifier))
         model_uri = tracking.log_model(classifier, model_input_example(cfg, train), *input_columns(cfg))
 

@@ -75,6 +75,10 @@ def test_the_recipe_reports_and_logs_each_targets_scores(project, client):
     run = client.get_run(client.get_model_version_by_alias(SEMEVAL, "champion").run_id)
     for target, scores in per_target.items():
         assert run.data.metrics[f"test_by_target/{target}/f_avg"] == pytest.approx(scores["f_avg"])
+    # The train stage scored each target on the validation split too.
+    validation = pd.read_parquet(project / "data/processed/validation.parquet")
+    for target, rows in validation.groupby("target"):
+        assert run.data.metrics[f"val_by_target/{target}/statements"] == len(rows)
     predictions = pd.read_csv(project / "reports/test_predictions.csv", dtype=str)
     assert list(predictions.columns) == ["id", "label", "predicted", "target"]
     assert "Per target:  F_avg from " in summary(project / "reports")

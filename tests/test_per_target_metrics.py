@@ -11,7 +11,7 @@ from pipeline.evaluate import evaluate, log_results, write_reports
 from pipeline.metrics import f_avg
 from pipeline.prepare import prepare
 from pipeline.target_scores import per_target_metric_keys, per_target_metrics, target_metric_names
-from pipeline.train import fit_classifier
+from pipeline.train import fit_classifier, validation_results, validation_scores
 
 LABELS = ["FAVOR", "AGAINST", "NONE"]
 STANCES = LABELS[:2]
@@ -63,6 +63,22 @@ def test_target_names_in_metric_keys_are_ones_mlflow_takes_and_never_collide():
     assert keys["test_by_target/Hillary Clinton/f_avg"] == 0.5 and keys["test_by_target/AC_DC-2/statements"] == 3.0
     for key in keys:
         _validate_metric_name(key)
+
+
+def test_the_validation_split_is_scored_per_target_too():
+    cfg = compose_config(SEMEVAL_OVERRIDES)
+    semeval_splits = prepare(cfg)
+    classifier = fit_classifier(cfg, semeval_splits["train"])
+    validation = semeval_splits["validation"]
+    scores, per_target = validation_results(cfg, classifier, validation)
+    assert scores == validation_scores(cfg, classifier, validation)
+    assert list(per_target) == sorted(validation["target"].unique())
+    assert sum(target["statements"] for target in per_target.values()) == len(validation)
+    keys = per_target_metric_keys(per_target, split="val")
+    assert keys[f"val_by_target/{SEMEVAL_TARGETS[0]}/f_avg"] == per_target[SEMEVAL_TARGETS[0]]["f_avg"]
+    no_targets = compose_config([f"data.path={FIXTURE_CSV}"])
+    frame = pd.read_csv(FIXTURE_CSV).rename(columns={"source": "group"})
+    assert validation_results(no_targets, fit_classifier(no_targets, frame), frame)[1] == {}
 
 
 def evaluated(overrides: list[str], reports_dir, tracking_uri) -> tuple[dict, pd.DataFrame, object]:
