@@ -112,7 +112,8 @@ def main(cfg: DictConfig) -> float:
         tracking.log_dataset(train, cfg.data.path, cfg.data.name, context="training")
         tracking.log_dataset(validation, cfg.data.path, cfg.data.name, context="validation")
         tracking.log_metrics(scores, prefix="val_")
-        tracking.log_metrics(per_target_metric_keys(per_target, split="val"))
+        if per_target:
+            tracking.log_metrics(per_target_metric_keys(per_target, split="val"))
         tracking.log_training_history(training_history(classifier))
         model_uri = tracking.log_model(classifier, model_input_example(cfg, train), *input_columns(cfg))
 
