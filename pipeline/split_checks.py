@@ -68,9 +68,7 @@ def problems_across_splits(
     """
     problems = conflict_problems(rows_with_conflicting_labels(rows), texts_reader(splits), where_in(places))
     if ids_given:
-        # One row per id and statement: a statement repeated under its id in another split is no clash.
-        statements = rows.drop_duplicates(subset=[ID, *KEY])
-        problems += duplicate_id_problems(statements, where_in(places))
+        problems += duplicate_id_problems(rows, where_in(places))
     return problems
 
 

@@ -254,9 +254,10 @@ def unknown_label_problems(frame: pd.DataFrame, labels: list[str]) -> list[str]:
 def duplicate_id_problems(kept: pd.DataFrame, where: Callable = row_number) -> list[str]:
     """Ids name rows in every message and report; two different statements under one id make them ambiguous.
 
-    Checked after duplicates are dropped, so that a row repeated whole (same id, text and label) is not an error.
-    `where` names a row in the message (`row_number` for the rows of one file).
+    One row per id and statement is looked at, so that a statement repeated under its id (whole in one file, or in
+    two splits) is not an error. `where` names a row in the message (`row_number` for the rows of one file).
     """
+    kept = kept.drop_duplicates(subset=[ID, *KEY])
     shared = kept[ID].duplicated(keep=False)
     if not shared.any():
         return []
@@ -350,8 +351,7 @@ def validate_source(
     if problems:
         raise DataValidationError(f"{location}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
     kept, dropped = drop_duplicates(frame)
-    # One row per id and statement: the same statement under its id in two splits is no clash.
-    if columns.id and (problems := duplicate_id_problems(kept.drop_duplicates(subset=[ID, *KEY]))):
+    if columns.id and (problems := duplicate_id_problems(kept)):
         raise DataValidationError(f"{location}: " + problems[0])
     log.info(
         "dropped %d exact and %d case/whitespace duplicate(s) with the same label; %d statements remain",
