@@ -14,10 +14,13 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
+from pipeline.validation import normalise_text
+
 
 def target_key(target) -> str:
-    """Targets match whatever their case and spacing: "invasion of  iraq" is "Invasion of Iraq"."""
-    return " ".join(str(target).split()).casefold()
+    """Targets match whatever their case and spacing ("invasion of  iraq" is "Invasion of Iraq"), as statements
+    do when validation looks for repeats."""
+    return normalise_text(str(target))
 
 
 class PerTargetClassifier(ClassifierMixin, BaseEstimator):
