@@ -31,14 +31,11 @@ def experiment_of(manifest: dict) -> str:
     return f"stance-{manifest['data']['name']}"
 
 
-def prepared_manifest(experiment: str | None = None) -> dict | None:
-    """The prepared splits' manifest; None when nothing is prepared or, given `experiment`, it is another's."""
+def prepared_manifest() -> dict | None:
+    """The prepared splits' manifest (which data set they hold); None when nothing is prepared."""
     from pipeline.prepared_data import DEFAULT_PROCESSED, read_manifest
 
-    manifest = read_manifest(DEFAULT_PROCESSED)
-    if manifest is None or (experiment is not None and experiment_of(manifest) != experiment):
-        return None
-    return manifest
+    return read_manifest(DEFAULT_PROCESSED)
 
 
 def prepared_defaults() -> tuple[str, str]:
@@ -49,17 +46,16 @@ def prepared_defaults() -> tuple[str, str]:
     return experiment_of(manifest), f"val_{manifest['data'].get('selection_metric', 'macro_f1')}"
 
 
-def prepared_splits(experiment: str) -> tuple[str, str] | None:
-    """(splits_md5, data_md5) of the splits now prepared, as the runs scored on them are tagged; None when nothing
-    is prepared, or the splits are another experiment's.
+def prepared_splits(manifest: dict) -> tuple[str, str] | None:
+    """(splits_md5, data_md5) of the splits a manifest describes, as the runs scored on them are tagged; None for a
+    manifest written before the data's digest was recorded.
 
     Once statements are added (or the seed or the split settings change), the validation and test splits hold
     other statements: runs scored on them and runs scored on the old ones are not ranked by the same yardstick.
     """
     from pipeline.prepared_data import manifest_splits_digest
 
-    manifest = prepared_manifest(experiment)
-    if manifest is None or "digest" not in manifest:
+    if "digest" not in manifest:
         return None
     return manifest_splits_digest(manifest), manifest["digest"]
 
@@ -71,9 +67,11 @@ def newest_setting(runs: pd.DataFrame, name: str) -> str | None:
     return str(values.iloc[0]) if not values.empty else None
 
 
-def registered_model_of(experiment: str, runs: pd.DataFrame) -> str | None:
+# `manifest` below: the prepared splits' manifest when they hold the compared experiment's data set, else None.
+
+
+def registered_model_of(manifest: dict | None, runs: pd.DataFrame) -> str | None:
     """The registered model of the experiment's data set: the prepared one's, else as its newest run named it."""
-    manifest = prepared_manifest(experiment)
     if manifest is not None:
         return manifest["data"].get("registered_model")
     return newest_setting(runs, "params.mlflow.registered_model")
@@ -85,11 +83,11 @@ def champion_run(registered_model: str | None, alias: str = CHAMPION_ALIAS) -> t
     return (run_id, f"models:/{registered_model}@{alias}") if run_id else None
 
 
-def ranked_splits(experiment: str, runs: pd.DataFrame) -> tuple[tuple[str, str] | None, str]:
+def ranked_splits(manifest: dict | None, runs: pd.DataFrame) -> tuple[tuple[str, str] | None, str]:
     """The (splits_md5, data_md5) runs are ranked on, and what they are: the splits now prepared, or, for another
     data set's experiment, its newest run's."""
-    if prepared_manifest(experiment) is not None:
-        return prepared_splits(experiment), "those prepared"
+    if manifest is not None:
+        return prepared_splits(manifest), "those prepared"
     splits, data = newest_setting(runs, "tags.splits_md5"), newest_setting(runs, "tags.data_md5")
     return ((splits, data) if splits and data else None), "the newest run's"
 
@@ -175,9 +173,8 @@ def default_chart_path(metric: str, experiment: str | None = None) -> Path:
     return Path("reports") / f"{prefix}{metric.replace('/', '_')}.png"
 
 
-def selection_metric(experiment: str, runs: pd.DataFrame) -> str:
+def selection_metric(manifest: dict | None, runs: pd.DataFrame) -> str:
     """The data set's selection metric on validation: the prepared data set's, else its newest run's."""
-    manifest = prepared_manifest(experiment)
     chosen = manifest["data"].get("selection_metric") if manifest else newest_setting(runs, "params.selection_metric")
     return f"val_{chosen}" if chosen else DEFAULT_METRIC
 
@@ -404,11 +401,13 @@ def left_out_notes(left_out: dict[str, int], shown: pd.DataFrame, metric: str, i
 def compare(args: argparse.Namespace) -> str:
     """Rank the runs, write the chart; return what to print."""
     runs = load_runs(args.tracking_uri, args.experiment)
+    prepared = prepared_manifest()
+    manifest = prepared if prepared is not None and experiment_of(prepared) == args.experiment else None
     # The prepared data set's (or, with nothing prepared, the shipped corpus's) chart keeps the plain name.
-    is_default = args.experiment == prepared_defaults()[0]
-    metric = args.metric or selection_metric(args.experiment, runs)
-    registered_model = registered_model_of(args.experiment, runs)
-    splits, splits_are = ranked_splits(args.experiment, runs)
+    is_default = manifest is not None or (prepared is None and args.experiment == DEFAULT_EXPERIMENT)
+    metric = args.metric or selection_metric(manifest, runs)
+    registered_model = registered_model_of(manifest, runs)
+    splits, splits_are = ranked_splits(manifest, runs)
     # The experiment's runs first, so that the notes count only its own unfinished runs.
     if getattr(args, "dvc_exp", None):
         runs = runs_of_dvc_experiment(runs, args.dvc_exp)
