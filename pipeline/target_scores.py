@@ -18,17 +18,18 @@ from pipeline.validation import LABEL, TARGET
 TARGET_NAME_LENGTH = 200  # of a target's part of a key: MLflow refuses keys of more than 250 characters
 
 
-def per_target_metrics(test: pd.DataFrame, predictions, labels: list[str], stance_labels: list[str]) -> dict:
-    """target -> its headline test scores and its number of statements, targets sorted; {} without targets.
+def per_target_metrics(split: pd.DataFrame, predictions, labels: list[str], stance_labels: list[str]) -> dict:
+    """target -> its headline scores on `split` (test or validation) and its number of statements, targets sorted;
+    {} without targets.
 
-    Each target is scored as the whole test split is, with all of the data set's labels: a label a target's
+    Each target is scored as the whole split is, with all of the data set's labels: a label a target's
     statements neither have nor are given scores 0 (zero_division=0), which lowers its macro-F1. A target with one
     statement gets the scores of that one prediction.
     """
-    if TARGET not in test:
+    if TARGET not in split:
         return {}
-    truth, predicted = test[LABEL].to_numpy(), np.asarray(predictions)
-    targets = test[TARGET].astype(str).to_numpy()
+    truth, predicted = split[LABEL].to_numpy(), np.asarray(predictions)
+    targets = split[TARGET].astype(str).to_numpy()
     scores = {}
     for target in sorted(set(targets)):
         rows = targets == target
