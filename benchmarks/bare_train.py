@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 if "--project-vectorizer" in sys.argv:
-    from pipeline.vectorizers import CompactTfidfVectorizer as TfidfVectorizer  # noqa: F811
+    from pipeline.features.vectorizers import CompactTfidfVectorizer as TfidfVectorizer  # noqa: F811
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 

@@ -38,9 +38,9 @@ def timed(function, *args):
 
 
 def main() -> None:
-    from pipeline.embeddings import SentenceEmbedder
+    from pipeline.data.stage_io import read_split
+    from pipeline.features.embeddings import SentenceEmbedder
     from pipeline.inference import StanceTagger
-    from pipeline.stage_io import read_split
     from pipeline.train import fit_classifier
 
     print(f"load average: {os.getloadavg()[0]:.1f}", flush=True)

@@ -35,12 +35,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler, normalize
 from sklearn.svm import SVC
 
-from pipeline.classifier import build_features
-from pipeline.embeddings import SentenceEmbedder
+from pipeline.data.stage_io import read_split
+from pipeline.data.validation import LABEL
+from pipeline.features.embeddings import SentenceEmbedder
 from pipeline.learning_curve import cross_validation_folds
-from pipeline.metrics import classification_metrics
-from pipeline.stage_io import read_split
-from pipeline.validation import LABEL
+from pipeline.models.classifier import build_features
+from pipeline.scoring.metrics import classification_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 UNION_GRID = [(1, 0.5), (1, 0.75), (1, 1.0), (1, 1.25), (2, 0.5), (2, 0.75), (2, 1.0)]

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 from hydra import compose, initialize_config_dir
 
+from pipeline.data.stage_io import read_split
+from pipeline.data.validation import LABEL
 from pipeline.learning_curve import cross_validation_folds
-from pipeline.metrics import classification_metrics
-from pipeline.stage_io import read_split
+from pipeline.scoring.metrics import classification_metrics
 from pipeline.train import fit_classifier
-from pipeline.validation import LABEL
 
 REPO = Path(__file__).resolve().parents[1]
 OPTIONS = ("word", "char", "word_char", "minilm", "word_char_minilm")

@@ -38,7 +38,7 @@ mark("import pipeline.predict (pandas, quotes)")
 reference = sys.argv[1]
 gc.disable()
 if reference.endswith(".skops"):
-    import skops.io, pipeline.text_input
+    import skops.io, pipeline.features.text_input
     mark("import scikit-learn + skops")
     tagger = pipeline.inference.load_model(reference)
     mark("load the .skops file")
@@ -55,7 +55,7 @@ gc.freeze()
 gc.enable()
 from pathlib import Path
 from pipeline.inference import quote_frame
-from pipeline.quotes import extract_quotes
+from pipeline.articles.quotes import extract_quotes
 quotes = [quote_frame(extract_quotes(path.read_text(encoding="utf-8"))) for path in sorted(Path("seeds").glob("*.txt"))]
 mark("extract quotes")
 import pandas as pd

@@ -17,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.quotes import extract_quotes  # noqa: E402
+from pipeline.articles.quotes import extract_quotes  # noqa: E402
 
 SIZES = [10_000, 100_000, 1_000_000, 10_000_000, 50_000_000]
 REPEATS = 3

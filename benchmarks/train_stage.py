@@ -58,7 +58,7 @@ def in_process_breakdown() -> dict[str, float]:
     from hydra import compose, initialize_config_dir
 
     from pipeline import tracking
-    from pipeline.stage_io import read_split
+    from pipeline.data.stage_io import read_split
     from pipeline.train import fit_classifier, save_classifier, validation_scores
 
     imported = time.perf_counter()

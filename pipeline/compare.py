@@ -15,9 +15,14 @@ from matplotlib.figure import Figure
 
 from pipeline import tracking
 from pipeline.errors import UserInputError, exit_with_user_error
+from pipeline.experiments.run_names import shorten_numbers
+from pipeline.experiments.tracking_server import (
+    INTERACTIVE_HTTP_BOUNDS,
+    INTERACTIVE_TIMEOUT,
+    bound_http_retries,
+    check_answers,
+)
 from pipeline.files import atomic_path, sqlite_database_path
-from pipeline.run_names import shorten_numbers
-from pipeline.tracking_server import INTERACTIVE_HTTP_BOUNDS, INTERACTIVE_TIMEOUT, bound_http_retries, check_answers
 
 DEFAULT_EXPERIMENT = "stance-intervention-statements"
 DEFAULT_METRIC = "val_macro_f1"
@@ -33,7 +38,7 @@ def experiment_of(manifest: dict) -> str:
 
 def prepared_manifest() -> dict | None:
     """The prepared splits' manifest (which data set they hold); None when nothing is prepared."""
-    from pipeline.prepared_data import DEFAULT_PROCESSED, read_manifest
+    from pipeline.data.prepared_data import DEFAULT_PROCESSED, read_manifest
 
     return read_manifest(DEFAULT_PROCESSED)
 
@@ -53,7 +58,7 @@ def prepared_splits(manifest: dict) -> tuple[str, str] | None:
     Once statements are added (or the seed or the split settings change), the validation and test splits hold
     other statements: runs scored on them and runs scored on the old ones are not ranked by the same yardstick.
     """
-    from pipeline.prepared_data import manifest_splits_digest
+    from pipeline.data.prepared_data import manifest_splits_digest
 
     if "digest" not in manifest:
         return None

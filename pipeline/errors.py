@@ -40,7 +40,7 @@ def in_sweep_job() -> bool:
     # Only a Hydra app can be a sweep job; stance-predict is not one, and starts without importing Hydra.
     if "hydra" not in sys.modules:
         return False
-    from pipeline.sweep import is_sweep_job
+    from pipeline.experiments.sweep import is_sweep_job
 
     return is_sweep_job()
 
@@ -49,7 +49,7 @@ def exit_on_user_error(task):
     """Turn a UserInputError raised by a stage into a clear message on stderr and exit code 2, and Ctrl-C into
     "interrupted" and exit code 130.
 
-    In a Hydra sweep job a user error is raised to the sweep instead (pipeline.sweep.SweepJobError)."""
+    In a Hydra sweep job a user error is raised to the sweep instead (pipeline.experiments.sweep.SweepJobError)."""
 
     @functools.wraps(task)
     def wrapper(*args, **kwargs):
@@ -58,7 +58,7 @@ def exit_on_user_error(task):
         except UserInputError as error:
             log_to_files(error)
             if in_sweep_job():
-                from pipeline.sweep import raise_in_sweep_job
+                from pipeline.experiments.sweep import raise_in_sweep_job
 
                 raise_in_sweep_job(error)
             exit_with_user_error(error)

@@ -10,17 +10,19 @@ import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from pipeline import real_text, refit, reports, tracking
-from pipeline.champion import ChampionDecision, decide, mcnemar_p_value
+from pipeline import tracking
+from pipeline.data.prepared_data import prepared_digest, use_prepared_data
+from pipeline.data.stage_io import read_split
+from pipeline.data.validation import KEY, LABEL, TARGET, statement_keys
 from pipeline.errors import UserInputError, exit_on_user_error
 from pipeline.files import atomic_path, read_json, write_json, write_text
 from pipeline.inference import load_skops
-from pipeline.metrics import HEADLINE_METRICS, classification_metrics, majority_baseline_metrics
-from pipeline.prepared_data import prepared_digest, use_prepared_data
-from pipeline.stage_io import read_split
-from pipeline.target_scores import per_target_metric_keys, per_target_metrics
+from pipeline.models import refit
+from pipeline.scoring import real_text, reports
+from pipeline.scoring.champion import ChampionDecision, decide, mcnemar_p_value
+from pipeline.scoring.metrics import HEADLINE_METRICS, classification_metrics, majority_baseline_metrics
+from pipeline.scoring.target_scores import per_target_metric_keys, per_target_metrics
 from pipeline.train import input_columns
-from pipeline.validation import KEY, LABEL, TARGET, statement_keys
 
 log = logging.getLogger(__name__)
 # The champion gate's metrics: the candidate's and the re-scored champion's score, and the McNemar p-value.

@@ -24,10 +24,10 @@ from typing import TypeVar
 
 import pandas as pd
 
+from pipeline.articles.quotes import DEFAULT_MAX_ARTICLE_MB, Quote, check_article_size, extract_quotes
 from pipeline.errors import UserInputError
+from pipeline.experiments.tracking_server import file_store_mistake
 from pipeline.files import sqlite_database_path
-from pipeline.quotes import DEFAULT_MAX_ARTICLE_MB, Quote, check_article_size, extract_quotes
-from pipeline.tracking_server import file_store_mistake
 
 DEFAULT_MODEL = "models:/stance-classifier@champion"
 TEXT = "text"
@@ -66,7 +66,7 @@ class StanceTagger:
         self.has_probabilities = hasattr(classifier, "predict_proba")
         self._workers = None  # started on first use: see workers()
         self.pooled_targets: Counter = Counter()
-        from pipeline.text_input import input_columns
+        from pipeline.features.text_input import input_columns
 
         # The user's own column names the model was trained with; `target_column` is None without stance targets.
         self.text_column, self.target_column = input_columns(classifier)
@@ -236,7 +236,7 @@ def statement_frame(statements, text_column: str = TEXT) -> pd.DataFrame:
         frame = statements.reset_index(drop=True)
     else:
         frame = pd.DataFrame({TEXT: list(statements)})
-    from pipeline.text_input import check_statements
+    from pipeline.features.text_input import check_statements
 
     check_statements(frame[TEXT])
     return frame
@@ -277,7 +277,7 @@ def load_model(
         if not (path / MLMODEL_FILE).is_file():
             raise UserInputError(f"{path}: not an MLflow model directory (no {MLMODEL_FILE} file)")
         if not trust_model:
-            from pipeline.trusted_loading import load_model_dir
+            from pipeline.models.trusted_loading import load_model_dir
 
             return StanceTagger(load_model_dir(path, reference), reference, jobs)
         return StanceTagger(load_from_mlflow(str(path.resolve()), tracking_uri, trust_model), reference, jobs)
@@ -292,7 +292,7 @@ def load_model(
 def prepared_champion() -> str:
     """The champion of the data set prepared in this project folder (after `make run OVERRIDES="data=mine"`, that
     data set's), as `python -m pipeline.compare` defaults to its experiment; DEFAULT_MODEL where none is."""
-    from pipeline.prepared_data import prepared_registered_model
+    from pipeline.data.prepared_data import prepared_registered_model
 
     name = prepared_registered_model()
     return f"models:/{name}@champion" if name else DEFAULT_MODEL
@@ -308,7 +308,7 @@ def load_skops(path: Path, trust_model: bool = False):
     """A classifier from a .skops file: the project's trusted types only, unless trust_model (then any type)."""
     if path.suffix != ".skops":
         raise UserInputError(f"{path}: expected a .skops file saved by the train stage, or an MLflow model")
-    from pipeline.trusted_loading import load_skops_file
+    from pipeline.models.trusted_loading import load_skops_file
 
     return load_skops_file(path, trust_model=trust_model)
 

@@ -16,13 +16,13 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 
+from pipeline.data.prepared_data import use_prepared_data
+from pipeline.data.stage_io import read_split
+from pipeline.data.validation import GROUP, LABEL
 from pipeline.errors import exit_on_user_error
 from pipeline.files import atomic_path, write_json
-from pipeline.metrics import classification_metrics
-from pipeline.prepared_data import use_prepared_data
-from pipeline.stage_io import read_split
+from pipeline.scoring.metrics import classification_metrics
 from pipeline.train import fit_classifier
-from pipeline.validation import GROUP, LABEL
 
 log = logging.getLogger(__name__)
 

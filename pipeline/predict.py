@@ -21,9 +21,21 @@ from typing import TextIO
 
 import pandas as pd
 
+from pipeline.articles.html_text import CHARSET_PREFIX_BYTES, HTML_SUFFIXES, article_text, declared_charset
+from pipeline.articles.quotes import DEFAULT_MAX_ARTICLE_MB, check_article_size, extract_quotes
+from pipeline.data.text_files import (
+    READ_BLOCK,
+    UTF8,
+    check_csv_header,
+    check_encoding,
+    decoded_blocks,
+    field_delimiter,
+    file_blocks,
+    first_row_number,
+)
 from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError, exit_on_user_error
+from pipeline.experiments.tracking_server import INTERACTIVE_HTTP_BOUNDS, bound_http_retries
 from pipeline.files import atomic_path, same_file
-from pipeline.html_text import CHARSET_PREFIX_BYTES, HTML_SUFFIXES, article_text, declared_charset
 from pipeline.inference import (
     DEFAULT_MODEL,
     LABEL,
@@ -35,18 +47,6 @@ from pipeline.inference import (
     quote_frame,
 )
 from pipeline.quiet import quiet_stage
-from pipeline.quotes import DEFAULT_MAX_ARTICLE_MB, check_article_size, extract_quotes
-from pipeline.text_files import (
-    READ_BLOCK,
-    UTF8,
-    check_csv_header,
-    check_encoding,
-    decoded_blocks,
-    field_delimiter,
-    file_blocks,
-    first_row_number,
-)
-from pipeline.tracking_server import INTERACTIVE_HTTP_BOUNDS, bound_http_retries
 
 ARTICLE_SUFFIXES = {".txt", ".text", ".md", "", *HTML_SUFFIXES}
 # What a folder given as input is searched for.

@@ -4,7 +4,7 @@ The split is the data set's own (`data.split.kind`): shares held out at random, 
 column, or a hub dataset's named splits. A data set without a validation split of its own gets one held out of train.
 
 The text stays in the Arrow table `datasets` loaded (memory-mapped) while the rows are checked, de-duplicated and
-split on their small columns and digests (pipeline.validation); each split's text is read back a batch at a time
+split on their small columns and digests (pipeline.data.validation); each split's text is read back a batch at a time
 as its file is written.
 """
 
@@ -15,21 +15,19 @@ import hydra
 import pandas as pd
 from omegaconf import DictConfig
 
-from pipeline import real_text
-from pipeline.errors import DataValidationError, UserInputError, exit_on_user_error
-from pipeline.loading import TextFormat, first_row_of, is_local_file, load_statement_table
-from pipeline.prepared_data import check_registered_model_is_its_own, read_manifest, write_manifest
-from pipeline.split_checks import groups_across_splits, problems_across_splits, rows_of_all_splits
-from pipeline.splitting import (
+from pipeline.data.loading import TextFormat, first_row_of, is_local_file, load_statement_table
+from pipeline.data.prepared_data import check_registered_model_is_its_own, read_manifest, write_manifest
+from pipeline.data.split_checks import groups_across_splits, problems_across_splits, rows_of_all_splits
+from pipeline.data.splitting import (
     SPLIT_NAMES,
     check_every_label_in_each_split,
     drop_held_out_duplicates,
     hold_out_validation,
     split_statements,
 )
-from pipeline.stage_io import SplitsDigest, write_split_batches
-from pipeline.statement_source import ArrowStatements
-from pipeline.validation import (
+from pipeline.data.stage_io import SplitsDigest, write_split_batches
+from pipeline.data.statement_source import ArrowStatements
+from pipeline.data.validation import (
     GROUP,
     LABEL,
     SPLIT,
@@ -38,6 +36,8 @@ from pipeline.validation import (
     describe_rows,
     validate_source,
 )
+from pipeline.errors import DataValidationError, UserInputError, exit_on_user_error
+from pipeline.scoring import real_text
 
 log = logging.getLogger(__name__)
 SPLIT_KINDS = ("fractions", "files", "column", "hub")

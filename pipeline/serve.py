@@ -17,8 +17,8 @@ import os
 import sys
 from pathlib import Path
 
-from pipeline import encoder
 from pipeline.errors import UserInputError, exit_with_user_error
+from pipeline.features import encoder
 from pipeline.inference import load_model, prepared_champion
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from pipeline import tracking, unsent_runs
+from pipeline import tracking
 from pipeline.errors import UserInputError, exit_with_user_error
+from pipeline.experiments import unsent_runs
 from pipeline.inference import load_skops
 
 # The `mlflow` config group's defaults: the same short check and bounded retries as the pipeline's stages.

@@ -27,14 +27,22 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline import dvc_experiment, quiet, run_names, run_owners, trusted_loading, unsent_runs, version_notes
+from pipeline import quiet
+from pipeline.data.prepared_data import prepared_digest, splits_digest
 from pipeline.errors import UserInputError
+from pipeline.experiments import dvc_experiment, run_names, run_owners, unsent_runs, version_notes
+from pipeline.experiments.tracking_server import (
+    TrackingServerUnavailable,
+    bound_http_retries,
+    check_answers,
+    describe,
+    redact,
+)
+from pipeline.features.text_input import SKOPS_TRUSTED_TYPES
 from pipeline.files import sqlite_database_path
-from pipeline.model_requirements import extra_requirements
-from pipeline.prepared_data import prepared_digest, splits_digest
-from pipeline.skops_import import import_skops
-from pipeline.text_input import SKOPS_TRUSTED_TYPES
-from pipeline.tracking_server import TrackingServerUnavailable, bound_http_retries, check_answers, describe, redact
+from pipeline.models import trusted_loading
+from pipeline.models.model_requirements import extra_requirements
+from pipeline.models.skops_import import import_skops
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +250,7 @@ def pip_requirements(extra: list[str] | None = None) -> list[str]:
     """Explicit requirements: inferring them costs MLflow several seconds per model.
 
     `extra`: what the classifier's own steps need beyond these (a sentence encoder: torch, sentence-transformers
-    and the package holding its weights; see pipeline/model_requirements.py).
+    and the package holding its weights; see pipeline/models/model_requirements.py).
     """
     packages = ["mlflow", "scikit-learn", "skops", "pandas", "numpy", "scipy", "omegaconf"]
     return [f"{package}=={version(package)}" for package in packages] + list(extra or [])

@@ -15,18 +15,19 @@ from omegaconf import DictConfig
 # Raised by every scikit-learn estimator for a hyper-parameter out of its range; not re-exported elsewhere.
 from sklearn.utils._param_validation import InvalidParameterError
 
-from pipeline import sweep, tracking
-from pipeline.classifier import build_classifier
-from pipeline.dvc_experiment import MLFLOW_RUN_FILE, experiment_record
+from pipeline import tracking
+from pipeline.data.prepared_data import use_prepared_data
+from pipeline.data.stage_io import read_split
+from pipeline.data.validation import LABEL, TARGET, TEXT
 from pipeline.errors import UserInputError, exit_on_user_error
+from pipeline.experiments import sweep
+from pipeline.experiments.dvc_experiment import MLFLOW_RUN_FILE, experiment_record
 from pipeline.files import write_json
-from pipeline.finetune import training_history
-from pipeline.metrics import HEADLINE_METRICS, classification_metrics
-from pipeline.model_files import save_skops
-from pipeline.prepared_data import use_prepared_data
-from pipeline.stage_io import read_split
-from pipeline.target_scores import per_target_metric_keys, per_target_metrics
-from pipeline.validation import LABEL, TARGET, TEXT
+from pipeline.models.classifier import build_classifier
+from pipeline.models.finetune import training_history
+from pipeline.models.model_files import save_skops
+from pipeline.scoring.metrics import HEADLINE_METRICS, classification_metrics
+from pipeline.scoring.target_scores import per_target_metric_keys, per_target_metrics
 
 log = logging.getLogger(__name__)
 # The config DVC's stages read (dvc.yaml: --config-name params).

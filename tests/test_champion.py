@@ -1,6 +1,6 @@
 """The champion alias moves only to a model that beats the current champion."""
 
-from pipeline.champion import decide
+from pipeline.scoring.champion import decide
 
 
 def test_the_first_model_becomes_champion():

@@ -8,9 +8,9 @@ import pytest
 import skops.io
 from conftest import REPO, compose_config
 
-from pipeline.classifier import build_classifier
 from pipeline.errors import UserInputError
-from pipeline.text_input import SKOPS_TRUSTED_TYPES
+from pipeline.features.text_input import SKOPS_TRUSTED_TYPES
+from pipeline.models.classifier import build_classifier
 from pipeline.train import fit_classifier, validation_scores
 
 # The options that run a sentence encoder need the optional extra, and `text` features suit the fine-tuned encoder

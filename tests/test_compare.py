@@ -304,7 +304,7 @@ def test_runs_scored_on_other_splits_are_left_out_until_asked_for(capsys, tmp_pa
     after = log_pipeline_run(uri, "sgd", "word", {"val_macro_f1": 0.6}, [processed])
     monkeypatch.chdir(tmp_path)
     try:
-        from pipeline.prepared_data import splits_digest
+        from pipeline.data.prepared_data import splits_digest
 
         assert mlflow.MlflowClient().get_run(after).data.tags["splits_md5"] == splits_digest()
         current = run_compare({"uri": uri}, capsys, chart=tmp_path / "now.png")

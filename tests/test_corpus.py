@@ -6,7 +6,7 @@ import pytest
 from conftest import REPO
 from sklearn.feature_extraction.text import CountVectorizer
 
-from pipeline.validation import StatementColumns, validate_statements
+from pipeline.data.validation import StatementColumns, validate_statements
 
 CORPUS = REPO / "data" / "raw" / "statements.csv"
 SEED_QUOTES = REPO / "data" / "seed_quotes.csv"

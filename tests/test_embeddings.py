@@ -9,11 +9,11 @@ import skops.io
 from conftest import compose_config
 from extras import needs_embeddings
 
-from pipeline import embedding_cache, encoder
-from pipeline.embedding_cache import EmbeddingCache
 from pipeline.errors import UserInputError
-from pipeline.model_requirements import extra_requirements
-from pipeline.text_input import SKOPS_TRUSTED_TYPES
+from pipeline.features import embedding_cache, encoder
+from pipeline.features.embedding_cache import EmbeddingCache
+from pipeline.features.text_input import SKOPS_TRUSTED_TYPES
+from pipeline.models.model_requirements import extra_requirements
 from pipeline.train import fit_classifier
 
 TEXTS = [
@@ -155,7 +155,7 @@ def cache_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def embedder(cache_dir):
-    from pipeline.embeddings import SentenceEmbedder
+    from pipeline.features.embeddings import SentenceEmbedder
 
     return SentenceEmbedder(cache_dir=str(cache_dir)).fit(TEXTS)
 
@@ -186,7 +186,7 @@ def test_embeddings_are_unit_vectors_one_row_per_text_and_repeatable(embedder):
 @pytest.mark.slow
 @needs_embeddings()
 def test_cached_texts_are_not_embedded_again(embedder, cache_dir, monkeypatch):
-    from pipeline.embeddings import SentenceEmbedder
+    from pipeline.features.embeddings import SentenceEmbedder
 
     first = embedder.transform(TEXTS)
     # A new estimator (as a later sweep job would build) reads the same vectors from disk and never runs the encoder.
@@ -198,7 +198,7 @@ def test_cached_texts_are_not_embedded_again(embedder, cache_dir, monkeypatch):
 @pytest.mark.slow
 @needs_embeddings()
 def test_a_model_folder_or_hub_name_embeds_like_the_package(embedder, tmp_path):
-    from pipeline.embeddings import SentenceEmbedder
+    from pipeline.features.embeddings import SentenceEmbedder
 
     _, folder = encoder.resolve(encoder.DEFAULT_PACKAGE, None)
     by_name = SentenceEmbedder(package=None, model_name=str(folder), cache=False).fit(TEXTS)

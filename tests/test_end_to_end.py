@@ -101,7 +101,7 @@ def test_the_registered_model_is_refitted_on_all_labels_beside_the_scored_one(pr
     import mlflow
     import skops.io
 
-    from pipeline.text_input import SKOPS_TRUSTED_TYPES
+    from pipeline.features.text_input import SKOPS_TRUSTED_TYPES
 
     version = client.get_model_version("stance-classifier", "1")
     run = first_run(client)

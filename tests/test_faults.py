@@ -22,8 +22,8 @@ import yaml
 from conftest import FIXTURE_CSV, REPO, assert_one_line_error, compose_config, stance_predict
 
 from pipeline.errors import UserInputError
+from pipeline.features.text_input import SKOPS_TRUSTED_TYPES
 from pipeline.inference import load_model
-from pipeline.text_input import SKOPS_TRUSTED_TYPES
 from pipeline.train import fit_classifier
 
 SEED = REPO / "seeds" / "000_0a13e2fcd2c43a4f.txt"
@@ -352,7 +352,8 @@ def test_ctrl_c_in_a_stage_says_interrupted_exits_130_and_closes_its_run_as_kill
 def test_a_killed_run_is_marked_failed_when_the_next_stage_starts_and_compare_hides_it(tmp_path, capsys):
     import mlflow
 
-    from pipeline import compare, run_owners, tracking
+    from pipeline import compare, tracking
+    from pipeline.experiments import run_owners
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
@@ -391,7 +392,7 @@ def test_a_killed_run_is_marked_failed_when_the_next_stage_starts_and_compare_hi
 
 
 def test_a_run_of_another_machine_is_stale_only_after_the_timeout():
-    from pipeline.run_owners import HOST_TAG, PID_TAG, RunState, stale_reason
+    from pipeline.experiments.run_owners import HOST_TAG, PID_TAG, RunState, stale_reason
 
     now = 1_000_000.0
     elsewhere = {HOST_TAG: "another-host", PID_TAG: "1"}
@@ -405,11 +406,11 @@ def test_a_run_of_another_machine_is_stale_only_after_the_timeout():
 
 def test_a_reused_pid_does_not_keep_a_dead_run_alive():
     """The owner is this very pid, but a process that started at another time: the run's owner is gone."""
-    from pipeline.run_owners import HOST_TAG, PID_START_TAG, PID_TAG, RunState, stale_reason
+    from pipeline.experiments.run_owners import HOST_TAG, PID_START_TAG, PID_TAG, RunState, stale_reason
 
     tags = {HOST_TAG: __import__("socket").gethostname(), PID_TAG: str(os.getpid()), PID_START_TAG: "1"}
     assert "is gone" in stale_reason(RunState("a", "RUNNING", 0, tags))
-    from pipeline.run_owners import owner_tags
+    from pipeline.experiments.run_owners import owner_tags
 
     assert stale_reason(RunState("a", "RUNNING", 0, owner_tags())) is None  # this process, alive
 
@@ -552,7 +553,7 @@ def make_jsonl_with_bad_line(folder: Path) -> Path:
     ids=["folder named .csv", "folder with a slash", "folder", "JSON Lines line 51", "header-only TSV"],
 )
 def test_the_loader_names_the_file_and_the_problem(tmp_path, make, expected):
-    from pipeline.loading import load_statements
+    from pipeline.data.loading import load_statements
 
     location = str(make(tmp_path))
     with pytest.raises(UserInputError) as raised:
@@ -765,8 +766,8 @@ def test_generated_bad_files_through_the_data_loader(tmp_path_factory, damaged):
 
     (Validation, which comes next, lists every problem it finds on lines of its own: tests/test_validation.py.)
     """
-    from pipeline.loading import load_statements
-    from pipeline.stage_io import write_splits
+    from pipeline.data.loading import load_statements
+    from pipeline.data.stage_io import write_splits
 
     kind, suffix, data = damaged
     folder = tmp_path_factory.mktemp("loader")
@@ -866,7 +867,7 @@ def test_generated_bad_model_references_leave_the_store_and_aliases_unchanged(fo
 def test_a_long_article_gives_each_copy_of_the_seed_its_quotes(shape):
     """400 KB of the founding article repeated: every copy yields the seed's quotes at its own offsets, and every copy
     after the first (which sees the same earlier names) the same speakers."""
-    from pipeline.quotes import extract_quotes
+    from pipeline.articles.quotes import extract_quotes
 
     seed = SEED.read_text(encoding="utf-8").strip()
     unit = seed + "\n\n" if shape == "paragraphs" else seed.replace("\n", " ") + " "

@@ -15,8 +15,8 @@ from extras import needs_embeddings
 
 from pipeline import tracking
 from pipeline.errors import UserInputError
-from pipeline.model_files import reproducible_skops_bytes
-from pipeline.text_input import SKOPS_TRUSTED_TYPES
+from pipeline.features.text_input import SKOPS_TRUSTED_TYPES
+from pipeline.models.model_files import reproducible_skops_bytes
 from pipeline.train import fit_classifier
 
 pytestmark = [pytest.mark.slow, needs_embeddings()]

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from conftest import LEFT_BEHIND, REPO, run
 
-from pipeline.metrics import classification_metrics
+from pipeline.scoring.metrics import classification_metrics
 
 pytestmark = pytest.mark.slow
 

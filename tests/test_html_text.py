@@ -4,7 +4,7 @@ import codecs
 
 import pytest
 
-from pipeline.html_text import article_text, declared_charset
+from pipeline.articles.html_text import article_text, declared_charset
 
 
 def test_block_elements_are_paragraphs_and_entities_are_characters():

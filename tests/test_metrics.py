@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline.metrics import classification_metrics, f_avg, majority_baseline_metrics
+from pipeline.scoring.metrics import classification_metrics, f_avg, majority_baseline_metrics
 
 LABELS = ["pro-intervention", "anti-intervention", "neutral"]
 STANCES = LABELS[:2]

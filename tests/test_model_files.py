@@ -12,8 +12,8 @@ import pytest
 import skops.io
 from conftest import REPO, compose_config
 
-from pipeline.model_files import FIXED_TIME, reproducible_skops_bytes, save_skops
-from pipeline.text_input import SKOPS_TRUSTED_TYPES
+from pipeline.features.text_input import SKOPS_TRUSTED_TYPES
+from pipeline.models.model_files import FIXED_TIME, reproducible_skops_bytes, save_skops
 from pipeline.train import fit_classifier
 
 # The fine-tuned encoder needs the optional extra; tests/test_finetune.py checks its bytes the same way.
@@ -53,7 +53,7 @@ import hashlib, sys
 import pandas as pd
 sys.path.insert(0, "tests")
 from conftest import FIXTURE_CSV, compose_config
-from pipeline.model_files import reproducible_skops_bytes
+from pipeline.models.model_files import reproducible_skops_bytes
 from pipeline.train import fit_classifier
 cfg = compose_config(["model=logreg"])
 classifier = fit_classifier(cfg, pd.read_csv(FIXTURE_CSV).rename(columns={"source": "group"}))

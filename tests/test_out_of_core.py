@@ -12,13 +12,13 @@ import skops.io
 from conftest import FIXTURE_CSV, REPO, compose_config
 from sklearn.feature_extraction.text import HashingVectorizer
 
-from pipeline.classifier import build_classifier
 from pipeline.errors import UserInputError
+from pipeline.features.text_input import SKOPS_TRUSTED_TYPES
+from pipeline.features.vectorizers import FastHashingVectorizer
 from pipeline.inference import load_model
-from pipeline.out_of_core import BatchedPipeline
-from pipeline.text_input import SKOPS_TRUSTED_TYPES
+from pipeline.models.classifier import build_classifier
+from pipeline.models.out_of_core import BatchedPipeline
 from pipeline.train import fit_classifier
-from pipeline.vectorizers import FastHashingVectorizer
 
 OUT_OF_CORE = ["features=hashing", "model=sgd_out_of_core"]
 

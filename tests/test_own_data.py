@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from conftest import FIXTURE_CSV, REPO, compose_config
 
-from pipeline.champion import decide
 from pipeline.errors import UserInputError
-from pipeline.metrics import classification_metrics
 from pipeline.prepare import prepare
+from pipeline.scoring.champion import decide
+from pipeline.scoring.metrics import classification_metrics
 from pipeline.train import fit_classifier
 
 SEMEVAL = REPO / "tests" / "fixtures" / "semeval2016"
@@ -409,7 +409,7 @@ def test_a_quick_run_trains_on_the_prepared_data_set_and_leaves_stage_outputs_al
 
 
 def test_mcnemar_counts_only_the_statements_one_model_gets_right():
-    from pipeline.champion import mcnemar_p_value
+    from pipeline.scoring.champion import mcnemar_p_value
 
     truth = ["a"] * 40
     assert mcnemar_p_value(truth, ["a"] * 40, ["a"] * 40) == 1.0

@@ -8,9 +8,9 @@ import pytest
 from conftest import FIXTURE_CSV, REPO, compose_config
 
 from pipeline.evaluate import evaluate, log_results, write_reports
-from pipeline.metrics import f_avg
 from pipeline.prepare import prepare
-from pipeline.target_scores import per_target_metric_keys, per_target_metrics, target_metric_names
+from pipeline.scoring.metrics import f_avg
+from pipeline.scoring.target_scores import per_target_metric_keys, per_target_metrics, target_metric_names
 from pipeline.train import fit_classifier, validation_results, validation_scores
 
 LABELS = ["FAVOR", "AGAINST", "NONE"]

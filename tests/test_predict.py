@@ -22,9 +22,9 @@ import pytest
 from conftest import FIXTURE_CSV, REPO, assert_one_line_error, compose_config, stance_predict
 
 from pipeline import predict
+from pipeline.articles.quotes import extract_quotes
 from pipeline.errors import UserInputError
 from pipeline.inference import load_champion, load_model
-from pipeline.quotes import extract_quotes
 from pipeline.train import fit_classifier, save_classifier
 
 SEED = REPO / "seeds" / "000_0a13e2fcd2c43a4f.txt"

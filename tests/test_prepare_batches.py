@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from conftest import FIXTURE_CSV, REPO, compose_config
 
-from pipeline import prepared_data, statement_source
+from pipeline.data import prepared_data, statement_source
+from pipeline.data.splitting import split_statements
+from pipeline.data.stage_io import read_split, split_path, write_split_batches
 from pipeline.errors import DataValidationError, UserInputError
 from pipeline.prepare import write_prepared_splits
-from pipeline.splitting import split_statements
-from pipeline.stage_io import read_split, split_path, write_split_batches
 
 SPLITS = ("train", "validation", "test")
 SMALL_BATCH = 3

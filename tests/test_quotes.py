@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.quotes import Quote, extract_quotes
+from pipeline.articles.quotes import Quote, extract_quotes
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "000_0a13e2fcd2c43a4f.txt"
 

@@ -5,7 +5,7 @@ import pytest
 from conftest import REPO, compose_config
 
 from pipeline.errors import UserInputError
-from pipeline.real_text import flat_metrics, read_labelled_quotes, real_text_checks, score_quotes
+from pipeline.scoring.real_text import flat_metrics, read_labelled_quotes, real_text_checks, score_quotes
 from pipeline.train import fit_classifier
 
 LABELS = ["pro-intervention", "anti-intervention", "neutral"]

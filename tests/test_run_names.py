@@ -8,10 +8,10 @@ import pytest
 from conftest import compose_config
 
 from pipeline import quiet
-from pipeline.dvc_experiment import experiment_tags
-from pipeline.run_names import run_name, unique_name
+from pipeline.experiments.dvc_experiment import experiment_tags
+from pipeline.experiments.run_names import run_name, unique_name
+from pipeline.experiments.version_notes import version_description, version_tags
 from pipeline.tracking import logged_model_name
-from pipeline.version_notes import version_description, version_tags
 
 
 def test_optuna_trials_differ_in_their_names_by_every_searched_value():

@@ -14,7 +14,7 @@ import skops.io
 from conftest import FIXTURE_CSV, REPO
 from local_server import free_port, local_server, started_server
 
-from pipeline.text_input import SKOPS_TRUSTED_TYPES
+from pipeline.features.text_input import SKOPS_TRUSTED_TYPES
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,7 @@ def run_python(code: str) -> str:
 def test_importing_skops_does_not_import_torch_and_torch_stays_importable():
     code = (
         "import importlib, sys\n"
-        "from pipeline.skops_import import TORCH_NAMESPACE, import_skops\n"
+        "from pipeline.models.skops_import import TORCH_NAMESPACE, import_skops\n"
         "import_skops()\n"
         "print('torch' in sys.modules, TORCH_NAMESPACE in sys.modules)\n"
         "importlib.import_module(TORCH_NAMESPACE)\n"
@@ -38,7 +38,7 @@ def test_importing_skops_does_not_import_torch_and_torch_stays_importable():
 def test_skops_trusts_the_same_types_either_way():
     plain = json.loads(run_python(TRUSTED_TABLE))
     through_the_project = json.loads(
-        run_python("from pipeline.skops_import import import_skops; import_skops(); " + TRUSTED_TABLE)
+        run_python("from pipeline.models.skops_import import import_skops; import_skops(); " + TRUSTED_TABLE)
     )
     assert len(plain) > 100  # every scikit-learn estimator
     assert through_the_project == plain

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.data.splitting import split_statements
 from pipeline.errors import UserInputError
-from pipeline.splitting import split_statements
 
 LABELS = ["pro-intervention", "anti-intervention", "neutral"]
 

@@ -156,7 +156,7 @@ def test_a_ray_address_with_no_cluster_behind_it_is_refused_before_any_job(schem
     from local_server import free_port
 
     from pipeline.errors import UserInputError
-    from pipeline.sweep import check_ray_cluster
+    from pipeline.experiments.sweep import check_ray_cluster
 
     address = f"{scheme}127.0.0.1:{free_port()}"
     with pytest.raises(UserInputError, match=rf"Ray cluster at {address} \(RAY_ADDRESS\) did not accept a connection"):
@@ -168,7 +168,7 @@ def test_a_ray_address_with_no_cluster_behind_it_is_refused_before_any_job(schem
 def test_a_listening_ray_head_passes_the_check():
     import socket
 
-    from pipeline.sweep import check_ray_cluster
+    from pipeline.experiments.sweep import check_ray_cluster
 
     with socket.create_server(("127.0.0.1", 0)) as head:
         check_ray_cluster(f"127.0.0.1:{head.getsockname()[1]}", timeout=1)

@@ -11,9 +11,10 @@ from local_server import free_port
 from omegaconf import OmegaConf
 from sklearn.dummy import DummyClassifier
 
-from pipeline import tracking, unsent_runs
+from pipeline import tracking
 from pipeline.errors import UserInputError
-from pipeline.tracking_server import TrackingServerUnavailable, bound_http_retries, check_answers, redact
+from pipeline.experiments import unsent_runs
+from pipeline.experiments.tracking_server import TrackingServerUnavailable, bound_http_retries, check_answers, redact
 
 
 def test_a_refused_connection_is_reported_at_once_with_the_uri_and_the_cause():

@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
+from pipeline.data.loading import TextFormat, load_statements
+from pipeline.data.validation import StatementColumns, validate_statements
 from pipeline.errors import DataValidationError, UserInputError
-from pipeline.loading import TextFormat, load_statements
-from pipeline.validation import StatementColumns, validate_statements
 
 LABELS = ["pro-intervention", "anti-intervention", "neutral"]
 COLUMNS = StatementColumns(text="text", label="label", id="id", group="source")

@@ -9,8 +9,8 @@ import skops.io
 from conftest import FIXTURE_CSV, REPO
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from pipeline.text_input import SKOPS_TRUSTED_TYPES
-from pipeline.vectorizers import CompactTfidfVectorizer
+from pipeline.features.text_input import SKOPS_TRUSTED_TYPES
+from pipeline.features.vectorizers import CompactTfidfVectorizer
 
 CORPUS_CSV = REPO / "data" / "raw" / "statements.csv"
 DEFAULT_CHAR = {"analyzer": "char_wb", "ngram_range": (2, 5), "min_df": 2, "max_features": 100000, "sublinear_tf": True}

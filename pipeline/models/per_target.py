@@ -14,7 +14,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from pipeline.validation import normalise_text
+from pipeline.data.validation import normalise_text
 
 
 def target_key(target) -> str:

@@ -1,6 +1,6 @@
 """Checking labelled statements before anything is trained on them, and dropping duplicates.
 
-The text, the one large column, is read a batch of rows at a time (pipeline.statement_source). What is kept per row
+The text, the one large column, is read a batch of rows at a time (pipeline.data.statement_source). What is kept per row
 is small: the row number, id, label, group, target and split columns, and two 128-bit digests of the text. The
 duplicate and conflict decisions are taken on those digests, so a million statements are checked without their text
 held as Python objects; the chosen rows' text is read again when the splits are written.
@@ -14,9 +14,9 @@ from hashlib import blake2b
 import numpy as np
 import pandas as pd
 
-from pipeline import statement_source
+from pipeline.data import statement_source
+from pipeline.data.statement_source import FrameStatements, StatementSource
 from pipeline.errors import DataValidationError
-from pipeline.statement_source import FrameStatements, StatementSource
 
 log = logging.getLogger(__name__)
 

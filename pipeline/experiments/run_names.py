@@ -16,7 +16,7 @@ NOISE_PREFIXES = ("model.estimator.estimator.", "model.estimator.", "features.ve
 # Overrides that say where things are or how they are logged, not what is trained.
 IGNORED_OVERRIDES = ("hydra.", "mlflow.", "paths.", "evaluate.", "champion.", "data.")
 LONG_DECIMAL = re.compile(r"-?\d+\.\d{5,}(?:[eE][-+]?\d+)?")
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "conf"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def shorten_numbers(text: str) -> str:

@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay, classification_report  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
-from pipeline.classifier import linear_coefficients  # noqa: E402
+from pipeline.models.classifier import linear_coefficients  # noqa: E402
 
 
 def confusion_matrix_figure(y_true, y_pred, labels: Sequence[str], normalize: str | None = None):

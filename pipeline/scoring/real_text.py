@@ -15,9 +15,9 @@ from pathlib import Path
 import pandas as pd
 from sklearn.metrics import f1_score
 
+from pipeline.data.text_files import check_utf8, first_row_number
+from pipeline.data.validation import without_surrounding_spaces
 from pipeline.errors import UserInputError
-from pipeline.text_files import check_utf8, first_row_number
-from pipeline.validation import without_surrounding_spaces
 
 # The statement's column: the data set's own text column, else `quote` (as in data/seed_quotes.csv) or `text`.
 TEXT_COLUMNS = ("quote", "text")

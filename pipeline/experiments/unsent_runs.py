@@ -15,7 +15,7 @@ import pandas as pd
 
 from pipeline.errors import UserInputError
 from pipeline.files import read_json, write_json
-from pipeline.skops_import import import_skops
+from pipeline.models.skops_import import import_skops
 
 RECORD_FILE = "run.json"
 SYNCED_FILE = "synced.json"

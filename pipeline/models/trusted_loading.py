@@ -15,8 +15,8 @@ from pathlib import Path
 import yaml
 
 from pipeline.errors import UserInputError
-from pipeline.skops_import import import_skops
-from pipeline.text_input import SKOPS_TRUSTED_TYPES
+from pipeline.features.text_input import SKOPS_TRUSTED_TYPES
+from pipeline.models.skops_import import import_skops
 
 MLMODEL_FILE = "MLmodel"
 SKOPS_FORMAT = "skops"

@@ -9,8 +9,7 @@ import datasets
 import pandas as pd
 import pyarrow as pa
 
-from pipeline.errors import UserInputError
-from pipeline.text_files import (
+from pipeline.data.text_files import (
     UTF8,
     check_csv_header,
     check_encoding,
@@ -18,6 +17,7 @@ from pipeline.text_files import (
     first_invalid_json_line,
     first_row_number,
 )
+from pipeline.errors import UserInputError
 
 log = logging.getLogger(__name__)
 datasets.disable_progress_bars()  # one line in the log says how many rows were read

@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 from pipeline.files import atomic_path
-from pipeline.skops_import import import_skops
+from pipeline.models.skops_import import import_skops
 
 SCHEMA = "schema.json"
 # The earliest date a zip can hold; any fixed value would do.

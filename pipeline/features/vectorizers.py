@@ -5,7 +5,7 @@ about 40 s and 37 MB for the default word + character features. Stored as two ar
 vocabulary takes a fraction of a second and about a megabyte.
 
 scikit-learn's analyzers are pure Python (one string and one dict lookup per n-gram); for `char_wb` and `word`
-n-grams the counting runs vectorised instead (`pipeline.char_ngrams`, `pipeline.word_ngrams`), with the same
+n-grams the counting runs vectorised instead (`char_ngrams`, `word_ngrams`), with the same
 vocabulary, indices and counts. Everything else is TfidfVectorizer's.
 """
 
@@ -18,7 +18,7 @@ from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 from sklearn.utils import murmurhash3_32
 
-from pipeline.char_ngrams import (
+from pipeline.features.char_ngrams import (
     CharIds,
     DistinctWords,
     KeyIndex,
@@ -29,7 +29,7 @@ from pipeline.char_ngrams import (
     stack_rows,
     terms_of_keys,
 )
-from pipeline.word_ngrams import word_analyzer_parts, word_ngram_occurrences
+from pipeline.features.word_ngrams import word_analyzer_parts, word_ngram_occurrences
 
 # Statements per vectorised batch: large enough to amortise NumPy's per-call cost, small enough that the
 # batch's n-gram arrays (about 10 kB per statement) stay small.

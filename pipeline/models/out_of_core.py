@@ -18,7 +18,7 @@ from sklearn.utils import _safe_indexing, get_tags
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 
-from pipeline.text_input import StatementText
+from pipeline.features.text_input import StatementText
 
 
 def learns_nothing(transform) -> bool:

@@ -19,8 +19,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, read_write
 
 from pipeline.errors import UserInputError, exit_with_user_error
+from pipeline.experiments.tracking_server import is_refusal
 from pipeline.files import read_json, write_json
-from pipeline.tracking_server import is_refusal
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class MlflowSweepParent(Callback):
 
     def open_parent_run(self, config: DictConfig) -> None:
         from pipeline import quiet, tracking
-        from pipeline.prepared_data import use_prepared_data
+        from pipeline.data.prepared_data import use_prepared_data
 
         check_ray_cluster(OmegaConf.select(config, "hydra.launcher.ray.init.address"))
         quiet.quiet_sweep(config)

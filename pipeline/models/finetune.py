@@ -24,8 +24,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
-from pipeline import encoder
 from pipeline.errors import UserInputError
+from pipeline.features import encoder
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class FineTunedEncoderClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    package / model_name : the encoder, as in pipeline.embeddings.SentenceEmbedder.
+    package / model_name : the encoder, as in pipeline.features.embeddings.SentenceEmbedder.
     max_epochs : upper bound on training epochs.
     patience : epochs without a better validation macro-F1 before stopping.
     validation_fraction : stratified share of the training data held out to pick the epoch (0: no early stopping,
@@ -254,7 +254,7 @@ class FineTunedEncoderClassifier(ClassifierMixin, BaseEstimator):
             self.network()
 
     def runtime_requirements(self) -> list[str]:
-        """pip requirements a served model needs to run this classifier (read by pipeline.model_requirements)."""
+        """pip requirements a served model needs to run this classifier (read by pipeline.models.model_requirements)."""
         return encoder.runtime_requirements(encoder.EncoderReference.from_dict(self.encoder_))
 
 

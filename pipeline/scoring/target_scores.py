@@ -6,8 +6,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from pipeline.metrics import HEADLINE_METRICS, classification_metrics
-from pipeline.validation import LABEL, TARGET
+from pipeline.data.validation import LABEL, TARGET
+from pipeline.scoring.metrics import HEADLINE_METRICS, classification_metrics
 
 # Each target's scores, as MLflow metrics named test_by_target/<target>/<metric> (macro_f1, f_avg, accuracy,
 # statements), and val_by_target/... for the validation split. Not test_<metric>/<target> like the per-class

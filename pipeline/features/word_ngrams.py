@@ -12,7 +12,7 @@ from itertools import chain
 
 import numpy as np
 
-from pipeline.char_ngrams import numbered
+from pipeline.features.char_ngrams import numbered
 
 MAX_KEY = np.iinfo(np.int64).max
 

@@ -22,9 +22,10 @@ import logging
 import pandas as pd
 from omegaconf import DictConfig
 
-from pipeline import real_text, tracking
-from pipeline.metrics import HEADLINE_METRICS
-from pipeline.stage_io import read_split
+from pipeline import tracking
+from pipeline.data.stage_io import read_split
+from pipeline.scoring import real_text
+from pipeline.scoring.metrics import HEADLINE_METRICS
 from pipeline.train import fit_classifier, input_columns, model_input_example
 
 log = logging.getLogger(__name__)

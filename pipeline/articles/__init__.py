@@ -1,0 +1,1 @@
+"""Finding the quotes, their speakers and their text in news articles."""

@@ -1,0 +1,1 @@
+"""Reading, checking and splitting labelled statements, and the files the stages pass on."""

@@ -1,0 +1,1 @@
+"""Runs around the MLflow store: names, descriptions, owners, sweeps, DVC experiments and servers."""
