@@ -11,7 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from pipeline import tracking
-from pipeline.data.prepared_data import prepared_digest, use_prepared_data
+from pipeline.data.prepared_data import data_digest, prepared_digest, use_prepared_data
 from pipeline.data.stage_io import read_split
 from pipeline.data.validation import KEY, LABEL, TARGET, statement_keys
 from pipeline.errors import UserInputError, exit_on_user_error
@@ -92,6 +92,10 @@ def log_results(results: dict) -> None:
         tracking.log_figure(figure, name)
 
 
+def first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
 def rescore_champion(cfg: DictConfig, champion_version, test) -> tuple[list | None, str | None]:
     """The champion's predictions on this test split, or why it cannot be scored (a problem, not a crash)."""
     name, version = cfg.mlflow.registered_model, champion_version.version
@@ -104,7 +108,7 @@ def rescore_champion(cfg: DictConfig, champion_version, test) -> tuple[list | No
             champion = tracking.load_sklearn_model(held_out_twin)
         predictions = champion.predict(test)
     except Exception as error:  # a corrupt, deleted or foreign champion must not stop the stage; report it
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        message = first_line(error)
         log.warning("the champion models:/%s/%s could not be re-scored: %s", name, version, message)
         return None, f"could not be loaded or scored (models:/{name}/{version}: {message})"
     unknown = sorted(set(map(str, getattr(champion, "classes_", []))) - set(cfg.data.labels))
@@ -128,6 +132,59 @@ def unseen_by_champion(champion_version, test) -> np.ndarray:
     return ~pd.MultiIndex.from_frame(statement_keys(test)).isin(seen_keys)
 
 
+SAME_MODEL_AS_TAG = "same_model_as"
+TRAINED_MODEL_TAG = "trained_model_md5"
+
+
+def same_model_tags(cfg: DictConfig) -> dict[str, str]:
+    """The version tags that make two registered versions the same model: the same prepared statements, the same
+    trained model file (its bytes depend only on the data, configuration, code and seed; models/model_files.py) and
+    the same refit setting, which refits that configuration on the same statements."""
+    return {
+        "data_md5": prepared_digest(cfg),
+        TRAINED_MODEL_TAG: data_digest(cfg.paths.model),
+        refit.REFIT_TAG: refit.refit_setting(cfg),
+    }
+
+
+def loading_problem(model_uri: str) -> str | None:
+    """Why the registered model cannot be loaded (its files damaged or deleted), or None when it loads."""
+    try:
+        tracking.load_sklearn_model(model_uri)
+    except Exception as error:  # reported, and the model registered afresh: never a crash
+        return f"could not be loaded ({first_line(error)})"
+    return None
+
+
+def register_deployable_model(cfg: DictConfig, training: dict, results: dict):
+    """The registered version that holds this run's deployable model, and the MLflow ModelVersion registered
+    before by a run that trained the same model (None when this run registered a new version)."""
+    name = cfg.mlflow.registered_model
+    identity = tracking.dataset_identity(cfg.data)
+    tracking.claim_registered_model(name, identity, cfg.data.get("description"))
+    model = same_model_tags(cfg)
+    registered = tracking.version_with_tags(name, model)
+    if registered and (problem := loading_problem(f"models:/{name}/{registered.version}")):
+        log.warning(
+            "models:/%s/%s holds the same model but %s: registering it again", name, registered.version, problem
+        )
+        registered = None
+    if registered:
+        # Switching data sets and back, or `dvc repro --force`, trains the same model again: one version is
+        # enough, and the refit this run would log is the one that version holds.
+        tracking.set_tags({SAME_MODEL_AS_TAG: f"models:/{name}/{registered.version}"})
+        log.info(
+            "the same model as models:/%s/%s (MLflow run %s): not registered again",
+            name,
+            registered.version,
+            registered.run_id,
+        )
+        return registered.version, registered
+    version_tags = {**identity, "selection_metric": cfg.selection_metric, **model}
+    model_uri, refit_tags = refit.log_deployable_model(cfg, training["model_uri"], results["metrics"])
+    return tracking.register_model(model_uri, name, {**version_tags, **refit_tags}), None
+
+
 def gate_champion(cfg: DictConfig, version: str, results: dict, test, train_labels) -> ChampionDecision:
     """Re-score the current champion on the test statements it never saw, then move the alias only for a real
     improvement there."""
@@ -138,7 +195,12 @@ def gate_champion(cfg: DictConfig, version: str, results: dict, test, train_labe
     compared = np.ones(len(test), dtype=bool)
     champion_predictions, problem = None, None
     # One look-up of the alias: the version scored, and whose statements are left out, are the same one.
-    if (champion_version := tracking.aliased_model_version(name, alias)) is not None:
+    champion_version = tracking.aliased_model_version(name, alias)
+    if champion_version is not None and champion_version.version == version:  # the same model trained again
+        reason = f"it is the champion already (version {version})"
+        tracking.set_tags({"champion_decision": "kept", "champion_reason": reason})
+        return ChampionDecision(False, candidate_score, None, reason, holds_champion=True)
+    if champion_version is not None:
         champion_predictions, problem = rescore_champion(cfg, champion_version, test)
     if champion_predictions is not None:
         compared = unseen_by_champion(champion_version, test)
@@ -220,16 +282,12 @@ def main(cfg: DictConfig) -> None:
         validation = read_split(cfg.paths.processed, "validation")
         tracking.log_seen_statements(statement_keys(pd.concat([train, validation])))
         real_text.log_real_text_checks(cfg, classifier)
-        identity = tracking.dataset_identity(cfg.data)
-        tracking.claim_registered_model(name, identity, cfg.data.get("description"))
-        version_tags = {**identity, "selection_metric": cfg.selection_metric, "data_md5": prepared_digest(cfg)}
-        model_uri, refit_tags = refit.log_deployable_model(cfg, training["model_uri"], results["metrics"])
-        version_tags.update(refit_tags)
-        version = tracking.register_model(model_uri, name, version_tags)
+        version, registered = register_deployable_model(cfg, training, results)
         decision = gate_champion(cfg, version, results, test, train[LABEL])
         split_sizes = {"train": len(train), "validation": len(validation), "test": len(test)}
-        tracking.describe_version(name, version, cfg.data.name, results, decision, split_sizes)
-    log.info("registered models:/%s/%s; champion: %s (%s)", name, version, decision.promote, decision.reason)
+        if registered is None:  # a version registered before keeps the description of its own run
+            tracking.describe_version(name, version, cfg.data.name, results, decision, split_sizes)
+    log.info("models:/%s/%s; champion: %s (%s)", name, version, decision.promote, decision.reason)
     write_json(
         reports_dir / "registered_model.json",
         {
@@ -240,7 +298,10 @@ def main(cfg: DictConfig) -> None:
             "tracking_uri": tracking.resolve_tracking_uri(cfg.mlflow.get("tracking_uri")),
             "champion_uri": f"models:/{name}@{cfg.champion.alias}",
             "promoted": decision.promote,
-            "refit": version_tags[refit.REFIT_TAG],
+            "refit": refit.refit_setting(cfg),
+            # Registered before, by the run named here, when this run trained the same model (see same_model_tags).
+            "registered_before_by": registered.run_id if registered else None,
+            "holds_champion": decision.promote or decision.holds_champion,
             # The summary ranks the targets by it.
             "selection_metric": cfg.selection_metric,
             "decision": decision.reason,

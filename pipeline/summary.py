@@ -18,7 +18,7 @@ def refit_note(registered: dict) -> str:
 
 def promote_note(registered: dict) -> str:
     """The gate advises; the user decides. How to make a model it kept the champion all the same."""
-    if registered["promoted"]:
+    if registered["promoted"] or registered.get("holds_champion"):
         return ""
     name, version = registered["uri"].removeprefix("models:/").rsplit("/", 1)
     alias = registered["champion_uri"].rsplit("@", 1)[1]
@@ -27,6 +27,15 @@ def promote_note(registered: dict) -> str:
         f"{version}, Aliases), or\n   mlflow.MlflowClient().set_registered_model_alias"
         f'("{name}", "{alias}", "{version}")'
     )
+
+
+def registered_line(registered: dict) -> str:
+    if before := registered.get("registered_before_by"):
+        return (
+            f"Registered model:  {registered['uri']}, registered before by MLflow run {before}: this run "
+            f"({registered['run_id']}) trained the same model, so it registered nothing new"
+        )
+    return f"Registered model:  {registered['uri']}   (MLflow run {registered['run_id']})"
 
 
 def input_note(registered: dict) -> str:
@@ -97,7 +106,7 @@ def summary(reports_dir: Path = REPORTS, since: float | None = None) -> str:
             f"Test set:  macro-F1 {test['macro_f1']:.3f}   F_avg {test['f_avg']:.3f}   accuracy {test['accuracy']:.3f}",
             *target_lines(reports_dir, registered.get("selection_metric", "f_avg")),
             f"Majority-class baseline:  macro-F1 {baseline['macro_f1']:.3f}   accuracy {baseline['accuracy']:.3f}",
-            f"Registered model:  {registered['uri']}   (MLflow run {registered['run_id']}){refit_note(registered)}",
+            registered_line(registered) + refit_note(registered),
             f"Champion:  {registered['champion_uri']}   this model {outcome}: {registered['decision']}"
             + promote_note(registered),
             f'Load it:  mlflow.pyfunc.load_model("{registered["champion_uri"]}")   (MLFLOW_TRACKING_URI={store})'

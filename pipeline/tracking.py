@@ -617,6 +617,13 @@ def register_model(model_uri: str, name: str, tags: dict[str, str] | None = None
     return client.create_model_version(name, model_uri, tags=tags, model_id=logged.group(1)).version
 
 
+def version_with_tags(name: str, tags: dict[str, str]):
+    """The newest version of `name` (an MLflow ModelVersion) whose tags hold all of `tags`; None if none does."""
+    versions = mlflow.MlflowClient().search_model_versions(f"name = '{name}'")
+    matching = [found for found in versions if all(found.tags.get(key) == value for key, value in tags.items())]
+    return max(matching, key=lambda found: int(found.version), default=None)
+
+
 def set_version_tags(name: str, version: str, tags: dict[str, str]) -> None:
     client = mlflow.MlflowClient()
     for key, value in tags.items():

@@ -67,24 +67,30 @@ def tracking_uri(tmp_path, monkeypatch) -> str:
 
 # --- A reproduced copy of the repository, for the end-to-end and serving tests ---
 
-LEFT_BEHIND = shutil.ignore_patterns(
+# What a copy leaves behind: the environment, the stores and the stage outputs, by their place in the repository
+# (pipeline/models/ is code, models/ an output), and caches wherever they are.
+LEFT_BEHIND_PATHS = {
     ".venv",
     ".git",
     "mlflow.db",
     "mlruns",
     "outputs",
     "multirun",
-    "processed",
+    "data/processed",
     "models",
     "reports",
-    "cache",
-    "tmp",
-    "__pycache__",
-    ".pytest_cache",
-    ".ruff_cache",
-    "*.egg-info",
-    "parts",
+    ".dvc/cache",
+    ".dvc/tmp",
+}
+LEFT_BEHIND_ANYWHERE = shutil.ignore_patterns(
+    "__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info", "parts", "tmp"
 )
+
+
+def LEFT_BEHIND(folder: str, names: list[str]) -> set[str]:  # noqa: N802  shutil.copytree's `ignore`
+    place = Path(folder).resolve().relative_to(REPO.resolve())
+    by_place = {name for name in names if (place / name).as_posix() in LEFT_BEHIND_PATHS}
+    return by_place | set(LEFT_BEHIND_ANYWHERE(folder, names))
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

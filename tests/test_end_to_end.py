@@ -1,6 +1,7 @@
 """`dvc repro` in a temporary copy of the repository, checked through MLflow and the model registry."""
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -170,14 +171,28 @@ def test_a_second_repro_does_nothing(project):
     assert "Data and pipelines are up to date" in output
 
 
-def test_rerunning_from_scratch_gives_the_same_split_metrics_and_predictions(project):
+def test_rerunning_from_scratch_gives_the_same_split_metrics_and_predictions(project, client):
     outputs = ["data/processed/test.parquet", "reports/metrics.json", "reports/test_predictions.csv"]
     before = {path: (project / path).read_bytes() for path in outputs}
+    versions = client.search_model_versions("name = 'stance-classifier'")
     run(["dvc", "repro", "--force"], project)
     for path in outputs:
         assert (project / path).read_bytes() == before[path], path
     # The retrained model has the same bytes, so dvc.lock does not change either.
     assert changed_tracked_files(project) == ""
+    # Nor does the registry: the run is logged, but the same model is not registered a second time.
+    assert len(client.search_model_versions("name = 'stance-classifier'")) == len(versions) == 1
+    rerun = client.search_runs([first_run(client).info.experiment_id], order_by=["attributes.start_time DESC"])[0]
+    assert rerun.info.run_id != first_run(client).info.run_id
+    assert rerun.data.tags["same_model_as"] == "models:/stance-classifier/1"
+    assert rerun.data.tags["champion_reason"] == "it is the champion already (version 1)"
+    registered = json.loads((project / "reports/registered_model.json").read_text())
+    assert registered["uri"] == "models:/stance-classifier/1" and registered["run_id"] == rerun.info.run_id
+    assert registered["registered_before_by"] == first_run(client).info.run_id and registered["holds_champion"]
+    summary = run([sys.executable, "-m", "pipeline.summary"], project).stdout
+    assert f"registered before by MLflow run {first_run(client).info.run_id}" in summary
+    assert "this model not promoted: it is the champion already (version 1)" in summary
+    assert "give it the alias yourself" not in summary
 
 
 def test_a_model_parameter_change_reruns_only_train_and_evaluate(project):

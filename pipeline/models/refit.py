@@ -35,6 +35,7 @@ MODEL_SUFFIX = " - all labels"
 SPLITS = ("train", "validation", "test")
 REFIT_TAG = "refit"
 REFIT_VALUE = "all_labels"
+NO_REFIT = "none"
 HELD_OUT_MODEL_TAG = "held_out_model_uri"
 
 
@@ -53,14 +54,19 @@ def version_tags(held_out_model_uri: str, held_out_metrics: dict[str, float], st
     return tags
 
 
+def refit_setting(cfg: DictConfig) -> str:
+    """The `refit` tag of the version this configuration registers."""
+    return REFIT_VALUE if cfg.get("refit", {}).get("all_labels", False) else NO_REFIT
+
+
 def log_deployable_model(cfg: DictConfig, held_out_model_uri: str, held_out_metrics: dict[str, float]):
     """In the active run: the model to register and the tags for its version.
 
     Without refit, the held-out fit itself (tagged refit=none). With it, the refitted model, logged beside the
     held-out one, with its real-text scores logged as `all_labels_<set>_<metric>`.
     """
-    if not cfg.get("refit", {}).get("all_labels", False):
-        return held_out_model_uri, {REFIT_TAG: "none", "trained_on": "train"}
+    if refit_setting(cfg) == NO_REFIT:
+        return held_out_model_uri, {REFIT_TAG: NO_REFIT, "trained_on": "train"}
     statements = all_labelled(cfg.paths.processed)
     classifier = fit_classifier(cfg, statements)
     example = model_input_example(cfg, statements)

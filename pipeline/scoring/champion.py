@@ -19,6 +19,8 @@ class ChampionDecision:
     candidate_score: float
     champion_score: float | None
     reason: str
+    # The version gated holds the alias already: registered before, by a run that trained the same model.
+    holds_champion: bool = False
 
 
 def decide(
