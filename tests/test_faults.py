@@ -549,8 +549,15 @@ def make_jsonl_with_bad_line(folder: Path) -> Path:
         (lambda folder: (folder / "data").mkdir() or str(folder / "data"), "is a folder without data files"),
         (make_jsonl_with_bad_line, "line 51: not valid JSON"),
         (lambda folder: (folder / "h.tsv").write_text("id\ttext\tlabel\n") and str(folder / "h.tsv"), "no rows below"),
+        # Read as is, the first fields would become an index: text "ok", label " then", and no word of the comma.
+        (
+            lambda folder: (
+                (folder / "c.csv").write_text("text,label\nok, then,neutral\nfine,neutral\n") and folder / "c.csv"
+            ),
+            "line 2 has 3 fields, the header 2 (text, label); a field holding ',' must be quoted",
+        ),
     ],
-    ids=["folder named .csv", "folder with a slash", "folder", "JSON Lines line 51", "header-only TSV"],
+    ids=["folder named .csv", "folder with a slash", "folder", "JSON Lines line 51", "header-only TSV", "first row"],
 )
 def test_the_loader_names_the_file_and_the_problem(tmp_path, make, expected):
     from pipeline.data.loading import load_statements

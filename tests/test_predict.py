@@ -343,6 +343,8 @@ BAD_INPUTS = {
     "undecodable bytes": ("latin1.txt", "Line one.\n“Bombs”, said Jos\xe9.\n".encode("latin-1", "replace"), "line 2"),
     "malformed csv": ("broken.csv", b'id,text\n1,"an unclosed quote\n2,another\n', "malformed CSV"),
     "too many fields": ("fields.csv", b"id,text\n1,fine\n2,one,two\n", "Expected 2 fields in line 3"),
+    # pandas would take the first field for an index and shift every column: "We must act" became the index.
+    "too many fields in the first row": ("first.csv", b"text\nWe must act, now.\nStop.\n", "line 2 has 2 fields"),
     "missing text column": ("nocolumn.csv", b"id,quote\n1,We must act.\n", "no column 'text'"),
     "header only": ("header.csv", b"id,text\n", "no statements"),
     "empty statement": ("blank.csv", b"id,text\n1,We must act.\n2,\n", "row 3: column 'text' is empty"),

@@ -99,7 +99,7 @@ def load_local_file(path: Path, text_format: TextFormat = TextFormat()) -> datas
                 f"data.encoding={encoding!r}: not an encoding Python knows (e.g. utf-8, cp1252)"
             ) from None
     if suffix in (".csv", ".tsv"):
-        check_csv_header(path, options["delimiter"], encoding, setting="data.delimiter")
+        check_csv_header(path, options["delimiter"], encoding, "data.delimiter", options["quoting"])
     try:
         dataset = datasets.load_dataset(BUILDERS_BY_SUFFIX[suffix], data_files=str(path), split="train", **options)
     except Exception as error:  # datasets wraps parser errors in several exception types

@@ -1,6 +1,7 @@
 """Reading users' text files in their encoding (UTF-8 unless told), streamed, naming the line of the first bad byte."""
 
 import codecs
+import csv
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -119,9 +120,16 @@ def field_delimiter(suffix: str, delimiter: str | None, setting: str = "data.del
 OTHER_SEPARATORS = (";", "|")
 
 
-def check_csv_header(path: Path, separator: str = ",", encoding: str = UTF8, setting: str = "data.delimiter") -> None:
-    """Refuse a CSV / TSV whose first line has more than MAX_COLUMNS fields, naming the count, or whose header is
-    split by another separator than `separator`, naming that one and `setting`."""
+def check_csv_header(
+    path: Path,
+    separator: str = ",",
+    encoding: str = UTF8,
+    setting: str = "data.delimiter",
+    quoting: int = csv.QUOTE_MINIMAL,
+) -> None:
+    """Refuse a CSV / TSV whose first line has more than MAX_COLUMNS fields, naming the count, whose header is
+    split by another separator than `separator`, naming that one and `setting`, or whose first row has more fields
+    than its header."""
     with path.open(encoding=encoding, errors="replace", newline="") as handle:
         first_line = handle.readline(READ_BLOCK)
     found = [other for other in OTHER_SEPARATORS if other != separator and other in first_line]
@@ -136,3 +144,21 @@ def check_csv_header(path: Path, separator: str = ",", encoding: str = UTF8, set
         raise UserInputError(
             f"{path}: line 1 has {fields:,} fields; expected a header naming the columns (at most {MAX_COLUMNS:,})"
         )
+    check_first_row_fields(path, separator, encoding, quoting)
+
+
+def check_first_row_fields(path: Path, separator: str, encoding: str, quoting: int) -> None:
+    """Refuse a first row with more fields than the header. pandas, and the datasets library through it, would take
+    the extra first fields of every row for an index: the columns shift silently (a text split at an unquoted comma
+    becomes its last part), where a later row with a field too many is a parser error naming its line."""
+    with path.open(encoding=encoding, errors="replace", newline="") as handle:
+        rows = csv.reader(handle, delimiter=separator, quoting=quoting)
+        header = next(rows, None)
+        header_end = rows.line_num
+        first = next(rows, None)
+    if header is None or first is None or len(first) <= len(header):
+        return
+    raise UserInputError(
+        f"{path}: line {header_end + 1} has {len(first)} fields, the header {len(header)} ({', '.join(header)}); "
+        f'a field holding {separator!r} must be quoted ("...")'
+    )
