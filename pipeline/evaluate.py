@@ -19,7 +19,7 @@ from pipeline.files import atomic_path, read_json, write_json, write_text
 from pipeline.inference import load_skops
 from pipeline.models import refit
 from pipeline.scoring import real_text, reports
-from pipeline.scoring.champion import ChampionDecision, decide, mcnemar_p_value
+from pipeline.scoring.champion import ChampionDecision, comparison_problem, decide, mcnemar_p_value
 from pipeline.scoring.metrics import HEADLINE_METRICS, classification_metrics, majority_baseline_metrics
 from pipeline.scoring.target_scores import per_target_metric_keys, per_target_metrics
 from pipeline.train import input_columns
@@ -204,13 +204,7 @@ def gate_champion(cfg: DictConfig, version: str, results: dict, test, train_labe
         champion_predictions, problem = rescore_champion(cfg, champion_version, test)
     if champion_predictions is not None:
         compared = unseen_by_champion(champion_version, test)
-        minimum = cfg.champion.get("min_compared_statements", 1)
-        if compared.sum() < minimum:
-            problem = (
-                f"can be compared on only {compared.sum()} of the {len(test)} test statements (those it was neither "
-                f"trained nor tuned on), too few (champion.min_compared_statements={minimum})"
-            )
-        else:
+        if not (problem := comparison_problem(compared, cfg.champion.get("min_compared_statements", 1))):
             truth = test[LABEL].to_numpy()[compared]
             candidate = results["predictions"]["predicted"].to_numpy()[compared]
             champion = np.asarray(champion_predictions)[compared]

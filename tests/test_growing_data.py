@@ -99,5 +99,5 @@ def test_too_few_unseen_statements_keep_the_champion_and_say_why(grown):
     stage(project, "pipeline.evaluate", "champion.min_compared_statements=100000")
     registered = json.loads((project / "reports/registered_model.json").read_text())
     assert not registered["promoted"]
-    assert "too few (champion.min_compared_statements=100000)" in registered["decision"]
+    assert "too few (champion.min_compared_statements=100000; lower it" in registered["decision"]
     assert client(project).get_model_version_by_alias("stance-classifier", "champion").version == champion_before

@@ -49,7 +49,10 @@ def decide(
             return ChampionDecision(
                 True, candidate_score, None, f"replaces a champion that {champion_problem} (champion.replace_broken)"
             )
-        reason = f"kept a champion that {champion_problem}; set champion.replace_broken=true to replace it"
+        reason = (
+            f"kept a champion that {champion_problem}; set champion.replace_broken=true to replace it without a "
+            "comparison"
+        )
         return ChampionDecision(False, candidate_score, None, reason)
     if champion_score is None:
         return ChampionDecision(True, candidate_score, None, "no champion yet")
@@ -67,6 +70,22 @@ def decide(
         f"{min_improvement} (champion.min_improvement)"
     )
     return ChampionDecision(False, candidate_score, champion_score, reason)
+
+
+def comparison_problem(compared: np.ndarray, minimum: int) -> str | None:
+    """Why the champion cannot be compared on the test statements it never saw (`compared`), or None.
+
+    The minimum guards against a comparison on the few statements left unseen once added statements were split
+    again. A test split the champion never saw at all is compared whatever its size, as every run is scored on it:
+    otherwise the first champion of a small data set (a test split under the minimum) could never be replaced.
+    """
+    count = int(np.sum(compared))
+    if count == len(compared) or count >= minimum:
+        return None
+    return (
+        f"can be compared on only {count} of the {len(compared)} test statements (those it was neither trained nor "
+        f"tuned on), too few (champion.min_compared_statements={minimum}; lower it to compare on these)"
+    )
 
 
 def mcnemar_p_value(truth: Sequence[str], candidate: Sequence[str], champion: Sequence[str]) -> float:
