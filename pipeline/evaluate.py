@@ -185,7 +185,9 @@ def register_deployable_model(cfg: DictConfig, training: dict, results: dict):
     return tracking.register_model(model_uri, name, {**version_tags, **refit_tags}), None
 
 
-def gate_champion(cfg: DictConfig, version: str, results: dict, test, train_labels) -> ChampionDecision:
+def gate_champion(
+    cfg: DictConfig, version: str, results: dict, test, train_labels, registered_now: bool = True
+) -> ChampionDecision:
     """Re-score the current champion on the test statements it never saw, then move the alias only for a real
     improvement there."""
     name, alias, metric = cfg.mlflow.registered_model, cfg.champion.alias, cfg.selection_metric
@@ -244,7 +246,8 @@ def gate_champion(cfg: DictConfig, version: str, results: dict, test, train_labe
     tracking.log_metrics(gate_scores)
     outcome = {"champion_decision": "promoted" if decision.promote else "kept", "champion_reason": decision.reason}
     tracking.set_tags(outcome)
-    tracking.set_version_tags(name, version, outcome)
+    if registered_now:  # a version registered before keeps the decision made then, as it keeps its description
+        tracking.set_version_tags(name, version, outcome)
     return decision
 
 
@@ -277,7 +280,7 @@ def main(cfg: DictConfig) -> None:
         tracking.log_seen_statements(statement_keys(pd.concat([train, validation])))
         real_text.log_real_text_checks(cfg, classifier)
         version, registered = register_deployable_model(cfg, training, results)
-        decision = gate_champion(cfg, version, results, test, train[LABEL])
+        decision = gate_champion(cfg, version, results, test, train[LABEL], registered_now=registered is None)
         split_sizes = {"train": len(train), "validation": len(validation), "test": len(test)}
         if registered is None:  # a version registered before keeps the description of its own run
             tracking.describe_version(name, version, cfg.data.name, results, decision, split_sizes)

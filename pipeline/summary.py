@@ -30,7 +30,8 @@ def promote_note(registered: dict) -> str:
 
 
 def registered_line(registered: dict) -> str:
-    if before := registered.get("registered_before_by"):
+    before = registered.get("registered_before_by")
+    if before and before != registered["run_id"]:  # not when only the evaluate stage ran again
         return (
             f"Registered model:  {registered['uri']}, registered before by MLflow run {before}: this run "
             f"({registered['run_id']}) trained the same model, so it registered nothing new"

@@ -100,3 +100,21 @@ def test_data_without_targets_has_no_per_target_line(tmp_path):
     assert "Per target" not in summary_of(tmp_path, registered())  # a report from before the file was written
     write_json(tmp_path / "per_target_metrics.json", {})
     assert "Per target" not in summary_of(tmp_path, registered(selection_metric="macro_f1"))
+
+
+def test_a_model_registered_before_names_that_run_unless_it_is_this_one(tmp_path):
+    """Trained again (dvc repro --force, a data set switched back): the version registered by an earlier run. When
+    only the evaluate stage ran again, the run that registered it is this one: the usual line."""
+    before = registered(
+        registered_before_by="1e017b74",
+        promoted=False,
+        holds_champion=True,
+        decision="it is the champion already (version 3)",
+    )
+    text = summary_of(tmp_path, before)
+    assert "models:/stance-my-quotes/3, registered before by MLflow run 1e017b74: this run (5805d6ee)" in text
+    assert "this model not promoted: it is the champion already (version 3)" in text
+    assert "give it the alias yourself" not in text
+    again = summary_of(tmp_path, registered(registered_before_by="5805d6ee"))
+    assert "Registered model:  models:/stance-my-quotes/3   (MLflow run 5805d6ee)" in again
+    assert "registered before" not in again
