@@ -234,8 +234,10 @@ def statement_frame(statements, text_column: str = TEXT) -> pd.DataFrame:
         if TEXT not in statements.columns:
             raise ValueError(f"expected a column {text_column!r}; got columns {list(statements.columns)}")
         frame = statements.reset_index(drop=True)
-    else:
+    elif isinstance(statements, Iterable):
         frame = pd.DataFrame({TEXT: list(statements)})
+    else:  # one bare value (None, a number): refused below as the model refuses it, by what it is
+        frame = pd.DataFrame({TEXT: [statements]})
     from pipeline.features.text_input import check_statements
 
     check_statements(frame[TEXT])

@@ -614,6 +614,8 @@ def test_with_mlflow_loaded_an_input_error_is_also_mlflows_bad_request(small_mod
 def test_a_bare_non_string_is_refused_by_the_model(small_model, nonsense):
     with pytest.raises(ValueError, match="expected every statement to be a string; statement 0 is"):
         load_model(small_model).classifier.predict(nonsense)
+    with pytest.raises(ValueError, match="expected every statement to be a string; statement 0 is"):
+        load_model(small_model).tag(nonsense)  # the Python API says the same, not a TypeError from list(None)
 
 
 @pytest.mark.parametrize("batch_size", ["10000", "700"], ids=["one batch", "batches in flight"])
