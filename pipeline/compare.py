@@ -8,13 +8,14 @@ The runs come from MLflow through `tracking.runs_table`; everything else here wo
 """
 
 import argparse
+import sys
 from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
 
 from pipeline import tracking
-from pipeline.errors import UserInputError, exit_with_user_error
+from pipeline.errors import UserInputError, exit_with_user_error, reader_stopped_early
 from pipeline.experiments.run_names import shorten_numbers
 from pipeline.experiments.tracking_server import (
     INTERACTIVE_HTTP_BOUNDS,
@@ -458,6 +459,8 @@ def main(argv: list[str] | None = None) -> None:
         print(compare(args))
     except UserInputError as error:
         exit_with_user_error(error)
+    except BrokenPipeError:
+        sys.exit(reader_stopped_early())
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import functools
 import logging
+import os
 import sys
 from typing import NoReturn
 
@@ -25,6 +26,14 @@ def exit_with_user_error(error: Exception | str) -> NoReturn:
     """Print a user error as one line on stderr and exit with USER_ERROR_EXIT_CODE, without a traceback."""
     print(f"error: {error}", file=sys.stderr)
     raise SystemExit(USER_ERROR_EXIT_CODE) from None
+
+
+def reader_stopped_early() -> int:
+    """The exit code after a BrokenPipeError on standard output: the reader (`| head`) stopped early, which is not
+    worth a traceback. The rest of the output goes nowhere, so that Python's flush at exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 1
 
 
 def log_to_files(error: Exception) -> None:

@@ -33,7 +33,7 @@ from pipeline.data.text_files import (
     file_blocks,
     first_row_number,
 )
-from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError, exit_on_user_error
+from pipeline.errors import USER_ERROR_EXIT_CODE, UserInputError, exit_on_user_error, reader_stopped_early
 from pipeline.experiments.tracking_server import INTERACTIVE_HTTP_BOUNDS, bound_http_retries
 from pipeline.files import atomic_path, same_file
 from pipeline.inference import (
@@ -741,10 +741,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted" + ("; no output file written" if args.output not in (None, STDIN) else ""), file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # The reader (e.g. `head`) stopped early: not an error worth a traceback.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 1
+        return reader_stopped_early()
 
 
 if __name__ == "__main__":

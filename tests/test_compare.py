@@ -243,6 +243,17 @@ def test_the_command_reports_errors_without_a_traceback(store, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_reader_that_stops_early_gets_no_traceback(store, tmp_path):
+    """`python -m pipeline.compare | head -3`: the pipe is closed before the table is written."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "pipeline.compare", "--tracking-uri", store["uri"], "--chart", "c.png"]
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # as `head` does once it has its lines; here before the first one
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err
+
+
 def test_runs_of_a_dvc_experiment_are_named_and_can_be_picked_out(capsys, tmp_path, monkeypatch):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     log_pipeline_run(uri, "logreg", "word", {"val_macro_f1": 0.7})
