@@ -303,7 +303,31 @@ def prepared_champion() -> str:
 def load_champion(tracking_uri: str | None = None, jobs: int = 1, trust_model: bool = False) -> StanceTagger:
     """The champion of the data set prepared in this folder, as stance-predict's default model (with the shipped
     corpus, models:/stance-classifier@champion), from tracking_uri, MLFLOW_TRACKING_URI or sqlite:///mlflow.db."""
-    return load_model(prepared_champion(), tracking_uri, jobs, trust_model)
+    model_uri = prepared_champion()
+    tagger = load_model(model_uri, tracking_uri, jobs, trust_model)
+    check_holds_prepared_data(model_uri)
+    return tagger
+
+
+def check_holds_prepared_data(model_uri: str) -> None:
+    """Refuse the prepared data set's champion (just loaded, from the store now set) when its registered model holds
+    another data set. Prepare takes a data set whose data.registered_model names another data set's model; the train
+    stage refuses it then, but the prepared folder names that model, whose answers are another data set's."""
+    from pipeline.data.prepared_data import DEFAULT_PROCESSED, read_manifest
+
+    manifest = read_manifest(DEFAULT_PROCESSED)
+    if manifest is None:
+        return
+    from pipeline import tracking
+
+    name, prepared = model_uri.removeprefix("models:/").rsplit("@", 1)[0], str(manifest["data"].get("name"))
+    holds = (tracking.registered_model_identity(name) or {}).get("dataset")
+    if holds is not None and holds != prepared:
+        raise UserInputError(
+            f"{model_uri}: registered model {name!r} holds data set {holds!r}, not {prepared!r}, the data set "
+            f"prepared here ({DEFAULT_PROCESSED}/dataset.json names it); give {prepared!r} a registered model of its "
+            f"own (data.registered_model=stance-{prepared}) and train it, or name a model with --model"
+        )
 
 
 def load_skops(path: Path, trust_model: bool = False):

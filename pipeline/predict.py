@@ -41,6 +41,8 @@ from pipeline.inference import (
     LABEL,
     TEXT,
     StanceTagger,
+    check_holds_prepared_data,
+    is_uri,
     load_model,
     prepared_champion,
     probability_column,
@@ -643,6 +645,8 @@ def run(args: argparse.Namespace) -> int:
     with collecting_no_garbage_while_loading():
         try:
             tagger = load_model(args.model, args.tracking_uri, jobs=args.jobs, trust_model=args.trust_model)
+            if args.model_by_default and is_uri(args.model):
+                check_holds_prepared_data(args.model)
         except UserInputError as error:
             raise UserInputError(f"{error}{default_model_note(args)}") from None
     if table is not None:

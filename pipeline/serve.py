@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pipeline.errors import UserInputError, exit_with_user_error
 from pipeline.features import encoder
-from pipeline.inference import load_model, prepared_champion
+from pipeline.inference import check_holds_prepared_data, load_model, prepared_champion
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -53,7 +53,8 @@ def serve_command(args: argparse.Namespace) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.model is None:
+    by_default = args.model is None
+    if by_default:
         args.model = prepared_champion()
         print(f"serving {args.model} (the champion of the data set prepared here)", file=sys.stderr)
     from pipeline import tracking
@@ -61,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     store = tracking.resolve_tracking_uri(args.tracking_uri)
     try:
         load_model(args.model, store, trust_model=args.trust_model)
+        if by_default:
+            check_holds_prepared_data(args.model)
     except UserInputError as error:
         exit_with_user_error(f"{error} (not served)")
     # MLflow's server starts uvicorn from PATH: this environment's, first.

@@ -286,6 +286,50 @@ def test_make_serve_without_a_model_serves_the_prepared_data_sets_champion(forei
     assert_one_line_error(result.returncode, "\n".join(lines[1:]), model, "refused to load", "(not served)")
 
 
+def test_the_prepared_champion_of_another_data_set_is_refused_unless_named(
+    foreign_models, tmp_path, capsys, monkeypatch
+):
+    """Prepare took `my-quotes` with data.registered_model naming the registered model of another data set (the
+    train stage then refused to train it): the default model would answer with that data set's champion."""
+    from mlflow import MlflowClient
+
+    from pipeline.inference import load_champion
+
+    name = foreign_models.names["clean"]
+    client = MlflowClient(tracking_uri=foreign_models.uri)
+    client.set_registered_model_tag(name, "labels", "['pro-intervention', 'anti-intervention', 'neutral']")
+    client.set_registered_model_tag(name, "dataset", "intervention-statements")  # as claim_registered_model tags it
+    processed = tmp_path / "data" / "processed"
+    processed.mkdir(parents=True)
+    (processed / "dataset.json").write_text(json.dumps({"data": {"name": "my-quotes", "registered_model": name}}))
+    monkeypatch.chdir(tmp_path)
+    try:
+        args = ("--lines", "--tracking-uri", foreign_models.uri)
+        code, out, err = stance_predict(capsys, *args, stdin=b"Keep the ships there.\n", monkeypatch=monkeypatch)
+        assert_one_line_error(
+            code, err, f"registered model {name!r} holds data set 'intervention-statements'", "not 'my-quotes'"
+        )
+        assert out == ""
+        with pytest.raises(UserInputError, match="not 'my-quotes', the data set prepared here"):
+            load_champion(foreign_models.uri)
+        # Named outright, the same model tags: the user chose it.
+        named = stance_predict(
+            capsys,
+            *args,
+            "--model",
+            f"models:/{name}@champion",
+            stdin=b"Keep the ships there.\n",
+            monkeypatch=monkeypatch,
+        )
+        assert named[0] == 0 and named[1].count("\n") == 1
+        # The data set's own registered model (or one without identity tags, registered before they were kept) is used.
+        client.set_registered_model_tag(name, "dataset", "my-quotes")
+        assert load_champion(foreign_models.uri).tag(["Keep the ships there."])["label"].size == 1
+    finally:
+        for tag in ("dataset", "labels"):
+            client.delete_registered_model_tag(name, tag)
+
+
 # --- Runs end in a true state ----------------------------------------------------------------------------------------
 
 TRAINING_RUN = """
