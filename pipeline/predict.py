@@ -322,7 +322,7 @@ class StatementTable:
     def require_column(self, column: str, option: str) -> None:
         if column not in self.columns:
             raise UserInputError(
-                f"{self.path}: no column {column!r}; the columns are {self.columns}; pass {option} to pick one"
+                f"{self.path}: no column {column!r} (named by {option}); the columns are {self.columns}"
             )
 
     def choose_columns(self, tagger: StanceTagger, text_column: str | None, target_column: str | None) -> None:
@@ -703,7 +703,7 @@ def check_targets_given(tagger: StanceTagger, table: "StatementTable | None", ar
             raise UserInputError(f"{args.model}: the model was trained without stance targets; drop --target(-column)")
         return
     if args.target is None and (table is None or table.target_column is None):
-        where = f"; {table.path} has no column {tagger.target_column!r}" if table is not None else ""
+        where = f"; {table.path} has no column {tagger.target_column!r} (its columns: {table.columns})" if table else ""
         raise UserInputError(
             f"{args.model}: the model was trained with stance targets (column {tagger.target_column!r}){where}: "
             "pass --target-column COLUMN for a table, or --target TEXT for one target of every statement"

@@ -100,6 +100,15 @@ def test_problem_rows_are_numbered_as_the_file_shows_them(tmp_path, suffix, writ
         prepare(compose_config([f"data.path={path}", "data.extra_eval=[]"]))
 
 
+def test_a_label_in_other_case_is_refused_naming_the_label_it_means(tmp_path):
+    frame = pd.read_csv(FIXTURE_CSV)
+    frame.loc[4, "label"] = "Neutral"
+    frame.to_csv(tmp_path / "quotes.csv", index=False)
+    expected = r"\['Neutral'\] outside the configured set .* \(labels must match exactly: 'Neutral' for 'neutral'\?\)"
+    with pytest.raises(UserInputError, match=expected):
+        prepare(compose_config([f"data.path={tmp_path / 'quotes.csv'}", "data.extra_eval=[]"]))
+
+
 def test_spaces_around_labels_groups_and_split_values_are_not_part_of_them(tmp_path):
     """A spreadsheet's stray spaces ('neutral ', ' train') would otherwise refuse the row or make a new group."""
     frame = pd.read_csv(FIXTURE_CSV).assign(part="train")

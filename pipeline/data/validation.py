@@ -248,7 +248,14 @@ def unknown_label_problems(frame: pd.DataFrame, labels: list[str]) -> list[str]:
     if not unknown.any():
         return []
     values = sorted(frame.loc[unknown, LABEL].astype(str).unique())
-    return [f"label(s) {values} outside the configured set {labels} (data.labels) in {describe_rows(frame, unknown)}"]
+    problem = f"label(s) {values} outside the configured set {labels} (data.labels) in {describe_rows(frame, unknown)}"
+    # A label that differs only in case or spacing is a typing slip, not a new label: say which one it means.
+    by_key = {label.strip().casefold(): label for label in labels}
+    if meant := [
+        f"{value!r} for {by_key[value.strip().casefold()]!r}" for value in values if value.strip().casefold() in by_key
+    ]:
+        problem += f" (labels must match exactly: {', '.join(meant[:3])}?)"
+    return [problem]
 
 
 def duplicate_id_problems(kept: pd.DataFrame, where: Callable = row_number) -> list[str]:
