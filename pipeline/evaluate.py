@@ -1,5 +1,7 @@
 """Stage 3: score the trained classifier on the test split, beside a majority-class baseline; register it."""
 
+import hashlib
+import importlib.metadata
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +18,7 @@ from pipeline.data.stage_io import read_split
 from pipeline.data.validation import KEY, LABEL, TARGET, statement_keys
 from pipeline.errors import UserInputError, exit_on_user_error
 from pipeline.files import atomic_path, read_json, write_json, write_text
-from pipeline.inference import load_skops
+from pipeline.inference import first_line, load_skops
 from pipeline.models import refit
 from pipeline.scoring import real_text, reports
 from pipeline.scoring.champion import ChampionDecision, comparison_problem, decide, mcnemar_p_value
@@ -92,10 +94,6 @@ def log_results(results: dict) -> None:
         tracking.log_figure(figure, name)
 
 
-def first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-
-
 def rescore_champion(cfg: DictConfig, champion_version, test) -> tuple[list | None, str | None]:
     """The champion's predictions on this test split, or why it cannot be scored (a problem, not a crash)."""
     name, version = cfg.mlflow.registered_model, champion_version.version
@@ -108,7 +106,7 @@ def rescore_champion(cfg: DictConfig, champion_version, test) -> tuple[list | No
             champion = tracking.load_sklearn_model(held_out_twin)
         predictions = champion.predict(test)
     except Exception as error:  # a corrupt, deleted or foreign champion must not stop the stage; report it
-        message = first_line(error)
+        message = first_line(str(error)) if str(error).strip() else type(error).__name__
         log.warning("the champion models:/%s/%s could not be re-scored: %s", name, version, message)
         return None, f"could not be loaded or scored (models:/{name}/{version}: {message})"
     unknown = sorted(set(map(str, getattr(champion, "classes_", []))) - set(cfg.data.labels))
@@ -134,17 +132,29 @@ def unseen_by_champion(champion_version, test) -> np.ndarray:
 
 SAME_MODEL_AS_TAG = "same_model_as"
 TRAINED_MODEL_TAG = "trained_model_md5"
+PACKAGING_TAG = "packaging_md5"
 
 
 def same_model_tags(cfg: DictConfig) -> dict[str, str]:
     """The version tags that make two registered versions the same model: the same prepared statements, the same
-    trained model file (its bytes depend only on the data, configuration, code and seed; models/model_files.py) and
-    the same refit setting, which refits that configuration on the same statements."""
+    trained model file (its bytes depend only on the data, configuration, code and seed; see
+    pipeline/models/model_files.py), the same refit setting, which refits that configuration on the same statements,
+    and the same packaging."""
     return {
         "data_md5": prepared_digest(cfg),
         TRAINED_MODEL_TAG: data_digest(cfg.paths.model),
         refit.REFIT_TAG: refit.refit_setting(cfg),
+        PACKAGING_TAG: packaging_digest(),
     }
+
+
+def packaging_digest() -> str:
+    """md5 of what turns a trained model into the registered one: the refit and MLflow-logging code, and MLflow's
+    version. A change there (a fix in the model's signature or requirements, an MLflow upgrade) registers afresh."""
+    digest = hashlib.md5(importlib.metadata.version("mlflow").encode())
+    for module in (refit, tracking):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()
 
 
 def loading_problem(model_uri: str) -> str | None:
@@ -152,7 +162,7 @@ def loading_problem(model_uri: str) -> str | None:
     try:
         tracking.load_sklearn_model(model_uri)
     except Exception as error:  # reported, and the model registered afresh: never a crash
-        return f"could not be loaded ({first_line(error)})"
+        return f"could not be loaded ({first_line(str(error)) if str(error).strip() else type(error).__name__})"
     return None
 
 
@@ -169,6 +179,10 @@ def register_deployable_model(cfg: DictConfig, training: dict, results: dict):
             "models:/%s/%s holds the same model but %s: registering it again", name, registered.version, problem
         )
         registered = None
+    if registered and registered.run_id == training["run_id"]:
+        # This run registered it: the evaluate stage runs again (champion.* changed) or was interrupted before it
+        # described and tagged the version. It is this run's version, to describe and tag now.
+        return registered.version, None
     if registered:
         # Switching data sets and back, or `dvc repro --force`, trains the same model again: one version is
         # enough, and the refit this run would log is the one that version holds.
@@ -246,7 +260,8 @@ def gate_champion(
     tracking.log_metrics(gate_scores)
     outcome = {"champion_decision": "promoted" if decision.promote else "kept", "champion_reason": decision.reason}
     tracking.set_tags(outcome)
-    if registered_now:  # a version registered before keeps the decision made then, as it keeps its description
+    # A version registered before keeps the decision made then, as it keeps its description, unless it is promoted.
+    if registered_now or decision.promote:
         tracking.set_version_tags(name, version, outcome)
     return decision
 

@@ -318,10 +318,15 @@ def check_holds_prepared_data(model_uri: str) -> None:
     manifest = read_manifest(DEFAULT_PROCESSED)
     if manifest is None:
         return
+    from mlflow.exceptions import MlflowException
+
     from pipeline import tracking
 
     name, prepared = model_uri.removeprefix("models:/").rsplit("@", 1)[0], str(manifest["data"].get("name"))
-    holds = (tracking.registered_model_identity(name) or {}).get("dataset")
+    try:
+        holds = (tracking.registered_model_identity(name) or {}).get("dataset")
+    except MlflowException:  # an untagged model whose newest version's run was deleted: nothing to tell by
+        return
     if holds is not None and holds != prepared:
         raise UserInputError(
             f"{model_uri}: registered model {name!r} holds data set {holds!r}, not {prepared!r}, the data set "

@@ -645,10 +645,10 @@ def run(args: argparse.Namespace) -> int:
     with collecting_no_garbage_while_loading():
         try:
             tagger = load_model(args.model, args.tracking_uri, jobs=args.jobs, trust_model=args.trust_model)
-            if args.model_by_default and is_uri(args.model):
-                check_holds_prepared_data(args.model)
         except UserInputError as error:
             raise UserInputError(f"{error}{default_model_note(args)}") from None
+    if args.model_by_default and is_uri(args.model):
+        check_holds_prepared_data(args.model)
     if table is not None:
         table.choose_columns(tagger, args.text_column, args.target_column)
         check_new_columns(table, tagger, args.label_column)

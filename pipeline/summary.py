@@ -100,6 +100,8 @@ def summary(reports_dir: Path = REPORTS, since: float | None = None) -> str:
     test, baseline = metrics["test"], metrics["baseline"]
     store = registered.get("tracking_uri", LOCAL_STORE)  # a report from before it was recorded: the local store
     outcome = "promoted" if registered["promoted"] else "not promoted"
+    if registered.get("holds_champion") and not registered["promoted"]:
+        outcome = "kept as champion"
     return "\n".join(
         [
             *unchanged_note(registered_file, since),

@@ -38,7 +38,7 @@ from pipeline.experiments.tracking_server import (
     describe,
     redact,
 )
-from pipeline.features.text_input import SKOPS_TRUSTED_TYPES
+from pipeline.features.text_input import SKOPS_SAVED_TYPES
 from pipeline.files import sqlite_database_path
 from pipeline.models import trusted_loading
 from pipeline.models.model_requirements import extra_requirements
@@ -484,7 +484,7 @@ def _send_model(
         classifier,
         name=logged_model_name(active.info.run_name if active else None) + suffix,
         serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
-        skops_trusted_types=SKOPS_TRUSTED_TYPES,
+        skops_trusted_types=SKOPS_SAVED_TYPES,
         signature=model_signature(text_column, target_column),
         input_example=example,
         pip_requirements=pip_requirements(extra_requirements(classifier)),

@@ -191,7 +191,7 @@ def test_rerunning_from_scratch_gives_the_same_split_metrics_and_predictions(pro
     assert registered["registered_before_by"] == first_run(client).info.run_id and registered["holds_champion"]
     summary = run([sys.executable, "-m", "pipeline.summary"], project).stdout
     assert f"registered before by MLflow run {first_run(client).info.run_id}" in summary
-    assert "this model not promoted: it is the champion already (version 1)" in summary
+    assert "this model kept as champion: it is the champion already (version 1)" in summary
     assert "give it the alias yourself" not in summary
 
 
@@ -216,6 +216,20 @@ def test_the_gate_scores_a_refitted_champion_by_its_held_out_twin(project, clien
     # Re-scoring the refit itself would give about 0.98: it was fitted on this test split.
     assert gate["vs_champion_champion_macro_f1"] == pytest.approx(first.data.metrics["test_macro_f1"])
     assert gate["vs_champion_candidate_macro_f1"] == pytest.approx(latest.data.metrics["test_macro_f1"])
+
+
+def test_the_evaluate_stage_run_again_keeps_to_its_own_runs_version(project, client):
+    """After the parameter-change test: evaluate alone again (as after a champion.* change, or an evaluate stopped
+    before it described its version) finds the version its own run registered; nothing is registered twice and the
+    run is not tagged as the same model as itself."""
+    versions = len(client.search_model_versions("name = 'stance-classifier'"))
+    before = json.loads((project / "reports/registered_model.json").read_text())
+    run([sys.executable, "-m", "pipeline.evaluate", "--config-dir", ".", "--config-name", "params"], project)
+    after = json.loads((project / "reports/registered_model.json").read_text())
+    assert after["uri"] == before["uri"] and after["run_id"] == before["run_id"]
+    assert after["registered_before_by"] is None
+    assert "same_model_as" not in client.get_run(after["run_id"]).data.tags
+    assert len(client.search_model_versions("name = 'stance-classifier'")) == versions
 
 
 def test_dvc_experiments_compose_hydra_overrides_and_name_their_mlflow_run(project, client):

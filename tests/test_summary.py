@@ -113,7 +113,7 @@ def test_a_model_registered_before_names_that_run_unless_it_is_this_one(tmp_path
     )
     text = summary_of(tmp_path, before)
     assert "models:/stance-my-quotes/3, registered before by MLflow run 1e017b74: this run (5805d6ee)" in text
-    assert "this model not promoted: it is the champion already (version 3)" in text
+    assert "this model kept as champion: it is the champion already (version 3)" in text
     assert "give it the alias yourself" not in text
     again = summary_of(tmp_path, registered(registered_before_by="5805d6ee"))
     assert "Registered model:  models:/stance-my-quotes/3   (MLflow run 5805d6ee)" in again

@@ -153,12 +153,16 @@ def check_first_row_fields(path: Path, separator: str, encoding: str, quoting: i
     becomes its last part), where a later row with a field too many is a parser error naming its line."""
     with path.open(encoding=encoding, errors="replace", newline="") as handle:
         rows = csv.reader(handle, delimiter=separator, quoting=quoting)
-        header = next(rows, None)
-        header_end = rows.line_num
-        first = next(rows, None)
+        try:
+            header = next(rows, None)
+            header_end = rows.line_num
+            first = next(rows, None)
+        except csv.Error:  # an unclosed quote, a field beyond the csv module's limit: the reader names the line
+            return
     if header is None or first is None or len(first) <= len(header):
         return
     raise UserInputError(
         f"{path}: line {header_end + 1} has {len(first)} fields, the header {len(header)} ({', '.join(header)}); "
-        f'a field holding {separator!r} must be quoted ("...")'
+        f'a field holding {separator!r} must be quoted ("..."), and a row may neither end in {separator!r} nor '
+        "start with a column the header does not name (row names)"
     )

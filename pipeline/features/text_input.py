@@ -22,7 +22,7 @@ STANDARD_TEXT, STANDARD_TARGET = "text", "target"
 # text step, vectorizers and batch-trained pipeline and, for the calibrated SVM, scikit-learn's private
 # calibration helpers. The sentence embedder holds only strings and numbers (the encoder's reference), never
 # weights or code.
-SKOPS_TRUSTED_TYPES = [
+SKOPS_SAVED_TYPES = [
     "pipeline.features.text_input.StatementText",
     "pipeline.features.embeddings.SentenceEmbedder",
     # The fine-tuned encoder holds its weights as a safetensors blob and plain values.
@@ -34,11 +34,12 @@ SKOPS_TRUSTED_TYPES = [
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
 ]
-# The same classes under the paths that models saved before their modules moved name (see pipeline/__init__.py).
-SKOPS_TRUSTED_TYPES += [
+# Loading trusts the same classes under the paths that models saved before their modules moved name (see
+# pipeline/__init__.py); a new model's MLmodel file lists only SKOPS_SAVED_TYPES.
+SKOPS_TRUSTED_TYPES = SKOPS_SAVED_TYPES + [
     f"{former}.{type_path.rsplit('.', 1)[1]}"
     for former, moved_to in FORMER_MODULES.items()
-    for type_path in list(SKOPS_TRUSTED_TYPES)
+    for type_path in SKOPS_SAVED_TYPES
     if type_path.rsplit(".", 1)[0] == moved_to
 ]
 
