@@ -94,6 +94,11 @@ def log_results(results: dict) -> None:
         tracking.log_figure(figure, name)
 
 
+def error_summary(error: Exception) -> str:
+    """An error's first line, or its type where it has no message: what the stage reports of a model it cannot load."""
+    return first_line(str(error)) if str(error).strip() else type(error).__name__
+
+
 def rescore_champion(cfg: DictConfig, champion_version, test) -> tuple[list | None, str | None]:
     """The champion's predictions on this test split, or why it cannot be scored (a problem, not a crash)."""
     name, version = cfg.mlflow.registered_model, champion_version.version
@@ -106,7 +111,7 @@ def rescore_champion(cfg: DictConfig, champion_version, test) -> tuple[list | No
             champion = tracking.load_sklearn_model(held_out_twin)
         predictions = champion.predict(test)
     except Exception as error:  # a corrupt, deleted or foreign champion must not stop the stage; report it
-        message = first_line(str(error)) if str(error).strip() else type(error).__name__
+        message = error_summary(error)
         log.warning("the champion models:/%s/%s could not be re-scored: %s", name, version, message)
         return None, f"could not be loaded or scored (models:/{name}/{version}: {message})"
     unknown = sorted(set(map(str, getattr(champion, "classes_", []))) - set(cfg.data.labels))
@@ -162,7 +167,7 @@ def loading_problem(model_uri: str) -> str | None:
     try:
         tracking.load_sklearn_model(model_uri)
     except Exception as error:  # reported, and the model registered afresh: never a crash
-        return f"could not be loaded ({first_line(str(error)) if str(error).strip() else type(error).__name__})"
+        return f"could not be loaded ({error_summary(error)})"
     return None
 
 
