@@ -12,6 +12,7 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from pipeline.config_errors import describe
 from pipeline.errors import exit_with_user_error
 from pipeline.files import write_text
 
@@ -42,23 +43,12 @@ def missing_data_dependency(params: str) -> str | None:
     )
 
 
-def one_line(hydra_message: str) -> str:
-    """Hydra's message on one line: its list of a group's options joined by commas, its config search path (where
-    Hydra looked, not what the user got wrong) left out."""
-    message = hydra_message.split("\nConfig search path:", 1)[0]
-    head, _, options = message.partition("\n\nAvailable options in ")
-    if options:
-        group, _, names = options.partition(":")
-        head = f"{head.strip()}; available options in {group}: {', '.join(names.split())}"
-    return " ".join(head.split())
-
-
 def main() -> None:
     try:
         params = compose_params(sys.argv[1:])
     except (HydraException, OmegaConfBaseException) as error:
         # An unknown group option or key in the overrides: Hydra's message says which and what exists.
-        exit_with_user_error(one_line(str(error)))
+        exit_with_user_error(describe(error))
     if problem := missing_data_dependency(params):
         exit_with_user_error(problem)
     write_text("params.yaml", params)

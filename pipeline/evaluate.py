@@ -13,6 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from pipeline import tracking
+from pipeline.config_errors import reports_config_errors
 from pipeline.data.prepared_data import data_digest, prepared_digest, use_prepared_data
 from pipeline.data.stage_io import read_split
 from pipeline.data.validation import KEY, LABEL, TARGET, statement_keys
@@ -271,6 +272,7 @@ def gate_champion(
     return decision
 
 
+@reports_config_errors
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:

@@ -16,6 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 
+from pipeline.config_errors import reports_config_errors
 from pipeline.data.prepared_data import use_prepared_data
 from pipeline.data.stage_io import read_split
 from pipeline.data.validation import GROUP, LABEL
@@ -100,6 +101,7 @@ def curve_figure(curve: list[dict]):
     return figure
 
 
+@reports_config_errors
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:

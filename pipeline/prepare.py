@@ -15,6 +15,7 @@ import hydra
 import pandas as pd
 from omegaconf import DictConfig
 
+from pipeline.config_errors import reports_config_errors
 from pipeline.data.loading import TextFormat, first_row_of, is_local_file, load_statement_table
 from pipeline.data.prepared_data import check_registered_model_is_its_own, read_manifest, write_manifest
 from pipeline.data.split_checks import groups_across_splits, problems_across_splits, rows_of_all_splits
@@ -215,6 +216,7 @@ def write_prepared_splits(cfg: DictConfig) -> None:
     write_manifest(cfg, digest.hexdigest())
 
 
+@reports_config_errors
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:

@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 from sklearn.utils._param_validation import InvalidParameterError
 
 from pipeline import tracking
+from pipeline.config_errors import reports_config_errors
 from pipeline.data.prepared_data import use_prepared_data
 from pipeline.data.stage_io import read_split
 from pipeline.data.validation import LABEL, TARGET, TEXT
@@ -88,6 +89,7 @@ def writes_stage_outputs() -> bool:
     return HydraConfig.get().job.config_name == STAGE_CONFIG_NAME and not sweep.in_sweep()
 
 
+@reports_config_errors
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 @exit_on_user_error
 def main(cfg: DictConfig) -> float:

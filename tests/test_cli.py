@@ -93,6 +93,33 @@ def test_an_unknown_model_lists_the_available_ones(tmp_path):
     assert not (tmp_path / "params.yaml").exists()
 
 
+@pytest.mark.parametrize(
+    ("module", "override", "expected"),
+    [
+        ("pipeline.train", "model=random_forest", "available options in 'model': complement_nb, linear_svm,"),
+        ("pipeline.prepare", "split.seeds=3", "Could not override 'split.seeds'. To append to your config use +"),
+        ("pipeline.evaluate", "model=logreg,sgd", "Ambiguous value for argument 'model=logreg,sgd'"),
+        ("pipeline.learning_curve", "features==word", "the override 'features==word' is not valid Hydra syntax"),
+    ],
+)
+def test_a_stage_reports_a_mistyped_override_in_one_line(tmp_path, stage_paths, module, override, expected):
+    """Hydra's own report is several lines (each option of the group, the folders it searched, HYDRA_FULL_ERROR)
+    and exit code 1; a typo in an override is a user mistake like bad data."""
+    result = run_stage(module, override, *stage_paths, cwd=tmp_path)
+    assert_one_line_error(result.returncode, result.stderr, expected)
+    assert not (tmp_path / "processed").exists()
+
+
+def test_hydra_full_error_still_gives_hydras_full_report(tmp_path, stage_paths):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HYDRA_FULL_ERROR": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.train", "model=random_forest", *stage_paths],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr and "MissingConfigException" in result.stderr
+
+
 def test_a_missing_data_file_is_named_before_params_yaml_is_overwritten(tmp_path):
     """make run composes params.yaml, then DVC hashes the data file: a typo'd path must not reach DVC's own error
     (which names neither the setting nor what was expected) nor replace the last good params.yaml."""
