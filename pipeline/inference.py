@@ -66,6 +66,7 @@ class StanceTagger:
         self.has_probabilities = hasattr(classifier, "predict_proba")
         self._workers = None  # started on first use: see workers()
         self.pooled_targets: Counter = Counter()
+        self.unseen_targets: Counter = Counter()
         from pipeline.features.text_input import input_columns
 
         # The user's own column names the model was trained with; `target_column` is None without stance targets.
@@ -98,9 +99,18 @@ class StanceTagger:
 
     def counting_pooled(self, frame: pd.DataFrame) -> pd.DataFrame:
         """`frame`, after counting its statements whose target a per-target model has no classifier of its own for
-        (`pooled_targets`: stance-predict says which, since the model fitted on all targets tags them)."""
+        (`pooled_targets`: stance-predict says which, since the model fitted on all targets tags them), or, for one
+        model of all targets, a target it never saw in training (`unseen_targets`)."""
+        from pipeline.features.text_input import training_targets
+
+        targets = frame[TARGET].dropna()
         if hasattr(self.classifier, "without_own_classifier"):
-            self.pooled_targets.update(self.classifier.without_own_classifier(frame[TARGET].dropna()))
+            self.pooled_targets.update(self.classifier.without_own_classifier(targets))
+        elif seen := training_targets(self.classifier):
+            from pipeline.models.per_target import target_key
+
+            known = {target_key(target) for target in seen}
+            self.unseen_targets.update(str(target) for target in targets if target_key(target) not in known)
         return frame
 
     @property

@@ -670,16 +670,30 @@ def run(args: argparse.Namespace) -> int:
                     raise UserInputError(f"no quotes found in {describe_inputs(args.inputs)}; nothing to tag")
     if tagger.pooled_targets:
         warn(pooled_targets_note(tagger.pooled_targets))
+    if tagger.unseen_targets:
+        warn(unseen_targets_note(tagger.unseen_targets))
     return 0
 
 
+def counted_targets(targets: Counter) -> str:
+    """The five commonest targets with their counts, and how many more."""
+    shown = ", ".join(f"{target!r} ({count})" for target, count in targets.most_common(5))
+    return shown + (f" and {len(targets) - 5} more" if len(targets) > 5 else "")
+
+
 def pooled_targets_note(pooled: Counter) -> str:
-    shown = ", ".join(f"{target!r} ({count})" for target, count in pooled.most_common(5))
-    more = f" and {len(pooled) - 5} more" if len(pooled) > 5 else ""
     return (
         f"{sum(pooled.values())} statement(s) have a target the per-target model has no classifier of its own for: "
-        f"{shown}{more}; the classifier fitted on all targets tagged them (a target needs training statements, "
-        "model.per_target_min_statements, 20 by default, and two labels)"
+        f"{counted_targets(pooled)}; the classifier fitted on all targets tagged them (a target needs training "
+        "statements, model.per_target_min_statements, 20 by default, and two labels)"
+    )
+
+
+def unseen_targets_note(unseen: Counter) -> str:
+    return (
+        f"{sum(unseen.values())} statement(s) have a target the model never saw in training: "
+        f"{counted_targets(unseen)}; their labels rest on the statements' words, not on anything learnt about that "
+        "target"
     )
 
 

@@ -294,6 +294,33 @@ def test_targets_at_prediction_match_the_training_targets_whatever_their_case_an
             classifier.predict(rows.assign(target=empty))
 
 
+def test_stance_predict_names_targets_a_model_of_all_targets_never_saw(semeval_splits, tmp_path, capsys):
+    from conftest import stance_predict
+
+    from pipeline.train import save_classifier
+
+    model = tmp_path / "pooled.skops"
+    save_classifier(
+        fit_classifier(compose_config([*SEMEVAL_OVERRIDES, "model.per_target=false"]), semeval_splits["train"]),
+        str(model),
+    )
+    known = semeval_splits["train"]["target"].iloc[0]
+    table = tmp_path / "statements.csv"
+    pd.DataFrame(
+        {
+            "Tweet": ["We must act now.", "This is a disgrace.", "No comment.", "Fine."],
+            "Target": [known, "Mars", "Mars", f" {known.lower()}"],
+        }
+    ).to_csv(table, index=False)
+    code, _, err = stance_predict(capsys, str(table), "--model", str(model), "-o", str(tmp_path / "out.csv"))
+    assert code == 0, err
+    assert err.strip().splitlines() == [
+        "warning: 2 statement(s) have a target the model never saw in training: 'Mars' (2); their labels rest on the "
+        "statements' words, not on anything learnt about that target"
+    ]
+    assert len(pd.read_csv(tmp_path / "out.csv")) == 4  # warned, and tagged all the same
+
+
 def test_stance_predict_names_targets_the_pooled_model_answered_and_refuses_an_empty_or_doubled_target(
     semeval_splits, tmp_path, capsys
 ):

@@ -105,6 +105,10 @@ class StatementText(TransformerMixin, BaseEstimator):
         self.target_column = target_column
 
     def fit(self, X, y=None):
+        if self.target_column and isinstance(X, pd.DataFrame):
+            # The targets seen in training, so that inference can name the statements whose target is new to the
+            # model (it tags them by their words alone, the target's words meaning nothing it learnt).
+            self.targets_ = sorted(set(self.select_target(X)))
         return self
 
     def select_text(self, X) -> pd.Series:
@@ -148,11 +152,23 @@ class StatementText(TransformerMixin, BaseEstimator):
         return text.to_numpy(dtype=object)
 
 
-def input_columns(model) -> tuple[str, str | None]:
-    """The (text, target) column names a fitted model reads: its first step's, or those of a per-target model."""
+def input_step(model) -> StatementText | None:
+    """A fitted model's first step, or a per-target model's, when it is the project's StatementText."""
     step = getattr(model, "input_step", None)
     if step is None and hasattr(model, "steps"):
         step = model.steps[0][1]
-    if isinstance(step, StatementText):
+    return step if isinstance(step, StatementText) else None
+
+
+def input_columns(model) -> tuple[str, str | None]:
+    """The (text, target) column names a fitted model reads: its first step's, or those of a per-target model."""
+    step = input_step(model)
+    if step is not None:
         return step.text_column, step.target_column
     return STANDARD_TEXT, None
+
+
+def training_targets(model) -> list[str] | None:
+    """The stance targets a model was trained on; None without targets, or for a model saved before it kept them."""
+    step = input_step(model)
+    return getattr(step, "targets_", None) if step is not None else None
