@@ -312,6 +312,15 @@ def test_the_prepared_champion_of_another_data_set_is_refused_unless_named(
         assert out == ""
         with pytest.raises(UserInputError, match="not 'my-quotes', the data set prepared here"):
             load_champion(foreign_models.uri)
+        # make serve without a model serves the same default, and refuses it the same way, before any server starts.
+        command = [sys.executable, "-m", "pipeline.serve", "--tracking-uri", foreign_models.uri, "--port", "1"]
+        served = subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+        assert_one_line_error(
+            served.returncode,
+            "\n".join(served.stderr.strip().splitlines()[1:]),  # after "serving <model> (the champion ...)"
+            f"registered model {name!r} holds data set 'intervention-statements'",
+            "(not served)",
+        )
         # Named outright, the same model tags: the user chose it.
         named = stance_predict(
             capsys,
