@@ -195,12 +195,26 @@ class StanceTagger:
 
         `statements`: a list or Series of strings, one string, or a DataFrame with a `text` column (or the model's
         own text column). A model trained with stance targets needs `target` (one for all, or one per statement)
-        or a target column in the DataFrame.
+        or a target column in the DataFrame. A DataFrame comes back as given (its columns under their own names,
+        its index) with the model's columns added.
         """
         frame = self.with_targets(statement_frame(statements, self.text_column), target)
         if taken := [column for column in self.output_columns if column in frame.columns]:
             raise ValueError(f"the statements already have column(s) {taken}; rename them first")
-        return pd.concat([frame, self.predict(frame)], axis=1)
+        tagged = pd.concat([frame, self.predict(frame)], axis=1)
+        if isinstance(statements, pd.DataFrame):
+            tagged = tagged.rename(columns=self.own_column_names(statements, target)).set_axis(statements.index)
+        return tagged
+
+    def own_column_names(self, statements: pd.DataFrame, target) -> dict[str, str]:
+        """The standard names `tag` read the user's text and target columns under -> the user's own names."""
+        names = {}
+        if TEXT not in statements.columns and self.text_column in statements.columns:
+            names[TEXT] = self.text_column
+        read_target = target is None and self.needs_target and TARGET not in statements.columns
+        if read_target and self.target_column in statements.columns:
+            names[TARGET] = self.target_column
+        return names
 
     def tag_quotes(self, quotes: pd.DataFrame, target=None) -> pd.DataFrame:
         """The quote rows (see `quote_frame`) with `label` and the probabilities added."""

@@ -294,6 +294,22 @@ def test_targets_at_prediction_match_the_training_targets_whatever_their_case_an
             classifier.predict(rows.assign(target=empty))
 
 
+def test_tag_gives_the_users_frame_back_under_its_own_column_names_and_index(semeval_splits):
+    from pipeline.inference import StanceTagger
+
+    classifier = fit_classifier(compose_config([*SEMEVAL_OVERRIDES, "model.per_target=false"]), semeval_splits["train"])
+    tagger = StanceTagger(classifier)
+    rows = semeval_splits["test"].head(5)
+    users = pd.DataFrame({"ID": [7, 3, 9, 1, 4], "Tweet": rows["text"], "Target": rows["target"]}).set_index("ID")
+    tagged = tagger.tag(users)
+    assert list(tagged.columns[:2]) == ["Tweet", "Target"] and tagged.index.equals(users.index)
+    pd.testing.assert_frame_equal(tagged[["Tweet", "Target"]], users)
+    assert tagged["label"].tolist() == list(classifier.predict(rows))
+    # One target for all, given apart from the frame: added as `target`, the frame's own columns untouched.
+    given = tagger.tag(users[["Tweet"]], target=rows["target"].iloc[0])
+    assert list(given.columns[:2]) == ["Tweet", "target"] and given.index.equals(users.index)
+
+
 def test_stance_predict_names_targets_a_model_of_all_targets_never_saw(semeval_splits, tmp_path, capsys):
     from conftest import stance_predict
 
