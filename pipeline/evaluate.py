@@ -18,7 +18,8 @@ from pipeline.data.prepared_data import data_digest, prepared_digest, use_prepar
 from pipeline.data.stage_io import read_split
 from pipeline.data.validation import KEY, LABEL, TARGET, statement_keys
 from pipeline.errors import UserInputError, exit_on_user_error
-from pipeline.files import atomic_path, read_json, write_json, write_text
+from pipeline.experiments.train_record import read_train_record
+from pipeline.files import atomic_path, write_json, write_text
 from pipeline.inference import first_line, load_skops
 from pipeline.models import refit
 from pipeline.scoring import real_text, reports
@@ -278,6 +279,7 @@ def gate_champion(
 def main(cfg: DictConfig) -> None:
     use_prepared_data(cfg, list(HydraConfig.get().overrides.task))
     tracking.ensure_reachable(cfg.mlflow)
+    training = read_train_record(cfg)  # before any report is written: this config must be the one trained with
     train = read_split(cfg.paths.processed, "train")
     test = read_split(cfg.paths.processed, "test")
     classifier = load_classifier(cfg.paths.model)
@@ -293,7 +295,6 @@ def main(cfg: DictConfig) -> None:
     reports_dir = Path(cfg.paths.reports)
     write_reports(results, reports_dir)
 
-    training = read_json(cfg.paths.train_run)
     name = cfg.mlflow.registered_model
     with tracking.resumed_run(cfg.mlflow, training["run_id"]) as run:
         log_results(results)

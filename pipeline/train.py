@@ -23,6 +23,7 @@ from pipeline.data.validation import LABEL, TARGET, TEXT
 from pipeline.errors import UserInputError, exit_on_user_error
 from pipeline.experiments import sweep
 from pipeline.experiments.dvc_experiment import MLFLOW_RUN_FILE, experiment_record
+from pipeline.experiments.train_record import write_train_record
 from pipeline.files import write_json
 from pipeline.models.classifier import build_classifier
 from pipeline.models.finetune import training_history
@@ -123,7 +124,7 @@ def main(cfg: DictConfig) -> float:
     log.info("MLflow run %s, model %s", run.info.run_id, model_uri)
     if writes_stage_outputs():
         save_classifier(classifier, cfg.paths.model)
-        write_json(cfg.paths.train_run, {"run_id": run.info.run_id, "model_uri": model_uri})
+        write_train_record(cfg, run.info.run_id, model_uri)
         write_json(Path(cfg.paths.reports) / MLFLOW_RUN_FILE, experiment_record(run.info.run_id))
     # Returned for Hydra sweepers, which optimise the validation score, never the test score.
     return scores[metric]

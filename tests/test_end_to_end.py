@@ -1,6 +1,8 @@
 """`dvc repro` in a temporary copy of the repository, checked through MLflow and the model registry."""
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -8,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, reproduced_copy, run
+from conftest import REPO, assert_one_line_error, reproduced_copy, run
 
 pytestmark = pytest.mark.slow
 SPLITS = ("train", "validation", "test")
@@ -229,6 +231,28 @@ def test_the_evaluate_stage_run_again_keeps_to_its_own_runs_version(project, cli
     assert after["uri"] == before["uri"] and after["run_id"] == before["run_id"]
     assert after["registered_before_by"] is None
     assert "same_model_as" not in client.get_run(after["run_id"]).data.tags
+    assert len(client.search_model_versions("name = 'stance-classifier'")) == versions
+
+
+def test_evaluate_alone_refuses_settings_other_than_the_models(project, client):
+    """After the parameter-change test (params.yaml: C=0.25): `python -m pipeline.evaluate` without the stage's
+    config composes conf/ (C=4). It would score the C=0.25 model, then refit and register a C=4 one under that run's
+    name; it stops first, and changes no report and no registry entry."""
+    versions = len(client.search_model_versions("name = 'stance-classifier'"))
+    reports = {path: path.read_bytes() for path in (project / "reports").iterdir() if path.is_file()}
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.evaluate"], cwd=project, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert_one_line_error(
+        result.returncode,
+        result.stderr,
+        "models/classifier.skops was trained (MLflow run ",
+        "model.estimator.C=0.25 (trained) against 4.0 (here)",
+        "python -m pipeline.evaluate --config-dir . --config-name params",
+    )
+    assert {path: path.read_bytes() for path in reports} == reports
     assert len(client.search_model_versions("name = 'stance-classifier'")) == versions
 
 
