@@ -69,9 +69,11 @@ test: $(INSTALLED)
 # By default the champion of the data set prepared here (as stance-predict); another: make serve
 # MODEL=models:/stance-semeval2016-task6@champion
 MODEL ?=
+# Another port: make serve PORT=5002
+PORT ?= 5001
 serve: $(INSTALLED)
 	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db} \
-		$(PYTHON) -m pipeline.serve $(MODEL) --host 127.0.0.1 --port 5001 $(if $(TRUST_MODEL),--trust-model)
+		$(PYTHON) -m pipeline.serve $(MODEL) --host 127.0.0.1 --port $(PORT) $(if $(TRUST_MODEL),--trust-model)
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .

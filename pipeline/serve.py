@@ -13,7 +13,9 @@ Without a model, the champion of the data set prepared in this folder is served,
 """
 
 import argparse
+import errno
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -51,6 +53,20 @@ def serve_command(args: argparse.Namespace) -> list[str]:
     ]
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port another server holds now, before the model loads: uvicorn would find out after it, and end in
+    MLflow's traceback. (A port this user may not open, below 1024, is left to uvicorn's own message.)"""
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise UserInputError(
+                    f"--port {port}: {host}:{port} is already in use, by another server; choose a free port "
+                    f"(make serve PORT={port + 1}, or --port {port + 1})"
+                ) from None
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     by_default = args.model is None
@@ -61,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
 
     store = tracking.resolve_tracking_uri(args.tracking_uri)
     try:
+        check_port_free(args.host, args.port)
         load_model(args.model, store, trust_model=args.trust_model)
         if by_default:
             check_holds_prepared_data(args.model)

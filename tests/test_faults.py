@@ -258,6 +258,21 @@ def serve(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=REPO)
 
 
+def test_make_serve_refuses_a_busy_port_before_loading_the_model(tmp_path):
+    """uvicorn would find the port taken only after the model loaded (half a minute on a busy machine), and end in
+    MLflow's traceback."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as holder:
+        port = holder.getsockname()[1]
+        command = [sys.executable, "-m", "pipeline.serve", str(tmp_path / "no-model"), "--port", str(port)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=REPO)
+    # The model does not exist either: the port is checked first, so the answer is about the port.
+    assert_one_line_error(
+        result.returncode, result.stderr, f"--port {port}: 127.0.0.1:{port} is already in use", f"PORT={port + 1}"
+    )
+
+
 @pytest.mark.parametrize("craft", [*CRAFTS, "pickle"])
 def test_make_serve_refuses_a_foreign_model_before_mlflow_loads_it(foreign_models, craft, tmp_path):
     """`mlflow models serve` loads with MLflow's loader, which would run the author's code: make serve checks first."""
