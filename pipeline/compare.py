@@ -8,6 +8,7 @@ The runs come from MLflow through `tracking.runs_table`; everything else here wo
 """
 
 import argparse
+import difflib
 import sys
 from pathlib import Path
 
@@ -205,7 +206,11 @@ def load_runs(tracking_uri: str | None, experiment: str) -> pd.DataFrame:
     runs = tracking.runs_table(resolved, experiment)
     # runs_table gives a frame without columns for an unknown experiment, one without rows for an empty one.
     if runs.columns.empty:
-        raise UserInputError(f"experiment {experiment!r} not found in {resolved}; pass --experiment")
+        names = ", ".join(repr(name) for name in tracking.experiment_names()) or "none"
+        raise UserInputError(
+            f"experiment {experiment!r} not found in {resolved}; its experiments: {names} (one per data set, "
+            "named stance-<data set>; a registered model's name is not an experiment's)"
+        )
     if runs.empty:
         raise UserInputError(f"experiment {experiment!r} in {resolved} has no runs yet: train one first (make run)")
     return runs
@@ -236,10 +241,22 @@ def available_metrics(runs: pd.DataFrame) -> list[str]:
 
 
 def unknown_metric_message(metric: str, available: list[str]) -> str:
-    message = f"no run logged the metric {metric!r}; the runs have: {', '.join(available) or 'no metrics'}"
-    if metric.startswith(("test_", "baseline_")):
+    """Names the closest metrics, and the runs' metrics without the per-label and per-target ones (`name/label`),
+    which would make the line hundreds of characters long."""
+    message = f"no run logged the metric {metric!r}; "
+    if close := difflib.get_close_matches(metric, available, n=3, cutoff=0.6):
+        message += f"did you mean {' or '.join(repr(name) for name in close)}? The runs have: "
+    else:
+        message += "the runs have: "
+    overall = [name for name in available if "/" not in name]
+    per_part = len(available) - len(overall)
+    message += ", ".join(overall) or "no metrics"
+    if per_part:
+        message += f", and {per_part} per label or per target (such as {next(n for n in available if '/' in n)!r})"
+    if metric.startswith(("test_", "baseline_")) and not any(name.startswith("test_") for name in available):
         message += (
-            ". Test scores come from the evaluate stage: make run, or python -m pipeline.evaluate after a train run"
+            ". Test scores come from the evaluate stage (make run); quick runs (python -m pipeline.train) and "
+            "sweeps score the validation split only (val_*)"
         )
     return message
 

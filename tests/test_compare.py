@@ -187,8 +187,10 @@ def test_missing_values_are_shown_as_dashes():
 
 
 def test_an_unknown_experiment_is_a_clear_error(store, capsys):
-    error = user_error(store, capsys, "--experiment", "no-such-experiment")
-    assert "experiment 'no-such-experiment' not found" in error
+    error = user_error(store, capsys, "--experiment", "stance-classifier")  # the registered model's name
+    assert "experiment 'stance-classifier' not found" in error
+    # The experiments that exist, so that the user can pick one instead of being told to pass the flag just passed.
+    assert "its experiments: 'Default', 'empty-experiment', 'stance-intervention-statements'" in error
 
 
 def test_an_experiment_without_runs_is_a_clear_error(store, capsys):
@@ -197,9 +199,25 @@ def test_an_experiment_without_runs_is_a_clear_error(store, capsys):
 
 def test_an_unknown_metric_lists_the_metrics_the_runs_have(store, capsys):
     error = user_error(store, capsys, "--metric", "val_macro_f2")
-    assert "no run logged the metric 'val_macro_f2'" in error
+    assert "no run logged the metric 'val_macro_f2'; did you mean 'val_macro_f1'" in error
     for metric in ("val_macro_f1", "test_f_avg", "baseline_macro_f1", "best_val_macro_f1"):
         assert metric in error
+    # The metric without its split's prefix: both splits' are offered.
+    error = user_error(store, capsys, "--metric", "macro_f1")
+    assert "did you mean 'val_macro_f1' or 'test_macro_f1'" in error
+
+
+def test_an_unknown_metric_counts_the_per_label_ones_rather_than_listing_them():
+    available = ["test_f1/neutral", "test_f1/pro-intervention", "test_macro_f1", "val_macro_f1"]
+    message = compare.unknown_metric_message("accuracy", available)
+    assert message == (
+        "no run logged the metric 'accuracy'; the runs have: test_macro_f1, val_macro_f1, and 2 per label or per "
+        "target (such as 'test_f1/neutral')"
+    )
+    # Without any test score, where test scores come from and what quick runs score.
+    message = compare.unknown_metric_message("test_macro_f1", ["val_macro_f1"])
+    assert message.endswith("quick runs (python -m pipeline.train) and sweeps score the validation split only (val_*)")
+    assert "Test scores" not in compare.unknown_metric_message("test_f1", available)
 
 
 def test_a_missing_local_store_is_not_created(capsys, tmp_path, monkeypatch):
