@@ -393,9 +393,41 @@ def load_from_mlflow(model_uri: str, tracking_uri: str | None = None, trust_mode
     try:
         return tracking.load_sklearn_model(model_uri, trust_model)
     except MlflowException as error:
-        raise UserInputError(f"{model_uri}: could not be loaded from {store}: {first_line(error.message)}") from None
+        cause = first_line(error.message).rstrip(".") + registry_hint(model_uri)
+        raise UserInputError(f"{model_uri}: could not be loaded from {store}: {cause}") from None
     except OSError as error:  # artifacts deleted or unreadable, store unreachable
         raise UserInputError(f"{model_uri}: could not be loaded from {store}: {error}") from None
+
+
+# How many of a registered model's versions an error lists, newest first.
+LISTED_VERSIONS = 5
+
+
+def registry_hint(model_uri: str) -> str:
+    """For a models:/ URI MLflow could not resolve (a version that does not exist, `/v2`, no version at all, which
+    MLflow reads as a logged model's id), what the registry holds under its name; "" when it cannot tell."""
+    if not model_uri.startswith("models:/"):
+        return ""
+    name = re.split(r"[/@]", model_uri.removeprefix("models:/"), maxsplit=1)[0]
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient()
+    try:
+        aliases = client.get_registered_model(name).aliases
+        versions = sorted((int(v.version) for v in client.search_model_versions(f"name = '{name}'")), reverse=True)
+    except (MlflowException, ValueError):  # no such registered model, or a name the filter cannot quote
+        names = ", ".join(repr(model.name) for model in client.search_registered_models(max_results=20))
+        return f"; the store's registered models: {names}" if names else "; the store has no registered model yet"
+    if not versions:
+        return f"; registered model {name!r} has no versions yet"
+    listed = ", ".join(map(str, versions[:LISTED_VERSIONS]))
+    older = f" and {len(versions) - LISTED_VERSIONS} older" if len(versions) > LISTED_VERSIONS else ""
+    named = ", ".join(f"@{alias} (version {version})" for alias, version in sorted(aliases.items()))
+    named = f"; aliases {named}" if named else ""
+    example = f"models:/{name}@{min(aliases)}" if aliases else f"models:/{name}/{versions[0]}"
+    noun = "version" if len(versions) == 1 else "versions"
+    return f"; registered model {name!r} has {noun} {listed}{older}{named}: e.g. {example}"
 
 
 def first_line(message: str) -> str:

@@ -485,14 +485,25 @@ def test_an_unreachable_tracking_server_is_named(capsys):
     ("model", "expected"),
     [
         ("models:/stance-classifier@retired", "alias retired not found"),
-        ("models:/no-such-model@champion", "no-such-model not found"),
+        (
+            "models:/no-such-model@champion",
+            "no-such-model not found; the store's registered models: 'stance-classifier'",
+        ),
         ("models:/stance-classifier/7", "version=7"),
         ("runs:/0123456789abcdef/model", "0123456789abcdef not found"),
+        # No version or alias: MLflow looks for a logged model of that id.
+        ("models:/stance-classifier", "Logged model with ID 'stance-classifier' not found"),
+        ("models:/stance-classifier/v1", "Invalid Model Version stage: v1"),
     ],
 )
 def test_a_missing_model_alias_or_version_is_named(registry, capsys, model, expected):
     code, _, err = cli(capsys, str(SEED), "--model", model, "--tracking-uri", registry.uri)
-    assert_one_line_error(code, err, model, expected)
+    line = assert_one_line_error(code, err, model, expected)
+    if model.startswith("models:/stance-classifier"):  # what the registered model has, to pick from
+        assert line.endswith(
+            "; registered model 'stance-classifier' has version 1; aliases @champion (version 1): "
+            "e.g. models:/stance-classifier@champion"
+        ), line
 
 
 def test_every_kind_of_model_reference_gives_the_same_predictions(registry, small_model, capsys, monkeypatch):
