@@ -747,7 +747,8 @@ def start_sweep_parent(
 
 def finish_sweep_parent(run_id: str, metric: str, status: str = "FINISHED") -> dict | None:
     """Record the sweep's best child (by `metric`, higher is better) on the parent run, then close it with
-    `status` (FAILED for a sweep that stopped on a failed job: the children that finished still count)."""
+    `status` (FAILED for a sweep that stopped on a failed job: the children that finished still count). A failed
+    sweep without a single job run is deleted instead."""
     client = mlflow.MlflowClient()
     parent = client.get_run(run_id)
     children = client.search_runs(
@@ -755,6 +756,11 @@ def finish_sweep_parent(run_id: str, metric: str, status: str = "FINISHED") -> d
         filter_string=f"tags.mlflow.parentRunId = '{run_id}'",
         order_by=[f"metrics.{metric} DESC"],
     )
+    if not children and status == "FAILED":
+        # Stopped before any job ran (an option conf/ does not have, found as Hydra composed the jobs): the run
+        # holds nothing to compare, and the error said what went wrong. Deleted, as the MLflow UI deletes.
+        client.delete_run(run_id)
+        return None
     scored = [child for child in children if metric in child.data.metrics]
     client.log_metric(run_id, "child_runs", len(children))
     best = None

@@ -6,7 +6,7 @@ import sys
 
 import mlflow
 import pytest
-from conftest import FIXTURE_CSV, REPO
+from conftest import FIXTURE_CSV, REPO, assert_one_line_error
 from team_servers import running_ray_cluster
 
 from pipeline.quiet import DATASET_SOURCE_WARNING
@@ -148,6 +148,19 @@ def test_a_user_error_before_the_jobs_stops_the_sweep_with_one_line(workspace):
     assert "error: " in result.stderr and "prepare it first with the same overrides" in result.stderr
     for noise in ["UserWarning", "Launching jobs", "Traceback"]:
         assert noise not in output, output[-3000:]
+
+
+def test_an_option_conf_does_not_have_stops_the_sweep_in_one_line_and_leaves_no_empty_run(workspace):
+    tmp_path, common = workspace
+    result = run_module("pipeline.train", "--multirun", "model=logreg,linear_svn", *common, succeeds=False)
+    assert_one_line_error(
+        result.returncode, result.stderr, "Could not find 'model/linear_svn'", "available options in 'model'"
+    )
+    # The parent run was opened before Hydra composed the jobs; with no job run, it is not left behind FAILED.
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert mlflow.search_runs(experiment_names=["sweep-test"]).empty
+    deleted = mlflow.search_runs(experiment_names=["sweep-test"], run_view_type=mlflow.entities.ViewType.DELETED_ONLY)
+    assert list(deleted["tags.sweep_role"]) == ["parent"]
 
 
 @pytest.mark.parametrize("scheme", ["", "ray://"])
