@@ -631,6 +631,11 @@ def run(args: argparse.Namespace) -> int:
     tables = [given for given in inputs if args.input_format or Path(given).suffix.lower() in TABLE_SUFFIXES]
     if tables and len(inputs) > 1:
         raise UserInputError(f"{tables[0]}: tag one statements table at a time, without other inputs")
+    if args.text_column is not None and not tables:
+        raise UserInputError(
+            "--text-column applies to a statements table (.csv, .tsv, .jsonl, .parquet); articles are split into "
+            "their quotes, and --lines reads one statement per line"
+        )
 
     # Cheap checks first, so that a typo does not wait for the model to load.
     table = (

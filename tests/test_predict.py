@@ -398,6 +398,7 @@ def test_an_undecodable_article_among_good_ones_leaves_no_output_file(small_mode
         (["-o", "tagged.parquet"], "name it .jsonl or .csv"),
         (["--lines"], "--lines applies to standard input only"),
         (["-"], "not both"),
+        (["--text-column", "quote"], "--text-column applies to a statements table"),  # an article: quotes are found
     ],
 )
 def test_usage_mistakes_exit_2_with_one_line(small_model, capsys, args, expected):
