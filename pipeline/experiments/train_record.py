@@ -6,6 +6,7 @@ params.yaml), it would register a model of another kind under the trained run's 
 the two configurations first.
 """
 
+import json
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -47,11 +48,20 @@ def config_differences(trained: dict, here: dict) -> list[str]:
     """`key=<trained> (trained) against <here> (here)` for each setting that differs: the config groups' choices
     first (`model.name`, `features.name`, ...), which say the most, then the other settings by name."""
     trained, here = flattened(trained), flattened(here)
-    differing = [key for key in trained.keys() | here.keys() if trained.get(key, UNSET) != here.get(key, UNSET)]
+    # Compared as the record was written (JSON, keys sorted): NaN equals NaN, a tuple its list.
+    differing = [
+        key
+        for key in trained.keys() | here.keys()
+        if key not in trained or key not in here or as_written(trained[key]) != as_written(here[key])
+    ]
     return [
         f"{key}={shown(trained.get(key, UNSET))} (trained) against {shown(here.get(key, UNSET))} (here)"
         for key in sorted(differing, key=lambda key: (not key.endswith(".name"), key))
     ]
+
+
+def as_written(value) -> str:
+    return json.dumps(value, sort_keys=True)
 
 
 def shown(value) -> str:
