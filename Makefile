@@ -58,11 +58,12 @@ run: params
 	@$(TEAM_ENV) PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pipeline.evaluated
 	@$(TEAM_ENV) $(PYTHON) -m pipeline.summary --since $(RUN_STARTED)
 
-# Test files run on TEST_WORKERS workers side by side (tests/conftest.py keeps each file on one worker, so that its
-# module fixtures are set up once); TEST_WORKERS=0 runs them one after the other, in this process.
+# Test files run on TEST_WORKERS workers side by side, each file on one worker (its module fixtures are set up
+# once, and tests that build on the ones before them find their work done); TEST_WORKERS=0 runs them one after
+# the other, in this process.
 TEST_WORKERS ?= 2
 test: $(INSTALLED)
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Serve a model over HTTP on 127.0.0.1:5001 (POST /invocations); see docs/inference.md. The model is first loaded
 # as stance-predict loads it (the project's trusted types only); TRUST_MODEL=1 serves one refused there.

@@ -42,17 +42,6 @@ def pytest_addoption(parser):
     )
 
 
-# The files that start the team servers and Ray clusters share a worker, so that one set of them runs at a time.
-SHARED_WORKER = {"test_team.py": "team servers", "test_sweeps.py": "team servers"}
-
-
-def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (make test: --dist loadgroup), keep each test file on one worker: its module fixtures (a
-    trained copy of the repository, a server) are then set up once, not once per worker."""
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(SHARED_WORKER.get(item.path.name, item.path.name)))
-
-
 def compose_config(overrides: list[str] | None = None):
     with initialize_config_dir(str(REPO / "conf"), version_base=None):
         return compose(config_name="config", overrides=overrides or [])
