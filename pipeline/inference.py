@@ -393,7 +393,9 @@ def load_from_mlflow(model_uri: str, tracking_uri: str | None = None, trust_mode
     try:
         return tracking.load_sklearn_model(model_uri, trust_model)
     except MlflowException as error:
-        cause = first_line(error.message).rstrip(".") + registry_hint(model_uri)
+        cause = first_line(error.message).rstrip(".")
+        if error.error_code in STORE_ANSWERED:  # not an unreachable server, which would not answer the hint either
+            cause += registry_hint(model_uri)
         raise UserInputError(f"{model_uri}: could not be loaded from {store}: {cause}") from None
     except OSError as error:  # artifacts deleted or unreadable, store unreachable
         raise UserInputError(f"{model_uri}: could not be loaded from {store}: {error}") from None
@@ -401,6 +403,8 @@ def load_from_mlflow(model_uri: str, tracking_uri: str | None = None, trust_mode
 
 # How many of a registered model's versions an error lists, newest first.
 LISTED_VERSIONS = 5
+# MLflow's error codes for a reference the store looked up and found wanting.
+STORE_ANSWERED = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
 
 def registry_hint(model_uri: str) -> str:
@@ -414,11 +418,14 @@ def registry_hint(model_uri: str) -> str:
 
     client = MlflowClient()
     try:
-        aliases = client.get_registered_model(name).aliases
-        versions = sorted((int(v.version) for v in client.search_model_versions(f"name = '{name}'")), reverse=True)
-    except (MlflowException, ValueError):  # no such registered model, or a name the filter cannot quote
-        names = ", ".join(repr(model.name) for model in client.search_registered_models(max_results=20))
-        return f"; the store's registered models: {names}" if names else "; the store has no registered model yet"
+        try:
+            aliases = client.get_registered_model(name).aliases
+            versions = sorted((int(v.version) for v in client.search_model_versions(f"name = '{name}'")), reverse=True)
+        except (MlflowException, ValueError):  # no such registered model, or a name the filter cannot quote
+            names = ", ".join(repr(model.name) for model in client.search_registered_models(max_results=20))
+            return f"; the store's registered models: {names}" if names else "; the store has no registered model yet"
+    except MlflowException:  # a hint only: the error it adds to is reported all the same
+        return ""
     if not versions:
         return f"; registered model {name!r} has no versions yet"
     listed = ", ".join(map(str, versions[:LISTED_VERSIONS]))
