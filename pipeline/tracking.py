@@ -215,7 +215,13 @@ def git_commit() -> str:
 
 def flatten(config: DictConfig) -> dict[str, str]:
     """Nested config -> {"model.estimator.C": "4.0", ...}, the form MLflow's params table shows."""
-    flat: dict[str, str] = {}
+    return {key: str(value) for key, value in setting_leaves(OmegaConf.to_container(config, resolve=True)).items()}
+
+
+def setting_leaves(settings) -> dict:
+    """Nested settings as plain dicts and lists -> {"model.estimator.C": 4.0, ...}, the values as they are; a list
+    holding dicts or lists is walked by index, a list of plain values is one setting."""
+    leaves: dict = {}
 
     def walk(node, prefix: str) -> None:
         if isinstance(node, dict):
@@ -225,10 +231,10 @@ def flatten(config: DictConfig) -> dict[str, str]:
             for index, value in enumerate(node):
                 walk(value, f"{prefix}.{index}")
         else:
-            flat[prefix] = str(node)
+            leaves[prefix] = node
 
-    walk(OmegaConf.to_container(config, resolve=True), "")
-    return flat
+    walk(settings, "")
+    return leaves
 
 
 def run_name(cfg: DictConfig) -> str:

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pipeline.errors import UserInputError
 from pipeline.files import read_json, write_json
+from pipeline.tracking import setting_leaves
 
 # The settings that decide the model the train stage fits (its `params` in dvc.yaml, less where runs are logged).
 TRAINING_KEYS = ("seed", "data", "features", "model", "selection_metric")
@@ -34,21 +35,11 @@ def write_train_record(cfg: DictConfig, run_id: str, model_uri: str) -> None:
     write_json(cfg.paths.train_run, {"run_id": run_id, "model_uri": model_uri, "config": training_config(cfg)})
 
 
-def flattened(settings, prefix: str = "") -> dict:
-    """{"model.estimator.C": 4.0, ...}: the settings by their override names."""
-    if not isinstance(settings, dict):
-        return {prefix: settings}
-    leaves = {}
-    for key, value in settings.items():
-        leaves.update(flattened(value, f"{prefix}.{key}" if prefix else str(key)))
-    return leaves
-
-
 def config_differences(trained: dict, here: dict) -> list[str]:
     """`key=<trained> (trained) against <here> (here)` for each setting that differs: the config groups' choices
     first (`model.name`, `features.name`, ...), which say the most, then the other settings by name."""
-    trained, here = flattened(trained), flattened(here)
-    # Compared as the record was written (JSON, keys sorted): NaN equals NaN, a tuple its list.
+    trained, here = setting_leaves(trained), setting_leaves(here)
+    # Compared as the record was written (JSON): NaN equals NaN, a tuple its list.
     differing = [
         key
         for key in trained.keys() | here.keys()
@@ -61,7 +52,7 @@ def config_differences(trained: dict, here: dict) -> list[str]:
 
 
 def as_written(value) -> str:
-    return json.dumps(value, sort_keys=True)
+    return json.dumps(value)
 
 
 def shown(value) -> str:
