@@ -67,10 +67,18 @@ class StanceTagger:
         self._workers = None  # started on first use: see workers()
         self.pooled_targets: Counter = Counter()
         self.unseen_targets: Counter = Counter()
-        from pipeline.features.text_input import input_columns
+        from pipeline.features.text_input import input_columns, training_targets
 
         # The user's own column names the model was trained with; `target_column` is None without stance targets.
         self.text_column, self.target_column = input_columns(classifier)
+        # A model of all targets: the targets it was trained on, matched as a per-target model matches them. None for
+        # a per-target model (it counts its own) and for models without targets or saved before they were kept.
+        seen = None if hasattr(classifier, "without_own_classifier") else training_targets(classifier)
+        self.known_targets = None
+        if seen:
+            from pipeline.models.per_target import target_key
+
+            self.known_targets = {target_key(target) for target in seen}
 
     def __repr__(self) -> str:
         target = f", target_column={self.target_column!r}" if self.target_column else ""
@@ -101,16 +109,16 @@ class StanceTagger:
         """`frame`, after counting its statements whose target a per-target model has no classifier of its own for
         (`pooled_targets`: stance-predict says which, since the model fitted on all targets tags them), or, for one
         model of all targets, a target it never saw in training (`unseen_targets`)."""
-        from pipeline.features.text_input import training_targets
-
         targets = frame[TARGET].dropna()
         if hasattr(self.classifier, "without_own_classifier"):
             self.pooled_targets.update(self.classifier.without_own_classifier(targets))
-        elif seen := training_targets(self.classifier):
+        elif self.known_targets is not None:
             from pipeline.models.per_target import target_key
 
-            known = {target_key(target) for target in seen}
-            self.unseen_targets.update(str(target) for target in targets if target_key(target) not in known)
+            given = Counter(map(str, targets))  # each distinct target looked up once, not once per statement
+            self.unseen_targets.update(
+                {target: count for target, count in given.items() if target_key(target) not in self.known_targets}
+            )
         return frame
 
     @property
