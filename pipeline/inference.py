@@ -426,14 +426,10 @@ def registry_hint(model_uri: str) -> str:
 
     client = MlflowClient()
     try:
-        try:
-            aliases = client.get_registered_model(name).aliases
-            versions = sorted((int(v.version) for v in client.search_model_versions(f"name = '{name}'")), reverse=True)
-        except (MlflowException, ValueError):  # no such registered model, or a name the filter cannot quote
-            names = ", ".join(repr(model.name) for model in client.search_registered_models(max_results=20))
-            return f"; the store's registered models: {names}" if names else "; the store has no registered model yet"
-    except MlflowException:  # a hint only: the error it adds to is reported all the same
-        return ""
+        aliases = client.get_registered_model(name).aliases
+        versions = sorted((int(v.version) for v in client.search_model_versions(f"name = '{name}'")), reverse=True)
+    except (MlflowException, ValueError):  # no such registered model, or a name the filter cannot quote
+        return registered_models_hint(client)
     if not versions:
         return f"; registered model {name!r} has no versions yet"
     listed = ", ".join(map(str, versions[:LISTED_VERSIONS]))
@@ -443,6 +439,17 @@ def registry_hint(model_uri: str) -> str:
     example = f"models:/{name}@{min(aliases)}" if aliases else f"models:/{name}/{versions[0]}"
     noun = "version" if len(versions) == 1 else "versions"
     return f"; registered model {name!r} has {noun} {listed}{older}{named}: e.g. {example}"
+
+
+def registered_models_hint(client) -> str:
+    """The store's registered models, for a reference to one it does not have; "" when the store does not answer."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        names = ", ".join(repr(model.name) for model in client.search_registered_models(max_results=20))
+    except MlflowException:  # a hint only: the error it adds to is reported all the same
+        return ""
+    return f"; the store's registered models: {names}" if names else "; the store has no registered model yet"
 
 
 def first_line(message: str) -> str:
