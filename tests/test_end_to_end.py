@@ -1,8 +1,6 @@
 """`dvc repro` in a temporary copy of the repository, checked through MLflow and the model registry."""
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -10,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, assert_one_line_error, reproduced_copy, run
+from conftest import REPO, assert_one_line_error, attempt, reproduced_copy, run
 
 pytestmark = pytest.mark.slow
 SPLITS = ("train", "validation", "test")
@@ -240,11 +238,7 @@ def test_evaluate_alone_refuses_settings_other_than_the_models(project, client):
     name; it stops first, and changes no report and no registry entry."""
     versions = len(client.search_model_versions("name = 'stance-classifier'"))
     reports = {path: path.read_bytes() for path in (project / "reports").iterdir() if path.is_file()}
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline.evaluate"], cwd=project, env=env, capture_output=True, text=True, timeout=600
-    )
+    result = attempt([sys.executable, "-m", "pipeline.evaluate"], project)
     assert_one_line_error(
         result.returncode,
         result.stderr,
@@ -305,19 +299,13 @@ def test_queued_experiments_log_to_the_repository_store(project, client):
 def test_a_data_error_leaves_the_last_prepared_splits_in_place(project):
     """DVC deletes a stage's outputs before it runs it; a prepare that stops on a bad row must not lose the splits
     (without dataset.json, stance-predict would fall back to another data set's champion)."""
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("MLFLOW_TRACKING_URI", None)
     data = project / "data/raw/statements.csv"
     prepared = ["train.parquet", "validation.parquet", "test.parquet", "dataset.json"]
     before = {name: (project / "data/processed" / name).read_bytes() for name in prepared}
     original = data.read_bytes()
     try:
         data.write_bytes(original + b'z-0001,"A new statement.",pro intervention,,,src-z,,,,\r\n')
-        result = subprocess.run(["dvc", "repro"], cwd=project, env=env, capture_output=True, text=True, timeout=600)
+        result = attempt(["dvc", "repro"], project)
         assert result.returncode != 0
         assert "outside the configured set" in result.stdout + result.stderr
         for name in prepared:

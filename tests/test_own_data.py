@@ -310,16 +310,19 @@ def test_tag_gives_the_users_frame_back_under_its_own_column_names_and_index(sem
     assert list(given.columns[:2]) == ["Tweet", "target"] and given.index.equals(users.index)
 
 
+def saved_model(semeval_splits, path: Path, *overrides: str) -> Path:
+    """A model fitted on the SemEval fixture's training split, saved as the train stage saves it."""
+    from pipeline.train import save_classifier
+
+    config = compose_config([*SEMEVAL_OVERRIDES, *overrides])
+    save_classifier(fit_classifier(config, semeval_splits["train"]), str(path))
+    return path
+
+
 def test_stance_predict_names_targets_a_model_of_all_targets_never_saw(semeval_splits, tmp_path, capsys):
     from conftest import stance_predict
 
-    from pipeline.train import save_classifier
-
-    model = tmp_path / "pooled.skops"
-    save_classifier(
-        fit_classifier(compose_config([*SEMEVAL_OVERRIDES, "model.per_target=false"]), semeval_splits["train"]),
-        str(model),
-    )
+    model = saved_model(semeval_splits, tmp_path / "pooled.skops", "model.per_target=false")
     known = semeval_splits["train"]["target"].iloc[0]
     table = tmp_path / "statements.csv"
     pd.DataFrame(
@@ -342,10 +345,7 @@ def test_stance_predict_names_targets_the_pooled_model_answered_and_refuses_an_e
 ):
     from conftest import stance_predict
 
-    from pipeline.train import save_classifier
-
-    model = tmp_path / "targets.skops"
-    save_classifier(fit_classifier(compose_config(SEMEVAL_OVERRIDES), semeval_splits["train"]), str(model))
+    model = saved_model(semeval_splits, tmp_path / "targets.skops")
     known = semeval_splits["train"]["target"].iloc[0]
     table = tmp_path / "statements.csv"
     pd.DataFrame(
