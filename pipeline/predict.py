@@ -442,6 +442,18 @@ class StatementTable:
             yield frame.set_axis(range(start, start + len(frame)))
             start += len(frame)
 
+    def check_not_numbers(self, batch: pd.DataFrame) -> None:
+        """A column of numbers only (an id, a score) is not one of statements, though a CSV reads it as text."""
+        texts = batch[self.text_column]
+        all_text = texts.map(lambda value: isinstance(value, str)).all()
+        if all_text and pd.to_numeric(texts, errors="coerce").notna().all():
+            first = texts.index[0]
+            raise UserInputError(
+                f"{self.path}: column {self.text_column!r} holds only numbers (e.g. {self.row_name} {first}: "
+                f"{texts[first]!r}), not statements; name the column of statements with --text-column; the columns "
+                f"are {self.columns}"
+            )
+
     def check_targets(self, batch: pd.DataFrame) -> None:
         if self.target_column is None:
             return
@@ -579,8 +591,10 @@ def tag_statement_lines(tagger: StanceTagger, text: str, args, writer: RowWriter
 
 def tag_table(tagger: StanceTagger, table: StatementTable, args, writer: RowWriter, bar) -> None:
     def checked_batches() -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-        for batch in table.batches(args.batch_size):
+        for number, batch in enumerate(table.batches(args.batch_size)):
             table.check_texts(batch)
+            if number == 0:  # before anything is written; a later batch of numbers may be real, short statements
+                table.check_not_numbers(batch)
             model_input = pd.DataFrame({TEXT: batch[table.text_column]}, index=batch.index)
             if tagger.needs_target:
                 targets = args.target if args.target is not None else batch[table.target_column]

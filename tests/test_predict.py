@@ -292,6 +292,21 @@ def test_text_column_batches_and_label_column(small_model, tmp_path, capsys):
     assert list(tagged["predicted"]) == list(rows(whole)["label"].rename("predicted"))
 
 
+def test_a_column_of_numbers_is_refused_as_the_text_column_before_anything_is_written(small_model, tmp_path, capsys):
+    """A CSV reads every cell as text, so `--text-column id` would tag "17" as a statement without a word."""
+    frame = pd.read_csv(FIXTURE_CSV).drop(columns="label").assign(id=lambda table: range(17, 17 + len(table)))
+    path = statements_in(".csv", tmp_path, frame)
+    output = tmp_path / "tagged.csv"
+    code, out, err = cli(capsys, str(path), "--model", str(small_model), "--text-column", "id", "-o", str(output))
+    assert_one_line_error(code, err, str(path), "column 'id' holds only numbers (e.g. row 2: '17')", "--text-column")
+    assert not output.exists()
+    # A statement that is a number, among real ones, is tagged: only a column of numbers alone is refused.
+    frame.loc[3, "text"] = "2015"
+    code, out, err = cli(capsys, str(statements_in(".csv", tmp_path, frame)), "--model", str(small_model))
+    assert code == 0, err
+    assert len(rows(out)) == len(frame)
+
+
 def test_a_table_that_already_has_a_label_column_asks_for_another_name(small_model, capsys):
     code, out, err = cli(capsys, str(FIXTURE_CSV), "--model", str(small_model))
     assert_one_line_error(code, err, str(FIXTURE_CSV), "'label'", "--label-column")
@@ -595,7 +610,8 @@ def test_labels_are_the_classifier_predictions_that_mlflow_serves(small_model):
     ("statements", "expected"),
     [
         ([], "no statements given"),
-        ([None], "statement 0 is missing (None)"),
+        ([None], "statement 0 is missing (None or NaN)"),
+        (["The strikes must stop.", None], "statement 1 is missing (None or NaN)"),
         (["The strikes must stop.", ...], "statement 1 is Ellipsis (`...`, a placeholder"),
         ([3, "The strikes must stop.", 4.5], "statement 0 is 3 (int), and 1 more are not strings"),
         ([2.5], "statement 0 is 2.5 (float)"),

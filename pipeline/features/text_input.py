@@ -71,7 +71,8 @@ def describe_value(value) -> str:
     if value is Ellipsis:
         return "Ellipsis (`...`, a placeholder in the examples: put your statements there)"
     if value is None or (isinstance(value, float) and np.isnan(value)):
-        return f"missing ({value!r})"
+        # Not the value itself: pandas turns None into NaN in a column of strings (["ok", None]).
+        return "missing (None or NaN)"
     return f"{value!r} ({type(value).__name__})"
 
 
