@@ -29,13 +29,13 @@ def test_optuna_trials_differ_in_their_names_by_every_searched_value():
 @pytest.mark.parametrize(
     "overrides, name",
     [
-        ([], "logreg · word_char · C=4.0"),
-        (["data=semeval2016"], "logreg · word_char · C=4.0"),  # per-target by the data set's own default
-        (["model.per_target=true"], "logreg · word_char · C=4.0 · per_target=true"),
-        (["data=semeval2016", "model.per_target=false"], "logreg · word_char · C=4.0 · per_target=false"),
+        ([], "logreg · word_char · C=4"),
+        (["data=semeval2016"], "logreg · word_char · C=4"),  # per-target by the data set's own default
+        (["model.per_target=true"], "logreg · word_char · C=4 · per_target=true"),
+        (["data=semeval2016", "model.per_target=false"], "logreg · word_char · C=4 · per_target=false"),
         (
             ["model.estimator.class_weight=null", "features.vectorizer.transformer_list.1.1.ngram_range=[1,3]"],
-            "logreg · word_char · C=4.0 · class_weight=null · char.ngram_range=[1,3]",
+            "logreg · word_char · C=4 · class_weight=null · char.ngram_range=[1,3]",
         ),
         (["seed=7", "model=linear_svm", "features=char"], "linear_svm · char · C=0.5 · seed=7"),
     ],
@@ -44,6 +44,14 @@ def test_a_stage_run_from_params_yaml_is_named_by_the_settings_it_changed(overri
     """`make run OVERRIDES=...` composes params.yaml, and `dvc repro` runs the stage with no overrides of its own:
     the name still shows what was changed from the config files."""
     assert run_name(compose_config(overrides), []) == name
+
+
+def test_a_whole_number_names_one_configuration_whether_written_4_or_4_0():
+    """conf/model/logreg.yaml says C: 4.0; `model.estimator.C=4` on the command line is the same model."""
+    default = run_name(compose_config([]), [])
+    overridden = run_name(compose_config(["model.estimator.C=4"]), ["model.estimator.C=4"])
+    assert default == overridden == "logreg · word_char · C=4"
+    assert run_name(compose_config(["model.estimator.C=4.5"]), ["model.estimator.C=4.5"]).endswith("C=4.5")
 
 
 def test_class_weight_variants_and_seeds_get_different_names():
@@ -86,7 +94,7 @@ def test_logged_models_carry_the_run_name_in_a_form_mlflow_accepts():
 
 def test_a_version_description_names_model_data_and_scores():
     text = version_description(
-        "logreg · word_char · C=4.0",
+        "logreg · word_char · C=4",
         "intervention-statements",
         "0123456789abcdef0123456789abcdef",
         {"macro_f1": 0.8012, "f_avg": 0.756, "accuracy": 0.7991, "f1/neutral": 0.8},
@@ -96,7 +104,7 @@ def test_a_version_description_names_model_data_and_scores():
         {"train": 1113, "validation": 248, "test": 229},
     )
     # The registry's versions table shows the start of the description as written, markup included.
-    assert text.startswith("logreg · word_char · C=4.0  \n")
+    assert text.startswith("logreg · word_char · C=4  \n")
     assert (
         "Data: intervention-statements (md5 01234567), 1,590 statements: 1,113 train · 248 validation · 229 test"
         in text

@@ -1,8 +1,8 @@
 """Readable MLflow run names that show what sets a run apart: model, features, key and searched parameters.
 
 logreg · word · C=0.6646 · ngram_range=[1,3] · min_df=2
-logreg · word_char · C=4.0 · class_weight=null
-logreg · word_char · C=4.0 · dvc exp bronze-fish
+logreg · word_char · C=4 · class_weight=null
+logreg · word_char · C=4 · dvc exp bronze-fish
 """
 
 import re
@@ -16,12 +16,18 @@ NOISE_PREFIXES = ("model.estimator.estimator.", "model.estimator.", "features.ve
 # Overrides that say where things are or how they are logged, not what is trained.
 IGNORED_OVERRIDES = ("hydra.", "mlflow.", "paths.", "evaluate.", "champion.", "data.")
 LONG_DECIMAL = re.compile(r"-?\d+\.\d{5,}(?:[eE][-+]?\d+)?")
+# A whole number written with a decimal point (4.0, 10.00), not part of a longer number, version or exponent.
+WHOLE_DECIMAL = re.compile(r"(?<![\w.])(-?\d+)\.0+(?![\w.])")
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def shorten_numbers(text: str) -> str:
-    """C=0.6646459471581082 -> C=0.6646: four significant digits tell Optuna trials apart."""
-    return LONG_DECIMAL.sub(lambda number: f"{float(number.group()):.4g}", text)
+    """C=0.6646459471581082 -> C=0.6646: four significant digits tell Optuna trials apart.
+
+    C=4.0 -> C=4: the config file's 4.0 and an override's 4 are the same setting, and name the same configuration.
+    """
+    text = LONG_DECIMAL.sub(lambda number: f"{float(number.group()):.4g}", text)
+    return WHOLE_DECIMAL.sub(r"\1", text)
 
 
 def short_value(value: str) -> str:

@@ -22,7 +22,7 @@ def version_description(
 ) -> str:
     """Markdown, as the registry UI renders it:
 
-    logreg · word_char · C=4.0
+    logreg · word_char · C=4
     Data: intervention-statements (md5 1a2b3c4d), 1,590 statements: 1,133 train · 228 validation · 229 test
     Test: macro-F1 0.801 · F_avg 0.756 · accuracy 0.799 (majority baseline macro-F1 0.168)
     Champion: promoted (no champion yet)
