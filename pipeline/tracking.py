@@ -440,22 +440,24 @@ def log_metrics(metrics: dict[str, float], prefix: str = "") -> None:
 UNSENT_MODEL_URI = "unsent"
 
 
-def log_training_history(history: list[dict[str, float]]) -> None:
+def log_training_history(history: list[dict[str, float]], best_epoch: int | None = None) -> None:
     """Per-epoch scores (a fine-tuned model's), as metric series the UI charts against the epoch: epoch/<name>;
-    and how many epochs ran and which one's weights were kept (the run name shows only the most allowed)."""
+    how many epochs ran and, as the estimator chose it, whose weights were kept (the run name shows only the most
+    allowed)."""
     for record in history:
         step = int(record["epoch"])
         mlflow.log_metrics({f"epoch/{name}": value for name, value in record.items() if name != "epoch"}, step=step)
-    if history:
-        # As the estimator picks it: the best validation macro-F1, else (no early stopping) the last epoch.
-        best = max(history, key=lambda record: record.get("val_macro_f1", record["epoch"]))
-        mlflow.log_metrics({"epochs_run": float(len(history)), "best_epoch": float(best["epoch"])})
+    summary = {"epochs_run": float(len(history))} if history else {}
+    if best_epoch is not None:
+        summary["best_epoch"] = float(best_epoch)
+    if summary:
+        mlflow.log_metrics(summary)
 
 
 def logged_model_name(run_name: str | None) -> str:
     """The run's readable name, as MLflow allows a model name: no / : . % or quotes.
 
-    A decimal point becomes U+2024 (one dot leader), which reads the same: "C=4․0".
+    A decimal point becomes U+2024 (one dot leader), which reads the same: "C=0․25".
     """
     if not run_name:
         return MODEL_NAME_IN_RUN

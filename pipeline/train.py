@@ -118,7 +118,7 @@ def main(cfg: DictConfig) -> float:
         tracking.log_metrics(scores, prefix="val_")
         if per_target:
             tracking.log_metrics(per_target_metric_keys(per_target, split="val"))
-        tracking.log_training_history(training_history(classifier))
+        tracking.log_training_history(*training_history(classifier))
         model_uri = tracking.log_model(classifier, model_input_example(cfg, train), *input_columns(cfg))
 
     log.info("MLflow run %s, model %s", run.info.run_id, model_uri)

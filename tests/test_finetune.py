@@ -16,6 +16,7 @@ from extras import needs_embeddings
 from pipeline import tracking
 from pipeline.errors import UserInputError
 from pipeline.features.text_input import SKOPS_TRUSTED_TYPES
+from pipeline.models.finetune import training_history
 from pipeline.models.model_files import reproducible_skops_bytes
 from pipeline.train import fit_classifier
 
@@ -74,7 +75,7 @@ def test_the_logged_model_loads_through_pyfunc_and_stance_predict(fitted, train,
     cfg = compose_config([*TINY, f"mlflow.tracking_uri={store}"])
     try:
         with tracking.training_run(cfg, cfg.data.path) as run:
-            tracking.log_training_history(fitted.steps[-1][1].history_)
+            tracking.log_training_history(*training_history(fitted))
             model_uri = tracking.log_model(fitted, train[["text"]].head(3), "text", None)
         history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "epoch/val_macro_f1")
         assert [point.step for point in history] == [1]

@@ -145,7 +145,7 @@ def test_a_fine_tunes_history_logs_the_epochs_run_and_the_epoch_kept(tracking_ur
         {"epoch": 3.0, "train_loss": 0.2, "val_macro_f1": 0.71},
     ]
     with mlflow.start_run() as run:
-        tracking.log_training_history(history)
+        tracking.log_training_history(history, best_epoch=2)
     client = mlflow.MlflowClient()
     metrics = client.get_run(run.info.run_id).data.metrics
     assert (metrics["epochs_run"], metrics["best_epoch"]) == (3.0, 2.0)

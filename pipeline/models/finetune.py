@@ -127,7 +127,7 @@ class FineTunedEncoderClassifier(ClassifierMixin, BaseEstimator):
         optimizer = torch.optim.AdamW(network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
         shuffler = np.random.default_rng(self.random_state)
 
-        self.history_, best_score, best_state, stale = [], -1.0, None, 0
+        self.history_, best_score, best_state, best_epoch, stale = [], -1.0, None, 0, 0
         for epoch in range(1, self.max_epochs + 1):
             started, started_cpu = time.perf_counter(), time.process_time()
             network.train()
@@ -156,14 +156,14 @@ class FineTunedEncoderClassifier(ClassifierMixin, BaseEstimator):
             log.info("epoch %d (%.0f s wall, %.0f s CPU): %s", epoch, wall, cpu, rounded)
             score = record.get("val_macro_f1", float(epoch))
             if score > best_score:
-                best_score, stale = score, 0
+                best_score, best_epoch, stale = score, epoch, 0
                 best_state = {name: tensor.detach().cpu().clone() for name, tensor in network.state_dict().items()}
             else:
                 stale += 1
                 if stale >= self.patience:
                     log.info("no better validation macro-F1 for %d epoch(s): stopping", stale)
                     break
-        self.best_epoch_ = int(max(self.history_, key=lambda r: r.get("val_macro_f1", r["epoch"]))["epoch"])
+        self.best_epoch_ = best_epoch  # whose weights are kept: logged to MLflow beside the history
         network.load_state_dict(best_state)
         self._network = network.eval()
         self._tokenizer = tokenizer
@@ -258,7 +258,8 @@ class FineTunedEncoderClassifier(ClassifierMixin, BaseEstimator):
         return encoder.runtime_requirements(encoder.EncoderReference.from_dict(self.encoder_))
 
 
-def training_history(classifier) -> list[dict[str, float]]:
-    """The per-epoch scores of a pipeline's final step, when it records them; [] otherwise."""
+def training_history(classifier) -> tuple[list[dict[str, float]], int | None]:
+    """The per-epoch scores of a pipeline's final step and the epoch whose weights it kept, when it records them;
+    ([], None) otherwise."""
     final = classifier.steps[-1][1] if hasattr(classifier, "steps") else classifier
-    return list(getattr(final, "history_", []))
+    return list(getattr(final, "history_", [])), getattr(final, "best_epoch_", None)
