@@ -18,6 +18,7 @@ from pipeline.data.prepared_data import data_digest, prepared_digest, use_prepar
 from pipeline.data.stage_io import read_split
 from pipeline.data.validation import KEY, LABEL, TARGET, statement_keys
 from pipeline.errors import UserInputError, exit_on_user_error
+from pipeline.experiments.tracking_server import TrackingServerUnavailable, is_network_failure
 from pipeline.experiments.train_record import read_train_record
 from pipeline.files import atomic_path, write_json, write_text
 from pipeline.inference import first_line, load_skops
@@ -165,10 +166,19 @@ def packaging_digest() -> str:
 
 
 def loading_problem(model_uri: str) -> str | None:
-    """Why the registered model cannot be loaded (its files damaged or deleted), or None when it loads."""
+    """Why the registered model cannot be loaded (its files damaged or deleted), or None when it loads.
+
+    A store that does not answer is not a damaged model: the stage stops rather than register the same model again.
+    """
     try:
         tracking.load_sklearn_model(model_uri)
     except Exception as error:  # reported, and the model registered afresh: never a crash
+        if is_network_failure(error):
+            raise TrackingServerUnavailable(
+                f"{model_uri} holds the same model as this run, but its files could not be fetched "
+                f"({tracking.describe_failure(error)}); nothing was registered: run again when the tracking server "
+                "and its artifact store answer"
+            ) from None
         return f"could not be loaded ({error_summary(error)})"
     return None
 

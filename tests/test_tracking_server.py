@@ -127,3 +127,47 @@ def test_a_kept_run_reads_back_as_it_was_logged(tmp_path):
         unsent_runs.load(folder)
     with pytest.raises(UserInputError, match="not a kept run"):
         unsent_runs.load(tmp_path)
+
+
+def mlflow_request_error(uri: str) -> Exception:
+    """The error MLflow's own HTTP client raises for a request to `uri` (no retries)."""
+    from mlflow.utils.rest_utils import MlflowHostCreds, http_request
+
+    try:
+        http_request(MlflowHostCreds(uri), "/api/2.0/mlflow/experiments/search", "GET", max_retries=0, timeout=3)
+    except Exception as error:
+        return error
+    raise AssertionError(f"{uri} answered")
+
+
+def test_a_store_that_does_not_answer_is_told_apart_from_a_missing_or_damaged_model(tmp_path):
+    from mlflow.exceptions import MlflowException
+
+    from pipeline.experiments.tracking_server import is_network_failure
+
+    refused = mlflow_request_error(f"http://127.0.0.1:{free_port()}")
+    assert isinstance(refused, MlflowException) and is_network_failure(refused)
+    assert is_network_failure(TimeoutError("timed out"))
+    for not_the_network in (
+        FileNotFoundError(2, "No such file or directory", str(tmp_path / "model.skops")),
+        MlflowException("Registered Model with name=x not found", error_code="RESOURCE_DOES_NOT_EXIST"),
+        UserInputError("model.skops: could not be loaded as a skops model (BadZipFile: File is not a zip file)"),
+    ):
+        assert not is_network_failure(not_the_network), not_the_network
+
+
+def test_the_same_model_is_not_registered_again_because_the_store_did_not_answer(tmp_path, monkeypatch):
+    """evaluate registers an identical model afresh only when the earlier version's files are damaged or gone."""
+    from pipeline import evaluate
+
+    uri = "models:/stance-classifier/3"
+    assert evaluate.loading_problem(str(tmp_path / "gone")).startswith("could not be loaded (")
+
+    def store_down(model_uri, trust_model=False):
+        raise mlflow_request_error(f"http://127.0.0.1:{free_port()}")
+
+    monkeypatch.setattr(tracking, "load_sklearn_model", store_down)
+    with pytest.raises(TrackingServerUnavailable, match="Connection refused") as error:
+        evaluate.loading_problem(uri)
+    assert str(error.value).startswith(f"{uri} holds the same model as this run, but its files could not be fetched")
+    assert "nothing was registered" in str(error.value)

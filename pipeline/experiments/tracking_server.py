@@ -28,8 +28,38 @@ INTERACTIVE_HTTP_BOUNDS = {"http_max_retries": 1, "http_timeout": 20}
 INTERACTIVE_TIMEOUT = 3.0
 
 
+# Exception classes, by name in any library (the builtins, requests, urllib3, botocore), that mean the network or a
+# server failed on the way: a connection refused, reset or timed out, a server that kept answering 5xx. Not that
+# what was asked for is missing or damaged.
+NETWORK_FAILURES = frozenset(
+    {
+        "ConnectionError",
+        "TimeoutError",
+        "Timeout",
+        "RetryError",
+        "MaxRetryError",
+        "NewConnectionError",
+        "ProtocolError",
+        "HTTPClientError",
+        "EndpointConnectionError",
+    }
+)
+
+
 class TrackingServerUnavailable(UserInputError):
     """The tracking server does not answer; the message names its URI and the cause."""
+
+
+def is_network_failure(error: BaseException | None) -> bool:
+    """A network failure anywhere in the error's chain: MLflow raises a plain MlflowException while handling the
+    requests or botocore error it got."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if any(kind.__name__ in NETWORK_FAILURES for kind in type(error).__mro__):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def redact(uri: str) -> str:
