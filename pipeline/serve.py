@@ -15,13 +15,13 @@ Without a model, the champion of the data set prepared in this folder is served,
 import argparse
 import errno
 import os
-import socket
 import sys
 from pathlib import Path
 
 from pipeline.errors import UserInputError, exit_with_user_error
 from pipeline.features import encoder
 from pipeline.inference import check_holds_prepared_data, load_model, prepared_champion
+from pipeline.ports import bind_error
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -56,15 +56,12 @@ def serve_command(args: argparse.Namespace) -> list[str]:
 def check_port_free(host: str, port: int) -> None:
     """Refuse a port another server holds now, before the model loads: uvicorn would find out after it, and end in
     MLflow's traceback. (A port this user may not open, below 1024, is left to uvicorn's own message.)"""
-    with socket.socket() as probe:
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                raise UserInputError(
-                    f"--port {port}: {host}:{port} is already in use, by another server; choose a free port "
-                    f"(make serve PORT={port + 1}, or --port {port + 1})"
-                ) from None
+    error = bind_error(host, port)
+    if error is not None and error.errno == errno.EADDRINUSE:
+        raise UserInputError(
+            f"--port {port}: {host}:{port} is already in use, by another server; choose a free port "
+            f"(make serve PORT={port + 1}, or --port {port + 1})"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

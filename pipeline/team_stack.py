@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pipeline.errors import UserInputError, exit_with_user_error
+from pipeline.ports import bind_error
 
 HOST = "127.0.0.1"
 STATE_FILE = "stack.json"
@@ -440,11 +441,8 @@ def check_ports_free(ports: Ports) -> None:
         ("PostgreSQL", ports.postgres, "--postgres-port"),
         ("S3", ports.s3, "--s3-port"),
     ):
-        with socket.socket() as probe:
-            try:
-                probe.bind((HOST, port))
-            except OSError:
-                busy.append(f"{port} ({server}, {option})")
+        if bind_error(HOST, port) is not None:
+            busy.append(f"{port} ({server}, {option})")
     if busy:
         raise UserInputError(
             f"port(s) {', '.join(busy)} on {HOST} already in use, by another team stack or another server; choose "
