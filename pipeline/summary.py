@@ -1,13 +1,17 @@
 """Print what the last pipeline run produced: test metrics, the registered model and how to browse runs."""
 
 import argparse
+import os
 import time
 from pathlib import Path
+
+import yaml
 
 from pipeline.files import read_json
 
 REPORTS = Path("reports")
 LOCAL_STORE = "sqlite:///mlflow.db"
+PARAMS = Path("params.yaml")
 
 
 def refit_note(registered: dict) -> str:
@@ -39,14 +43,15 @@ def registered_line(registered: dict) -> str:
     return f"Registered model:  {registered['uri']}   (MLflow run {registered['run_id']})"
 
 
-def input_note(registered: dict) -> str:
-    """How to call the loaded model: a DataFrame with the data set's own columns, which need not be "text"."""
-    columns = registered.get("input_columns")
-    if not columns:  # written by an older evaluate stage
-        return ""
-    names = ("statements", "targets")
-    frame = ", ".join(f'"{column}": {name}' for column, name in zip(columns, names, strict=False))
-    return f"\n   then .predict(pd.DataFrame({{{frame}}})), one label per row"
+def load_lines(champion_uri: str, store: str, input_columns: list[str] | None) -> list[str]:
+    """How to use the champion from Python, through the project's loader: whoever can set the alias on a shared
+    store decides what the champion is, and MLflow's own loaders would run any code such a model brings."""
+    targets = ", target=targets" if input_columns and len(input_columns) > 1 else ""
+    return [
+        f'Load it:  from pipeline.inference import load_model; model = load_model("{champion_uri}")',
+        f"   then model.tag(statements{targets}), a label per statement   (MLFLOW_TRACKING_URI={store}; "
+        "it loads only types the project trusts)",
+    ]
 
 
 METRIC_NAMES = {"macro_f1": "macro-F1", "f_avg": "F_avg", "accuracy": "accuracy"}
@@ -112,9 +117,35 @@ def summary(reports_dir: Path = REPORTS, since: float | None = None) -> str:
             registered_line(registered) + refit_note(registered),
             f"Champion:  {registered['champion_uri']}   this model {outcome}: {registered['decision']}"
             + promote_note(registered),
-            f'Load it:  mlflow.pyfunc.load_model("{registered["champion_uri"]}")   (MLFLOW_TRACKING_URI={store})'
-            + input_note(registered),
+            *load_lines(registered["champion_uri"], store, registered.get("input_columns")),
             *browse_lines(store, registered["experiment_id"]),
+            f"Reports:  {reports_dir}/ (metrics.json, confusion_matrix.png, classification_report.txt)",
+        ]
+    )
+
+
+def unrecorded_summary(reports_dir: Path, params_file: Path = PARAMS) -> str:
+    """Reports that came with git, and a model with `dvc pull`, from a run on another machine: DVC re-ran nothing
+    here, and the registered version is recorded only where the evaluate stage ran (registered_model.json is not
+    an output). The scores are that run's; the champion is the store's."""
+    metrics = read_json(reports_dir / "metrics.json")
+    params = yaml.safe_load(params_file.read_text(encoding="utf-8")) if params_file.is_file() else {}
+    settings = (params or {}).get("mlflow") or {}
+    store = os.environ.get("MLFLOW_TRACKING_URI") or settings.get("tracking_uri") or LOCAL_STORE
+    champion_uri = f"models:/{settings.get('registered_model', 'stance-classifier')}@champion"
+    test, baseline = metrics["test"], metrics["baseline"]
+    return "\n".join(
+        [
+            "",
+            "Nothing was retrained: the prepared statements, code and parameters are those of the run that wrote "
+            "these reports, on another machine or in another clone.",
+            "",
+            f"Test set:  macro-F1 {test['macro_f1']:.3f}   F_avg {test['f_avg']:.3f}   accuracy {test['accuracy']:.3f}",
+            f"Majority-class baseline:  macro-F1 {baseline['macro_f1']:.3f}   accuracy {baseline['accuracy']:.3f}",
+            f"Registered model:  recorded where that run's evaluate stage ran, not here "
+            f"({reports_dir}/registered_model.json); its versions are in {store}",
+            *load_lines(champion_uri, store, None),
+            "Compare runs:  python -m pipeline.compare",
             f"Reports:  {reports_dir}/ (metrics.json, confusion_matrix.png, classification_report.txt)",
         ]
     )
@@ -125,7 +156,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--since", type=float, help="when the run started (Unix time), to tell new reports from old")
     args = parser.parse_args(argv)
     try:
-        print(summary(since=args.since))
+        if (REPORTS / "metrics.json").is_file() and not (REPORTS / "registered_model.json").is_file():
+            print(unrecorded_summary(REPORTS))
+        else:
+            print(summary(since=args.since))
     except FileNotFoundError as missing:
         raise SystemExit(f"error: {missing.filename} is missing; run the pipeline first (make run)") from None
 
