@@ -23,6 +23,7 @@ from pipeline.experiments.train_record import read_train_record
 from pipeline.files import atomic_path, write_json, write_text
 from pipeline.inference import first_line, load_skops
 from pipeline.models import refit
+from pipeline.models.trusted_loading import TRUST_HINT
 from pipeline.scoring import real_text, reports
 from pipeline.scoring.champion import ChampionDecision, comparison_problem, decide, mcnemar_p_value
 from pipeline.scoring.metrics import HEADLINE_METRICS, classification_metrics, majority_baseline_metrics
@@ -114,9 +115,11 @@ def rescore_champion(cfg: DictConfig, champion_version, test) -> tuple[list | No
             champion = tracking.load_sklearn_model(held_out_twin)
         predictions = champion.predict(test)
     except Exception as error:  # a corrupt, deleted or foreign champion must not stop the stage; report it
-        message = error_summary(error)
-        log.warning("the champion models:/%s/%s could not be re-scored: %s", name, version, message)
-        return None, f"could not be loaded or scored (models:/{name}/{version}: {message})"
+        uri = f"models:/{name}/{version}"
+        # The loader's messages name the model and, for a foreign one, --trust-model, which the stage does not have.
+        message = error_summary(error).removeprefix(f"{uri}: ").removesuffix(f"; {TRUST_HINT}")
+        log.warning("the champion %s could not be re-scored: %s", uri, message)
+        return None, f"could not be loaded or scored ({uri}: {message})"
     unknown = sorted(set(map(str, getattr(champion, "classes_", []))) - set(cfg.data.labels))
     if unknown:
         return None, f"predicts labels {unknown} outside data.labels (models:/{name}/{version})"

@@ -169,6 +169,9 @@ def test_a_broken_champion_is_reported_kept_and_replaced_only_on_request(project
     assert kept.returncode == 0, kept.stderr
     registered = json.loads((project / "reports/registered_model.json").read_text())
     assert not registered["promoted"] and "champion.replace_broken=true" in registered["decision"]
+    broken = f"models:/{SEMEVAL}/{champion.version}"
+    assert f"could not be loaded or scored ({broken}: could not be loaded as a skops model" in registered["decision"]
+    assert registered["decision"].count(broken) == 1
     assert client.get_model_version_by_alias(SEMEVAL, "champion").version == champion.version
 
     replaced = stage(project, "pipeline.evaluate", "champion.replace_broken=true")
