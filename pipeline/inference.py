@@ -26,7 +26,7 @@ import pandas as pd
 
 from pipeline.articles.quotes import DEFAULT_MAX_ARTICLE_MB, Quote, check_article_size, extract_quotes
 from pipeline.errors import UserInputError
-from pipeline.experiments.tracking_server import file_store_mistake
+from pipeline.experiments.tracking_server import INTERACTIVE_TIMEOUT, check_credentials, file_store_mistake
 from pipeline.files import sqlite_database_path
 
 DEFAULT_MODEL = "models:/stance-classifier@champion"
@@ -404,9 +404,24 @@ def load_from_mlflow(model_uri: str, tracking_uri: str | None = None, trust_mode
         cause = first_line(error.message).rstrip(".")
         if error.error_code in STORE_ANSWERED:  # not an unreachable server, which would not answer the hint either
             cause += registry_hint(model_uri)
+        elif REFUSED_CREDENTIALS.search(cause):
+            cause = credentials_problem(store) or cause
         raise UserInputError(f"{model_uri}: could not be loaded from {store}: {cause}") from None
     except OSError as error:  # artifacts deleted or unreadable, store unreachable
         raise UserInputError(f"{model_uri}: could not be loaded from {store}: {error}") from None
+
+
+# MLflow's message for a server that refused the request's credentials: "... failed with error code 401 != 200".
+REFUSED_CREDENTIALS = re.compile(r"error code 40[13]\b")
+
+
+def credentials_problem(store: str) -> str | None:
+    """What the training stages say of credentials the server refuses (which variables to set), or None."""
+    try:
+        check_credentials(store.rstrip("/"), INTERACTIVE_TIMEOUT)
+    except UserInputError as refused:
+        return str(refused)
+    return None
 
 
 # How many of a registered model's versions an error lists, newest first.

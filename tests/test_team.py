@@ -13,7 +13,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from conftest import FIXTURE_CSV, LEFT_BEHIND, REPO
+from conftest import FIXTURE_CSV, LEFT_BEHIND, REPO, assert_one_line_error
 from omegaconf import OmegaConf
 from team_servers import running_ray_cluster, running_team_stack, team_environment
 
@@ -115,6 +115,18 @@ def test_the_server_refuses_a_client_without_credentials(stack, tmp_path):
         f"error: MLflow tracking server {stack.tracking_uri} refused no credentials (HTTP 401): "
         "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD in the environment"
     ]
+
+    # Loading a model with a wrong password says the same, not MLflow's "error code 401 != 200. Response body...".
+    wrong_password = {**team_environment(stack), "MLFLOW_TRACKING_PASSWORD": "wrong", "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "pipeline.predict", "--lines", "--model", "models:/stance-classifier@champion"]
+    tagged = subprocess.run(
+        [*command, "--tracking-uri", stack.tracking_uri], input="The strikes must stop.\n",
+        cwd=tmp_path, env=wrong_password, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert_one_line_error(
+        tagged.returncode, tagged.stderr, f"MLflow tracking server {stack.tracking_uri} refused user ", "(HTTP 401)",
+        "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD",
+    )  # fmt: skip
 
 
 def test_a_full_run_lands_in_postgres_and_s3_and_logs_no_credential(
