@@ -54,6 +54,18 @@ def load_lines(champion_uri: str, store: str, input_columns: list[str] | None) -
     ]
 
 
+def test_line(test: dict) -> str:
+    return f"Test set:  macro-F1 {test['macro_f1']:.3f}   F_avg {test['f_avg']:.3f}   accuracy {test['accuracy']:.3f}"
+
+
+def baseline_line(baseline: dict) -> str:
+    return f"Majority-class baseline:  macro-F1 {baseline['macro_f1']:.3f}   accuracy {baseline['accuracy']:.3f}"
+
+
+def reports_line(reports_dir: Path) -> str:
+    return f"Reports:  {reports_dir}/ (metrics.json, confusion_matrix.png, classification_report.txt)"
+
+
 METRIC_NAMES = {"macro_f1": "macro-F1", "f_avg": "F_avg", "accuracy": "accuracy"}
 
 
@@ -102,7 +114,6 @@ def summary(reports_dir: Path = REPORTS, since: float | None = None) -> str:
     metrics = read_json(reports_dir / "metrics.json")
     registered_file = reports_dir / "registered_model.json"
     registered = read_json(registered_file)
-    test, baseline = metrics["test"], metrics["baseline"]
     store = registered.get("tracking_uri", LOCAL_STORE)  # a report from before it was recorded: the local store
     outcome = "promoted" if registered["promoted"] else "not promoted"
     if registered.get("holds_champion") and not registered["promoted"]:
@@ -111,15 +122,15 @@ def summary(reports_dir: Path = REPORTS, since: float | None = None) -> str:
         [
             *unchanged_note(registered_file, since),
             "",
-            f"Test set:  macro-F1 {test['macro_f1']:.3f}   F_avg {test['f_avg']:.3f}   accuracy {test['accuracy']:.3f}",
+            test_line(metrics["test"]),
             *target_lines(reports_dir, registered.get("selection_metric", "f_avg")),
-            f"Majority-class baseline:  macro-F1 {baseline['macro_f1']:.3f}   accuracy {baseline['accuracy']:.3f}",
+            baseline_line(metrics["baseline"]),
             registered_line(registered) + refit_note(registered),
             f"Champion:  {registered['champion_uri']}   this model {outcome}: {registered['decision']}"
             + promote_note(registered),
             *load_lines(registered["champion_uri"], store, registered.get("input_columns")),
             *browse_lines(store, registered["experiment_id"]),
-            f"Reports:  {reports_dir}/ (metrics.json, confusion_matrix.png, classification_report.txt)",
+            reports_line(reports_dir),
         ]
     )
 
@@ -131,22 +142,23 @@ def unrecorded_summary(reports_dir: Path, params_file: Path = PARAMS) -> str:
     metrics = read_json(reports_dir / "metrics.json")
     params = yaml.safe_load(params_file.read_text(encoding="utf-8")) if params_file.is_file() else {}
     settings = (params or {}).get("mlflow") or {}
-    store = os.environ.get("MLFLOW_TRACKING_URI") or settings.get("tracking_uri") or LOCAL_STORE
+    # The stages' order (tracking.resolve_tracking_uri, not imported: it brings MLflow into a one-second command):
+    # the config, then MLFLOW_TRACKING_URI, then the local store.
+    store = settings.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI") or LOCAL_STORE
     champion_uri = f"models:/{settings.get('registered_model', 'stance-classifier')}@champion"
-    test, baseline = metrics["test"], metrics["baseline"]
     return "\n".join(
         [
             "",
             "Nothing was retrained: the prepared statements, code and parameters are those of the run that wrote "
             "these reports, on another machine or in another clone.",
             "",
-            f"Test set:  macro-F1 {test['macro_f1']:.3f}   F_avg {test['f_avg']:.3f}   accuracy {test['accuracy']:.3f}",
-            f"Majority-class baseline:  macro-F1 {baseline['macro_f1']:.3f}   accuracy {baseline['accuracy']:.3f}",
+            test_line(metrics["test"]),
+            baseline_line(metrics["baseline"]),
             f"Registered model:  recorded where that run's evaluate stage ran, not here "
             f"({reports_dir}/registered_model.json); its versions are in {store}",
             *load_lines(champion_uri, store, None),
             "Compare runs:  python -m pipeline.compare",
-            f"Reports:  {reports_dir}/ (metrics.json, confusion_matrix.png, classification_report.txt)",
+            reports_line(reports_dir),
         ]
     )
 

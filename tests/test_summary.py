@@ -130,7 +130,8 @@ def test_reports_pulled_from_another_run_summarise_without_its_registration_reco
     from pipeline import summary as summary_module
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    # params.yaml's store wins over the environment's, as in the stages (tracking.resolve_tracking_uri).
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")
     write_json(tmp_path / "reports" / "metrics.json", METRICS)
     (tmp_path / "params.yaml").write_text(
         "mlflow:\n  tracking_uri: http://127.0.0.1:5050\n  registered_model: stance-my-quotes\n", encoding="utf-8"
