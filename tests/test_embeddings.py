@@ -1,6 +1,8 @@
 """Sentence-embedding features: the packaged encoder, the disk cache, a saved model without weights or code."""
 
+import json
 import multiprocessing
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -204,6 +206,52 @@ def test_a_model_folder_or_hub_name_embeds_like_the_package(embedder, tmp_path):
     by_name = SentenceEmbedder(package=None, model_name=str(folder), cache=False).fit(TEXTS)
     assert by_name.reference.weights_sha256 == embedder.reference.weights_sha256
     np.testing.assert_allclose(by_name.transform(TEXTS), embedder.transform(TEXTS), atol=1e-6)
+
+
+@pytest.fixture
+def own_encoder_folder(tmp_path):
+    """A copy of the packaged encoder in a folder of its own, as a team might keep one on a shared disk."""
+    _, packaged = encoder.resolve(encoder.DEFAULT_PACKAGE, None)
+    folder = tmp_path / "encoder"
+    shutil.copytree(packaged, folder)
+    return folder
+
+
+@pytest.mark.slow
+@needs_embeddings()
+def test_a_model_whose_encoder_folder_names_code_is_refused_without_running_it(own_encoder_folder, tmp_path):
+    """The weights hash does not cover modules.json: a folder changed after the fit could name a module of its own,
+    which sentence-transformers before 6.0 imported from the folder (checked with 5.1.2: the code ran)."""
+    from pipeline.features.embeddings import SentenceEmbedder
+
+    saved = skops.io.dumps(SentenceEmbedder(package=None, model_name=str(own_encoder_folder), cache=False).fit(TEXTS))
+    ran = tmp_path / "code-ran"
+    (own_encoder_folder / "pooling_of_its_own.py").write_text(
+        f"import pathlib\npathlib.Path({str(ran)!r}).touch()\nfrom sentence_transformers.models import Pooling\n"
+    )
+    modules_file = own_encoder_folder / "modules.json"
+    modules = json.loads(modules_file.read_text())
+    modules[1]["type"] = "pooling_of_its_own.Pooling"
+    modules_file.write_text(json.dumps(modules))
+    loaded = skops.io.loads(saved, trusted=SKOPS_TRUSTED_TYPES)
+    refused = r"modules.json: module 1 is of type 'pooling_of_its_own.Pooling'.*refused"
+    with pytest.raises(UserInputError, match=refused):
+        loaded.transform(TEXTS)
+    assert not ran.exists()
+
+
+@pytest.mark.slow
+@needs_embeddings()
+def test_an_encoder_folder_with_custom_transformers_classes_is_refused(own_encoder_folder):
+    reference, _ = encoder.resolve(None, str(own_encoder_folder))
+    config_file = own_encoder_folder / "config.json"
+    config = json.loads(config_file.read_text())
+    config["auto_map"] = {"AutoModel": "modeling_own.OwnModel"}
+    config_file.write_text(json.dumps(config))
+    with pytest.raises(UserInputError, match=r"config.json: `auto_map` names custom classes \['AutoModel'\]"):
+        encoder.check_installed(reference)  # what a fine-tuned model's first prediction does before loading
+    with pytest.raises(UserInputError, match="auto_map"):
+        encoder.resolve(None, str(own_encoder_folder))  # and what a fit does
 
 
 @pytest.mark.slow

