@@ -224,7 +224,15 @@ def test_a_model_file_outside_the_model_folder_is_refused(foreign_models, tmp_pa
     copy = Path(shutil.copytree(foreign_models.dirs["clean"], tmp_path / "model"))
     shutil.move(copy / "model.skops", tmp_path / "elsewhere.skops")
     edit_mlmodel(copy, lambda flavor: flavor.update(pickled_model="../elsewhere.skops"))
-    with pytest.raises(UserInputError, match="lies outside the model folder"):
+    with pytest.raises(UserInputError, match=r"lies outside the model folder \(.*elsewhere.skops\)"):
+        load_model(copy)
+
+
+def test_a_model_file_that_links_out_of_the_model_folder_says_it_is_a_link(foreign_models, tmp_path):
+    copy = Path(shutil.copytree(foreign_models.dirs["clean"], tmp_path / "model"))
+    shutil.move(copy / "model.skops", tmp_path / "elsewhere.skops")
+    (copy / "model.skops").symlink_to(tmp_path / "elsewhere.skops")  # MLmodel still names model.skops
+    with pytest.raises(UserInputError, match="lies outside the model folder through the symbolic link model.skops"):
         load_model(copy)
 
 

@@ -61,10 +61,21 @@ def skops_artifact(model_dir: Path, flavor: dict, name: str) -> Path:
     folder = model_dir.resolve()
     path = (folder / relative).resolve()
     if not path.is_relative_to(folder):
-        raise refuse(name, f"its model file {relative!r} lies outside the model folder")
+        # A symbolic link inside the folder that leads out of it says so: the MLmodel entry itself looks harmless.
+        how = f" through the symbolic link {link}" if (link := first_symlink(folder, relative)) else ""
+        raise refuse(name, f"its model file {relative!r} lies outside the model folder{how} ({path})")
     if not path.is_file():
         raise UserInputError(f"{name}: the model file {relative} is missing from {model_dir}")
     return path
+
+
+def first_symlink(folder: Path, relative: str) -> str | None:
+    """The first part of `relative`, inside `folder`, that is a symbolic link (as written in MLmodel), if any."""
+    parts = Path(relative).parts
+    for depth in range(1, len(parts) + 1):
+        if (folder.joinpath(*parts[:depth])).is_symlink():
+            return Path(*parts[:depth]).as_posix()
+    return None
 
 
 def foreign_code(model_dir: Path, flavor: dict) -> list[str]:
