@@ -12,6 +12,9 @@ import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from pipeline.models import skops_first  # noqa: F401  (skops before MLflow: see the module)
+
+# isort: split
 from pipeline import tracking
 from pipeline.config_errors import reports_config_errors
 from pipeline.data.prepared_data import data_digest, prepared_digest, use_prepared_data

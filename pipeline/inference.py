@@ -383,6 +383,9 @@ def missing_sqlite_store(tracking_uri: str) -> Path | None:
 
 
 def load_from_mlflow(model_uri: str, tracking_uri: str | None = None, trust_model: bool = False):
+    from pipeline.models import skops_first  # noqa: F401  (skops before MLflow: see the module)
+
+    # isort: split
     from mlflow.exceptions import MlflowException
 
     from pipeline import tracking

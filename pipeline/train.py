@@ -15,6 +15,9 @@ from omegaconf import DictConfig
 # Raised by every scikit-learn estimator for a hyper-parameter out of its range; not re-exported elsewhere.
 from sklearn.utils._param_validation import InvalidParameterError
 
+from pipeline.models import skops_first  # noqa: F401  (skops before MLflow: see the module)
+
+# isort: split
 from pipeline import tracking
 from pipeline.config_errors import reports_config_errors
 from pipeline.data.prepared_data import use_prepared_data

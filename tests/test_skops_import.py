@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from extras import needs_embeddings
 
 TRUSTED_TABLE = (
@@ -42,3 +43,36 @@ def test_skops_trusts_the_same_types_either_way():
     )
     assert len(plain) > 100  # every scikit-learn estimator
     assert through_the_project == plain
+
+
+ALL_TABLES = (
+    "import json, skops.io._trusted_types as table; "
+    "print(json.dumps({name: sorted(value) for name, value in vars(table).items() if name.endswith('_TYPE_NAMES')}))"
+)
+# stance-predict and the model server, loading a registered model (from a store that is not there: the imports are
+# what counts here)
+LOAD_REGISTERED_MODEL = """
+from pipeline.errors import UserInputError
+from pipeline.inference import load_from_mlflow
+try:
+    load_from_mlflow("models:/stance-classifier/1", "sqlite:////nonexistent/mlflow.db")
+except UserInputError:
+    pass
+"""
+
+
+@pytest.mark.parametrize("code", ["import pipeline.train", "import pipeline.evaluate", LOAD_REGISTERED_MODEL])
+def test_the_stages_import_skops_before_mlflow(code):
+    """skops searches every loaded module for each ufunc as it builds its table: 1.1 s more after MLflow's modules."""
+    order = run_python(
+        code + "\nimport sys\nloaded = list(sys.modules)\nprint(loaded.index('skops.io'), loaded.index('mlflow'))"
+    )
+    skops_position, mlflow_position = map(int, order.split())
+    assert skops_position < mlflow_position
+
+
+def test_skops_imported_before_or_after_mlflow_trusts_the_same_types():
+    first = json.loads(run_python("from pipeline.models import skops_first; import mlflow.sklearn; " + ALL_TABLES))
+    after = json.loads(run_python("import mlflow.sklearn; import skops.io; " + ALL_TABLES))
+    assert len(first["SKLEARN_ESTIMATOR_TYPE_NAMES"]) > 100 and len(first["NUMPY_UFUNC_TYPE_NAMES"]) > 10
+    assert first == after
