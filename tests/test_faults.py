@@ -157,14 +157,29 @@ def test_stance_predict_refuses_a_foreign_model_and_runs_nothing(foreign_models,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("craft", ["code folder", "MLmodel trusts posix.system"])
-def test_the_crafted_models_do_run_their_code_once_trusted(foreign_models, craft, tmp_path):
-    """The control: --trust-model hands the model to MLflow's loader, which runs the author's code.
+def test_the_model_that_trusts_posix_system_runs_its_code_once_trusted(foreign_models, tmp_path):
+    """The control: --trust-model hands the model to MLflow's loader, which trusts what the MLmodel declares.
 
-    (The third craft declares nothing, so even MLflow's loader refuses it.)"""
+    (The "skops calls" craft declares nothing, so even MLflow's loader refuses it.)"""
+    craft = "MLmodel trusts posix.system"
     copy = Path(shutil.copytree(foreign_models.dirs[craft], tmp_path / "model"))
     marker = foreign_models.markers[craft]
     run_predict(str(SEED), "--model", str(copy), "--trust-model")
+    assert marker.exists()
+    marker.unlink()
+
+
+@pytest.mark.slow
+def test_the_model_with_a_code_folder_runs_its_code_in_mlflows_own_loader(foreign_models, tmp_path):
+    """The control: MLflow's scikit-learn loader puts the model's code folder first on sys.path, so in a fresh
+    interpreter the shipped `skops` runs when the loader imports skops.io. (stance-predict --trust-model calls the same
+    loader but has imported skops before, so there the shipped package is never imported; the folder still goes first
+    on sys.path, ahead of anything imported later.)"""
+    craft = "code folder"
+    copy = Path(shutil.copytree(foreign_models.dirs[craft], tmp_path / "model"))
+    marker = foreign_models.markers[craft]
+    load = f"import mlflow.sklearn\ntry:\n    mlflow.sklearn.load_model({str(copy)!r})\nexcept ImportError:\n    pass\n"
+    subprocess.run([sys.executable, "-c", load], cwd=tmp_path, capture_output=True, timeout=120, check=True)
     assert marker.exists()
     marker.unlink()
 
