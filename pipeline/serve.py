@@ -21,6 +21,7 @@ from pathlib import Path
 from pipeline.errors import UserInputError, exit_with_user_error
 from pipeline.features import encoder
 from pipeline.inference import check_holds_prepared_data, load_model, prepared_champion
+from pipeline.models.model_requirements import extra_requirements
 from pipeline.ports import bind_error
 
 
@@ -75,7 +76,9 @@ def main(argv: list[str] | None = None) -> None:
     store = tracking.resolve_tracking_uri(args.tracking_uri)
     try:
         check_port_free(args.host, args.port)
-        load_model(args.model, store, trust_model=args.trust_model)
+        tagger = load_model(args.model, store, trust_model=args.trust_model)
+        if extra_requirements(tagger.classifier):
+            encoder.require_extra()  # the server loads the encoder with the model: say so here, not in uvicorn
         if by_default:
             check_holds_prepared_data(args.model)
     except UserInputError as error:

