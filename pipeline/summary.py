@@ -49,8 +49,8 @@ def load_lines(champion_uri: str, store: str, input_columns: list[str] | None) -
     targets = ", target=targets" if input_columns and len(input_columns) > 1 else ""
     return [
         f'Load it:  from pipeline.inference import load_model; model = load_model("{champion_uri}")',
-        f"   then model.tag(statements{targets}), a label per statement   (MLFLOW_TRACKING_URI={store}; "
-        "it loads only types the project trusts)",
+        f"   then model.tag(statements{targets}): a label and its probabilities per statement   "
+        f"(MLFLOW_TRACKING_URI={store}; it loads only types the project trusts)",
     ]
 
 

@@ -45,14 +45,14 @@ def test_the_summary_names_scores_model_and_champion(tmp_path):
 
 
 def test_the_load_line_asks_for_targets_where_the_model_reads_them(tmp_path):
-    assert "then model.tag(statements), a label" in summary_of(tmp_path, registered(input_columns=["quote"]))
+    assert "then model.tag(statements): a label" in summary_of(tmp_path, registered(input_columns=["quote"]))
     with_target = summary_of(tmp_path, registered(input_columns=["Tweet", "Target"]))
-    assert "then model.tag(statements, target=targets), a label" in with_target
+    assert "then model.tag(statements, target=targets): a label" in with_target
 
 
 def test_a_report_from_before_input_columns_were_recorded_still_summarises(tmp_path):
     text = summary_of(tmp_path, registered())
-    assert "Load it:" in text and "then model.tag(statements), a label" in text
+    assert "Load it:" in text and "then model.tag(statements): a label" in text
 
 
 def test_a_run_that_re_ran_nothing_says_whose_results_it_shows(tmp_path):
