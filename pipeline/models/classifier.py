@@ -3,7 +3,8 @@
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from sklearn.base import BaseEstimator
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import get_tags
 
 from pipeline.errors import UserInputError
@@ -58,14 +59,23 @@ def parts(estimator) -> list:
 
 
 def check_features_suit_model(vectorizer, estimator, features: DictConfig, model: DictConfig) -> None:
-    """Refuse, before any work, a model that needs non-negative features (counts, TF-IDF: the naive Bayes models)
-    with sentence embeddings, whose components are signed. Shifting them to be positive would feed the model
-    something it reads as counts without being counts; the error says what pairs instead."""
+    """Refuse, before any work (embedding the corpus takes minutes), features the model cannot read:
+    - a vectorizer for a model that reads the text itself (model=minilm_finetune);
+    - sentence embeddings, whose components are signed, for a model that needs non-negative features (counts,
+      TF-IDF: the naive Bayes models). Shifting them to be positive would feed the model something it reads as
+      counts without being counts; the error says what pairs instead.
+    Also checks the weights of a feature union, which scikit-learn would only trip over after the features exist."""
+    check_union_weights(vectorizer)
     try:
-        positive_only = get_tags(estimator).input_tags.positive_only
+        input_tags = get_tags(estimator).input_tags
     except AttributeError:  # a model from outside scikit-learn without its estimator tags: nothing to check
         return
-    if not positive_only:
+    if input_tags.string and not input_tags.two_d_array and not passes_text_through(vectorizer):
+        raise UserInputError(
+            f"model={model.name} reads the statements' text itself: use features=text (the default it selects), "
+            f"not features={features.name}, whose vectorizer would turn the text into numbers first"
+        )
+    if not input_tags.positive_only:
         return
     if any(isinstance(part, SentenceEmbedder) for part in parts(vectorizer)):
         raise UserInputError(
@@ -73,6 +83,26 @@ def check_features_suit_model(vectorizer, estimator, features: DictConfig, model
             "features (counts or TF-IDF), but sentence embeddings have negative values; use n-gram features "
             "(e.g. features=word_char) with this model, or a model such as logreg with the embeddings"
         )
+
+
+def passes_text_through(vectorizer) -> bool:
+    """features=text: a FunctionTransformer without a function hands the model the text unchanged."""
+    return isinstance(vectorizer, FunctionTransformer) and vectorizer.func is None
+
+
+def check_union_weights(vectorizer) -> None:
+    """Each weight of a feature union is a number and names one of its parts."""
+    for union in (part for part in parts(vectorizer) if isinstance(part, FeatureUnion)):
+        names = [name for name, _ in union.transformer_list]
+        where = "features.vectorizer.transformer_weights" if union is vectorizer else "transformer_weights"
+        for name, weight in (union.transformer_weights or {}).items():
+            if name not in names:
+                raise UserInputError(f"{where}.{name}: no such part; the parts are {', '.join(names)}")
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+                raise UserInputError(
+                    f"{where}.{name}={weight!r}: expected a number, how much the {name} features count against "
+                    "the other parts (1.0: the same)"
+                )
 
 
 def build_out_of_core(steps: list, model: DictConfig, features: DictConfig) -> BatchedPipeline:

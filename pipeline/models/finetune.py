@@ -104,6 +104,12 @@ class FineTunedEncoderClassifier(ClassifierMixin, BaseEstimator):
 
     # --- fitting ---
 
+    def __sklearn_tags__(self):
+        # It reads a 1-D array of strings, not a feature matrix: build_classifier refuses a vectorizer before it.
+        tags = super().__sklearn_tags__()
+        tags.input_tags.one_d_array, tags.input_tags.two_d_array, tags.input_tags.string = True, False, True
+        return tags
+
     def fit(self, X, y):
         encoder.require_extra()
         import torch
@@ -128,6 +134,17 @@ class FineTunedEncoderClassifier(ClassifierMixin, BaseEstimator):
         shuffler = np.random.default_rng(self.random_state)
 
         self.history_, best_score, best_state, best_epoch, stale = [], -1.0, None, 0, 0
+        # An epoch takes minutes on a CPU: say what is running before the first one ends.
+        log.info(
+            "fine-tuning %s on %s: %d statements in batches of %d, %d held out to pick the epoch; max_epochs=%d, "
+            "a line after each",
+            reference.model_id,
+            device,
+            len(train_rows),
+            self.batch_size,
+            len(validation_rows),
+            self.max_epochs,
+        )
         for epoch in range(1, self.max_epochs + 1):
             started, started_cpu = time.perf_counter(), time.process_time()
             network.train()
@@ -213,11 +230,12 @@ class FineTunedEncoderClassifier(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def as_texts(X) -> list[str]:
-        values = np.asarray(X, dtype=object)
-        if values.ndim != 1 or (len(values) and not isinstance(values[0], str)):
+        values = np.asarray(X, dtype=object) if not hasattr(X, "toarray") else None  # a sparse matrix: features
+        if values is None or values.ndim != 1 or (len(values) and not isinstance(values[0], str)):
+            got = f"a {type(X).__name__} of shape {getattr(X, 'shape', np.shape(X))}"
             raise UserInputError(
-                "model=minilm_finetune reads the statements' text: use features=text (the default it selects), "
-                f"not a vectorizer (got input of shape {values.shape})"
+                f"model=minilm_finetune reads the statements' text: use features=text (the default it selects), "
+                f"not a vectorizer (got {got})"
             )
         return [str(value) for value in values]
 
