@@ -7,11 +7,12 @@ mistake like any other, so the stages report it the way they report bad data: on
 
 import functools
 import os
+import sys
 
 from hydra.errors import HydraException, OverrideParseException
 from omegaconf.errors import OmegaConfBaseException
 
-from pipeline.errors import exit_with_user_error
+from pipeline.errors import INTERRUPTED_EXIT_CODE, exit_with_user_error
 
 
 def one_line(hydra_message: str) -> str:
@@ -55,6 +56,11 @@ def reports_config_errors(hydra_main):
             return hydra_main(*args, **kwargs)
         except (HydraException, OmegaConfBaseException) as error:
             exit_with_user_error(describe(error))
+        except KeyboardInterrupt:
+            # Ctrl-C in a sweep reaches the sweep's own process here, out of its launcher (a single run's stage
+            # has reported it already): the jobs it started have stopped with it.
+            print("interrupted", file=sys.stderr)
+            raise SystemExit(INTERRUPTED_EXIT_CODE) from None
         finally:
             del os.environ["HYDRA_FULL_ERROR"]
 

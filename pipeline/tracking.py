@@ -766,7 +766,9 @@ def finish_sweep_parent(run_id: str, metric: str, status: str = "FINISHED") -> d
     )
     if not children and status == "FAILED":
         # Stopped before any job ran (an option conf/ does not have, found as Hydra composed the jobs): the run
-        # holds nothing to compare, and the error said what went wrong. Deleted, as the MLflow UI deletes.
+        # holds nothing to compare, and the error said what went wrong. Deleted, as the MLflow UI deletes; closed
+        # first, or its deleted entry would show as running for ever.
+        client.set_terminated(run_id, status)
         client.delete_run(run_id)
         return None
     scored = [child for child in children if metric in child.data.metrics]

@@ -53,6 +53,12 @@ def fit_classifier(cfg: DictConfig, train):
         # scikit-learn checks hyper-parameters when fitting: an override out of range (model.estimator.C=-1) is
         # the user's to fix, and the message names the parameter and its range.
         raise UserInputError(f"{error} (check the model.* and features.* settings)") from None
+    except ValueError as error:
+        # Settings that are valid one by one but not together (penalty=l1 with the lbfgs solver, ngram_range=[2,1],
+        # a min_df above the statement count): scikit-learn's message names them. The data were validated before.
+        raise UserInputError(
+            f"the model could not be fitted with these settings: {error} (check the model.* and features.* settings)"
+        ) from None
 
 
 def validation_scores(cfg: DictConfig, classifier, validation) -> dict[str, float]:

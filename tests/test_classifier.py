@@ -77,7 +77,14 @@ def test_a_classifier_learns_the_training_data(statements):
 
 @pytest.mark.parametrize(
     ("overrides", "named"),
-    [(["model.estimator.C=-1"], "'C' parameter"), (["features=word", "features.vectorizer.min_df=-3"], "min_df")],
+    [
+        (["model.estimator.C=-1"], "'C' parameter"),
+        (["features=word", "features.vectorizer.min_df=-3"], "min_df"),
+        # Valid one by one, not together: scikit-learn raises a plain ValueError.
+        (["+model.estimator.penalty=l1"], "could not be fitted with these settings: Solver lbfgs supports only"),
+        (["features=word", "features.vectorizer.ngram_range=[2,1]"], r"ngram_range=\(2, 1\) lower boundary larger"),
+        (["features=word", "features.vectorizer.min_df=5000"], "max_df corresponds to < documents than min_df"),
+    ],
 )
 def test_a_hyper_parameter_out_of_range_is_a_user_error_naming_it(statements, overrides, named):
     """A sweep over `model.estimator.C=1,-1` must fail that job alone with one line, not with a traceback."""

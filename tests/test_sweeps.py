@@ -161,6 +161,7 @@ def test_an_option_conf_does_not_have_stops_the_sweep_in_one_line_and_leaves_no_
     assert mlflow.search_runs(experiment_names=["sweep-test"]).empty
     deleted = mlflow.search_runs(experiment_names=["sweep-test"], run_view_type=mlflow.entities.ViewType.DELETED_ONLY)
     assert list(deleted["tags.sweep_role"]) == ["parent"]
+    assert list(deleted["status"]) == ["FAILED"]  # closed, not shown as running for ever among the deleted runs
 
 
 @pytest.mark.parametrize("scheme", ["", "ray://"])
@@ -185,3 +186,33 @@ def test_a_listening_ray_head_passes_the_check():
 
     with socket.create_server(("127.0.0.1", 0)) as head:
         check_ray_cluster(f"127.0.0.1:{head.getsockname()[1]}", timeout=1)
+
+
+def test_ctrl_c_stops_a_sweep_with_one_line_and_closes_its_parent_run(workspace):
+    """Ctrl-C signals the terminal's whole process group: the sweep's process and its joblib workers."""
+    import signal
+    import time
+
+    tmp_path, common = workspace
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.train", "--multirun", "model=logreg,sgd,linear_svm", "features=word,char",
+         *common],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not any((tmp_path / "multirun").rglob("*.log")):  # a job has started
+            assert sweep.poll() is None and time.monotonic() < deadline, "the sweep ended before a job started"
+            time.sleep(0.2)
+        os.killpg(sweep.pid, signal.SIGINT)
+        _, stderr = sweep.communicate(timeout=120)
+    finally:
+        if sweep.poll() is None:
+            os.killpg(sweep.pid, signal.SIGKILL)
+    assert sweep.returncode == 130, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1] == "interrupted" and "Traceback" not in stderr, stderr[-3000:]
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["sweep-test"], run_view_type=mlflow.entities.ViewType.ALL)
+    parents = runs[runs["tags.sweep_role"] == "parent"]
+    assert len(parents) == 1 and parents["status"].iloc[0] == "FAILED"
