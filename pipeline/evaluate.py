@@ -308,9 +308,6 @@ def main(cfg: DictConfig) -> None:
         metrics["accuracy"],
         baseline["macro_f1"],
     )
-    reports_dir = Path(cfg.paths.reports)
-    write_reports(results, reports_dir)
-
     name = cfg.mlflow.registered_model
     with tracking.resumed_run(cfg.mlflow, training["run_id"]) as run:
         log_results(results)
@@ -324,6 +321,10 @@ def main(cfg: DictConfig) -> None:
         if registered is None:  # a version registered before keeps the description of its own run
             tracking.describe_version(name, version, cfg.data.name, results, decision, split_sizes)
     log.info("models:/%s/%s; champion: %s (%s)", name, version, decision.promote, decision.reason)
+    # The reports and the registration record together, after the last step that can fail or be interrupted: the
+    # reports folder never holds this run's scores beside an earlier run's registration.
+    reports_dir = Path(cfg.paths.reports)
+    write_reports(results, reports_dir)
     write_json(
         reports_dir / "registered_model.json",
         {

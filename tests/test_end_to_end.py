@@ -232,6 +232,25 @@ def test_the_evaluate_stage_run_again_keeps_to_its_own_runs_version(project, cli
     assert len(client.search_model_versions("name = 'stance-classifier'")) == versions
 
 
+def test_an_evaluate_interrupted_while_registering_leaves_the_reports_as_they_were(project):
+    """Ctrl-C (here: raised as the stage opens the MLflow run it registers the model in) must not leave this run's
+    scores in reports/ beside the registration record of an earlier run."""
+    reports = [project / "reports" / name for name in ("metrics.json", "test_predictions.csv", "registered_model.json")]
+    before = {path: path.stat().st_mtime_ns for path in reports}
+    interrupt_while_registering = (
+        "import runpy, sys\n"
+        "from pipeline import tracking\n"
+        "def interrupt(*args, **kwargs):\n"
+        "    raise KeyboardInterrupt\n"
+        "tracking.resumed_run = interrupt\n"
+        "sys.argv = ['evaluate', '--config-dir', '.', '--config-name', 'params']\n"
+        "runpy.run_module('pipeline.evaluate', run_name='__main__', alter_sys=True)\n"
+    )
+    result = attempt([sys.executable, "-c", interrupt_while_registering], project)
+    assert result.returncode == 130 and result.stderr.strip().endswith("interrupted"), result.stderr[-2000:]
+    assert {path: path.stat().st_mtime_ns for path in reports} == before
+
+
 def test_evaluate_alone_refuses_settings_other_than_the_models(project, client):
     """After the parameter-change test (params.yaml: C=0.25): `python -m pipeline.evaluate` without the stage's
     config composes conf/ (C=4). It would score the C=0.25 model, then refit and register a C=4 one under that run's
