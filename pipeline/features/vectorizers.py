@@ -202,6 +202,13 @@ class FastHashingVectorizer(HashingVectorizer):
     instead of every occurrence. Stateless like its parent: nothing is learnt, nothing grows with the data.
     """
 
+    def __getstate__(self):
+        # As CompactTfidfVectorizer: `_stop_words_id` caches id(stop_words), a memory address, which would make the
+        # same model save differently in each process (and be registered again).
+        state = dict(super().__getstate__())
+        state.pop("_stop_words_id", None)
+        return state
+
     def transform(self, X):
         documents = X if isinstance(X, list | tuple | np.ndarray) else list(X)
         if isinstance(X, str) or not vectorised_counting_applies(self, documents):
