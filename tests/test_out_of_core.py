@@ -68,6 +68,17 @@ def test_the_out_of_core_model_learns_in_batches_reproducibly(statements, tmp_pa
     np.testing.assert_array_equal(loaded.predict(statements), predictions)
 
 
+def test_the_out_of_core_model_knows_every_stance_target_it_was_trained_on(statements):
+    """stance-predict warns about targets new to the model: it must know the targets of every batch, not of the few
+    rows its stateless transforms are fitted on."""
+    targets = ["Alpha", "Alpha", *(["Beta", "Gamma", "Delta"] * len(statements))[: len(statements) - 2]]
+    train = statements.rename(columns={"source": "group"}).assign(target=targets)
+    overrides = ["data.target_column=conflict", "model.out_of_core.batch_size=16"]
+    classifier = fit_classifier(compose_config([*OUT_OF_CORE, *overrides]), train)
+    in_memory = fit_classifier(compose_config(["features=hashing", "model=sgd", "data.target_column=conflict"]), train)
+    assert classifier.steps[0][1].targets_ == in_memory.steps[0][1].targets_ == ["Alpha", "Beta", "Delta", "Gamma"]
+
+
 def test_hashing_features_also_train_in_memory(statements):
     classifier = fit_classifier(compose_config(["features=hashing", "model=sgd"]), statements)
     assert (classifier.predict(statements) == statements["label"]).mean() > 0.8

@@ -90,10 +90,13 @@ class BatchedPipeline(Pipeline):
         labels = np.asarray(y)
         classes = np.unique(labels)
         weights = compute_sample_weight(self.class_weight, labels) if self.class_weight else None
-        # Stateless transforms: fitting them on a few rows sets their fitted attributes, nothing else.
+        # Stateless transforms: fitting them on a few rows sets their fitted attributes, nothing else. Except that
+        # the statement selector records the stance targets it sees (inference names the ones new to the model):
+        # it sees every row, which costs one pass over one column.
         first = _safe_indexing(X, np.arange(min(len(labels), 2)))
         for _, transform in self.steps[:-1]:
-            first = transform.fit(first).transform(first)
+            transform.fit(X if isinstance(transform, StatementText) else first)
+            first = transform.transform(first)
         random = np.random.default_rng(self.random_state)
         row_batches = []
         for _ in range(self.epochs):
