@@ -84,7 +84,8 @@ lint: $(INSTALLED)
 # its champion), the model, Hydra's run folders, charts. The committed reports (reports/metrics.json and the plots)
 # stay: they are the versioned results (git checkout reports/ after a run).
 CLEAN_PATHS := data/processed/*.parquet data/processed/dataset.json models/classifier.skops models/train_run.json \
-	reports/registered_model.json reports/compare_*.png outputs multirun dvc_plots
+	reports/registered_model.json reports/compare_*.png reports/learning_curve.json reports/learning_curve.png outputs \
+	multirun dvc_plots
 # Local state on top of that: every MLflow run and registered model, and DVC's cache (and its run-cache).
 RESET_PATHS := mlflow.db mlflow.db.lock mlruns mlartifacts .dvc/cache .dvc/tmp
 

@@ -267,7 +267,8 @@ def gate_champion(
     if champion_score is not None and not compared.all():
         reason = (
             f"{decision.reason}, on the {compared.sum()} of {len(test)} test statements the champion never saw "
-            "(statements were added and the data split again, so these scores are not the test split's)"
+            "(the data were split differently from the champion's: statements added or removed, or another seed or "
+            "split setting; so these scores are not the test split's)"
         )
         decision = replace(decision, reason=reason)
     if decision.promote:

@@ -13,6 +13,8 @@ OUTPUTS = [
     "models/classifier.skops",
     "models/train_run.json",
     "outputs/x/y.log",
+    "reports/learning_curve.json",
+    "reports/learning_curve.png",
 ]
 STATE = ["mlflow.db", "mlruns/1/meta.yaml", ".dvc/cache/files/md5/ab/cdef", ".dvc/tmp/exps/x"]
 KEPT = ["reports/metrics.json", "models/.gitignore", "data/raw/statements.csv", "params.yaml", ".dvc/config"]
