@@ -10,6 +10,7 @@ import os
 import sys
 
 from hydra.errors import HydraException, OverrideParseException
+from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from pipeline.errors import INTERRUPTED_EXIT_CODE, exit_with_user_error
@@ -35,8 +36,38 @@ def describe(error: HydraException | OmegaConfBaseException) -> str:
         # e.g. "Could not override 'foo'. To append to your config use +foo=1" caused by "Key 'foo' is not in
         # struct" and the key's place on the following lines, which the first part says already.
         cause = str(error.__cause__).splitlines()[0]
-        return f"{message} ({cause})"
+        return f"{message} ({cause}){nested_key_hint(error.__cause__)}"
     return message
+
+
+def nested_key_hint(cause: OmegaConfBaseException) -> str:
+    """Where a key that is not at the overridden place is found further down, as for a wrapped estimator:
+    `model.estimator.C` of model=linear_svm is `model.estimator.estimator.C` (its LinearSVC inside the calibrator).
+    Hydra's own advice, to append the key with +, would hand the wrapper a parameter it does not take."""
+    parent, key, full_key = cause.parent_node, cause.key, cause.full_key
+    if not isinstance(parent, DictConfig) or not isinstance(key, str) or not full_key:
+        return ""
+    prefix = str(full_key)[: -len(key)]
+    try:
+        found = [prefix + path for path in nested_paths(parent, key)]
+    except OmegaConfBaseException:  # a hint only: the error itself is reported either way
+        return ""
+    if not found:
+        return ""
+    shown = " and at ".join(found[:3]) + (f" (and {len(found) - 3} more places)" if len(found) > 3 else "")
+    return f"; {key} is set at {shown}: override that instead"
+
+
+def nested_paths(node: DictConfig, key: str, prefix: str = "") -> list[str]:
+    """The dotted paths, below `node`, of the keys named `key` (interpolations are left unresolved)."""
+    paths = []
+    for name in node:
+        child = node._get_node(name)  # the node itself: no interpolation resolved, no error for a missing value
+        if isinstance(child, DictConfig) and not (prefix == "" and name == "hydra"):  # Hydra's own settings
+            if key in child.keys():  # noqa: SIM118  (`in` would resolve interpolations, which may fail here)
+                paths.append(f"{prefix}{name}.{key}")
+            paths += nested_paths(child, key, f"{prefix}{name}.")
+    return paths
 
 
 def reports_config_errors(hydra_main):

@@ -110,6 +110,16 @@ def test_a_stage_reports_a_mistyped_override_in_one_line(tmp_path, stage_paths, 
     assert not (tmp_path / "processed").exists()
 
 
+def test_a_setting_of_a_wrapped_estimator_is_pointed_to_where_it_is(tmp_path, stage_paths):
+    """model=linear_svm wraps its LinearSVC in a calibrator: Hydra's advice (+model.estimator.C) would hand the
+    calibrator a parameter it does not take."""
+    result = run_stage("pipeline.train", "model=linear_svm", "model.estimator.C=1", *stage_paths, cwd=tmp_path)
+    line = assert_one_line_error(result.returncode, result.stderr, "Could not override 'model.estimator.C'")
+    assert line.endswith("C is set at model.estimator.estimator.C: override that instead")
+    result = run_stage("pipeline.train", "model=logreg", "model.estimator.foo=1", *stage_paths, cwd=tmp_path)
+    assert "is set at" not in assert_one_line_error(result.returncode, result.stderr, "'model.estimator.foo'")
+
+
 def test_hydra_full_error_still_gives_hydras_full_report(tmp_path, stage_paths):
     env = {**os.environ, "PYTHONPATH": str(REPO), "HYDRA_FULL_ERROR": "1"}
     result = subprocess.run(
