@@ -58,17 +58,25 @@ def vectorised_counting_applies(vectorizer, documents) -> bool:
     )
 
 
-class CompactTfidfVectorizer(TfidfVectorizer):
+class SavedWithoutMemoryAddresses:
+    """A base for scikit-learn's text vectorizers: they cache id(stop_words) as `_stop_words_id`, a memory address,
+    which would make equal models save differently in each process (and be registered again). Never saved."""
+
     def __getstate__(self):
         # A copy: on Python 3.11+ the inherited __getstate__ can return the live __dict__.
         state = dict(super().__getstate__())
+        state.pop("_stop_words_id", None)
+        return state
+
+
+class CompactTfidfVectorizer(SavedWithoutMemoryAddresses, TfidfVectorizer):
+    def __getstate__(self):
+        state = super().__getstate__()
         vocabulary = state.pop("vocabulary_", None)
         # `stop_words_` only lists the terms cut by min_df / max_df / max_features: introspection, not needed.
         state.pop("stop_words_", None)
         # Derived from the vocabulary when first needed; never saved.
         state.pop("_char_index", None)
-        # `_stop_words_id` caches id(stop_words), a memory address: it would make equal models save differently.
-        state.pop("_stop_words_id", None)
         if vocabulary is not None:
             state["vocabulary_terms_"] = np.array(list(vocabulary), dtype=str)
             state["vocabulary_indices_"] = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))
@@ -194,20 +202,13 @@ class CompactTfidfVectorizer(TfidfVectorizer):
         return index
 
 
-class FastHashingVectorizer(HashingVectorizer):
+class FastHashingVectorizer(SavedWithoutMemoryAddresses, HashingVectorizer):
     """scikit-learn's HashingVectorizer, with `char_wb` and word n-grams counted vectorised: the same columns and
     values.
 
     Each batch's distinct n-grams are hashed once (MurmurHash3 of the UTF-8 text, as FeatureHasher does)
     instead of every occurrence. Stateless like its parent: nothing is learnt, nothing grows with the data.
     """
-
-    def __getstate__(self):
-        # As CompactTfidfVectorizer: `_stop_words_id` caches id(stop_words), a memory address, which would make the
-        # same model save differently in each process (and be registered again).
-        state = dict(super().__getstate__())
-        state.pop("_stop_words_id", None)
-        return state
 
     def transform(self, X):
         documents = X if isinstance(X, list | tuple | np.ndarray) else list(X)
