@@ -52,6 +52,7 @@ def nested_key_hint(cause: OmegaConfBaseException) -> str:
         found = [prefix + path for path in nested_paths(parent, key)]
     except OmegaConfBaseException:  # a hint only: the error itself is reported either way
         return ""
+    found = [path for path in found if not path.startswith("hydra.")]  # Hydra's own settings are not the user's
     if not found:
         return ""
     shown = " and at ".join(found[:3]) + (f" (and {len(found) - 3} more places)" if len(found) > 3 else "")
@@ -63,7 +64,7 @@ def nested_paths(node: DictConfig, key: str, prefix: str = "") -> list[str]:
     paths = []
     for name in node:
         child = node._get_node(name)  # the node itself: no interpolation resolved, no error for a missing value
-        if isinstance(child, DictConfig) and not (prefix == "" and name == "hydra"):  # Hydra's own settings
+        if isinstance(child, DictConfig):
             if key in child.keys():  # noqa: SIM118  (`in` would resolve interpolations, which may fail here)
                 paths.append(f"{prefix}{name}.{key}")
             paths += nested_paths(child, key, f"{prefix}{name}.")
