@@ -18,7 +18,7 @@ def needs_embeddings() -> pytest.MarkDecorator:
     )
 
 
-def predict_without_the_extra(
+def run_without_the_extra(
     *args: str, cwd, env: dict | None = None, module: str = "pipeline.predict", timeout: int = 300
 ):
     """stance-predict (or another command's `module`) in a fresh interpreter that cannot import torch or

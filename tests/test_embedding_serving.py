@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import assert_one_line_error, compose_config
-from extras import needs_embeddings, predict_without_the_extra
+from extras import needs_embeddings, run_without_the_extra
 from local_server import free_port, local_server, served_labels
 
 from pipeline import tracking
@@ -95,7 +95,7 @@ def test_pyfunc_stance_predict_and_the_server_agree_with_the_fitted_model(regist
 
 def test_serving_an_embeddings_model_without_the_extra_stops_before_the_server_with_one_line(registered):
     port = str(free_port())
-    result = predict_without_the_extra(
+    result = run_without_the_extra(
         registered["uri"],
         "--port",
         port,

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import skops.io
 from conftest import assert_one_line_error, compose_config
-from extras import needs_embeddings, predict_without_the_extra
+from extras import needs_embeddings, run_without_the_extra
 
 from pipeline.errors import UserInputError
 from pipeline.features import embedding_cache, encoder
@@ -302,7 +302,7 @@ def test_an_embeddings_model_without_the_extra_names_it_on_the_first_new_stateme
     skops.io.dump(Pipeline([("features", embedder), ("classifier", LogisticRegression())]).fit(TEXTS, labels), model)
     statements = tmp_path / "statements.csv"
     pd.DataFrame({"text": ["A statement the cache has never seen."]}).to_csv(statements, index=False)
-    result = predict_without_the_extra(str(statements), "--model", str(model), "--quiet", cwd=tmp_path)
+    result = run_without_the_extra(str(statements), "--model", str(model), "--quiet", cwd=tmp_path)
     assert_one_line_error(result.returncode, result.stderr, "need torch, sentence_transformers", "[embeddings]")
     assert result.stdout == ""
 

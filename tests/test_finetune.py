@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import skops.io
 from conftest import assert_one_line_error, compose_config
-from extras import needs_embeddings, predict_without_the_extra
+from extras import needs_embeddings, run_without_the_extra
 
 from pipeline import tracking
 from pipeline.errors import UserInputError
@@ -111,6 +111,6 @@ def test_a_fine_tuned_model_without_the_extra_gets_one_line_naming_it(fitted, tm
     model, statements = tmp_path / "model.skops", tmp_path / "statements.csv"
     skops.io.dump(fitted, model)
     pd.DataFrame({"text": ["The strikes must stop."]}).to_csv(statements, index=False)
-    result = predict_without_the_extra(str(statements), "--model", str(model), "--quiet", cwd=tmp_path)
+    result = run_without_the_extra(str(statements), "--model", str(model), "--quiet", cwd=tmp_path)
     assert_one_line_error(result.returncode, result.stderr, "need torch, sentence_transformers", "[embeddings]")
     assert result.stdout == ""
