@@ -152,6 +152,12 @@ def build_parser() -> ArgumentParser:
         help="character encoding of the input files, e.g. cp1252 (default: utf-8, and for a web page the charset "
         "it declares)",
     )
+    parser.add_argument(
+        "--skip-empty",
+        action="store_true",
+        help="a table's rows with an empty statement (or target) are written untagged, with an empty label, and "
+        "counted in a warning (default: such a table is refused before anything is tagged, naming the rows)",
+    )
     parser.add_argument("--lines", action="store_true", help="standard input holds one statement per line")
     parser.add_argument("--indirect", action="store_true", help="also tag indirect speech (X said that ...)")
     parser.add_argument(
@@ -356,19 +362,28 @@ class StatementTable:
             raise UserInputError(f"{self.path}: no statements; expected {expected}")
         return list(first.columns)
 
-    def batches(self, size: int) -> Iterator[pd.DataFrame]:
+    def batches(self, size: int, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+        """The table in batches of `size` rows: every column, or only `columns` (read alone where the format allows)."""
         if self.suffix == ".parquet":
-            yield from self.parquet_batches(size)
+            yield from self.parquet_batches(size, columns)
         elif self.suffix in (".csv", ".tsv"):
-            yield from self.csv_batches(size)
+            yield from self.csv_batches(size, columns)
         else:
-            yield from self.json_batches(size)
+            for batch in self.json_batches(size):
+                # A key that no object of this batch has is a column of missing values, as in the other formats.
+                yield batch if columns is None else batch.reindex(columns=columns)
 
-    def csv_batches(self, size: int) -> Iterator[pd.DataFrame]:
+    def csv_batches(self, size: int, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
         # Every cell as written: ids such as 007 stay strings and an empty cell stays empty.
         try:
             with pd.read_csv(
-                self.path, sep=self.separator, dtype=str, keep_default_na=False, chunksize=size, encoding=self.encoding
+                self.path,
+                sep=self.separator,
+                dtype=str,
+                keep_default_na=False,
+                chunksize=size,
+                encoding=self.encoding,
+                usecols=columns,
             ) as reader:
                 for chunk in reader:
                     yield chunk.set_axis(chunk.index + first_row_number(self.suffix))
@@ -435,9 +450,9 @@ class StatementTable:
         except (pyarrow.ArrowException, OSError) as error:
             raise UserInputError(f"{self.path}: not a readable Parquet file ({error})") from None
 
-    def parquet_batches(self, size: int) -> Iterator[pd.DataFrame]:
+    def parquet_batches(self, size: int, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
         start = 1
-        for batch in self.parquet_file().iter_batches(batch_size=size):
+        for batch in self.parquet_file().iter_batches(batch_size=size, columns=columns):
             frame = batch.to_pandas()
             yield frame.set_axis(range(start, start + len(frame)))
             start += len(frame)
@@ -446,7 +461,7 @@ class StatementTable:
         """A column of numbers only (an id, a score) is not one of statements, though a CSV reads it as text."""
         texts = batch[self.text_column]
         all_text = texts.map(lambda value: isinstance(value, str)).all()
-        if all_text and pd.to_numeric(texts, errors="coerce").notna().all():
+        if len(texts) and all_text and pd.to_numeric(texts, errors="coerce").notna().all():
             first = texts.index[0]
             raise UserInputError(
                 f"{self.path}: column {self.text_column!r} holds only numbers (e.g. {self.row_name} {first}: "
@@ -454,28 +469,74 @@ class StatementTable:
                 f"are {self.columns}"
             )
 
-    def check_targets(self, batch: pd.DataFrame) -> None:
-        if self.target_column is None:
-            return
-        targets = batch[self.target_column]
-        usable = targets.map(lambda value: isinstance(value, str) and bool(value.strip()))
-        if not usable.all():
-            row = usable.index[~usable.to_numpy()][0]
+    def empty_cells(self, size: int) -> dict[str, pd.Index]:
+        """The rows whose statement (and, when the table's target column is read, whose stance target) is missing
+        or blank, by column.
+
+        One pass over just those columns before anything is tagged: an empty cell near the end of a million rows is
+        reported in seconds, not after minutes of tagging, and --skip-empty knows every row it leaves out.
+        A value that is neither text nor empty (a number in a JSON file) is refused here, whatever --skip-empty says.
+        """
+        columns = [self.text_column] + ([self.target_column] if self.target_column else [])
+        found: dict[str, list[pd.Index]] = {column: [] for column in columns}
+        for batch in self.batches(size, columns):
+            for column in columns:
+                self.check_text_values(batch[column])
+                found[column].append(batch.index[~batch[column].map(has_text).to_numpy()])
+        return {column: pd.Index([]).append(indexes) for column, indexes in found.items()}
+
+    def rows_to_skip(self, size: int, skip_empty: bool) -> pd.Index:
+        """The rows --skip-empty leaves untagged; without it, a table with any such row is refused."""
+        empty = self.empty_cells(size)
+        rows = pd.Index([]).append(list(empty.values())).unique().sort_values()
+        if len(rows) and not skip_empty:
+            raise self.empty_cells_error(empty)
+        return rows
+
+    def usable_rows(self, batch: pd.DataFrame) -> pd.Series:
+        """True for a row with a statement (and a target, when the target column is read)."""
+        usable = batch[self.text_column].map(has_text)
+        if self.target_column is not None:
+            usable &= batch[self.target_column].map(has_text)
+        return usable
+
+    def check_text_values(self, values: pd.Series) -> None:
+        wrong = values.map(lambda value: not (isinstance(value, str) or value is None or pd.isna(value)))
+        if wrong.any():
+            row = wrong.index[wrong.to_numpy()][0]
+            value = values[row].item() if hasattr(values[row], "item") else values[row]  # 5, not np.int64(5)
             raise UserInputError(
-                f"{self.path}: {self.row_name} {row}: column {self.target_column!r} is empty; expected a stance target"
+                f"{self.path}: {self.row_name} {row}: column {values.name!r} is {value!r}; "
+                f"expected {self.expected_in(values.name)}"
             )
 
-    def check_texts(self, batch: pd.DataFrame) -> None:
-        """Every statement is a non-empty string; otherwise name the first row that is not."""
-        texts = batch[self.text_column]
-        usable = texts.map(lambda value: isinstance(value, str) and bool(value.strip()))
-        if not usable.all():
-            row = usable.index[~usable.to_numpy()][0]
-            value = texts[row]
-            found = "empty" if isinstance(value, str) or value is None or pd.isna(value) else f"{value!r}"
-            raise UserInputError(
-                f"{self.path}: {self.row_name} {row}: column {self.text_column!r} is {found}; expected a statement"
-            )
+    def expected_in(self, column: str) -> str:
+        return "a stance target" if column == self.target_column else "a statement"
+
+    def empty_cells_error(self, empty: dict[str, pd.Index]) -> UserInputError:
+        """Names the column and its empty rows (the first few of many), and how to tag the other rows."""
+        (column, rows), *others = [(column, rows) for column, rows in empty.items() if len(rows)]
+        if len(rows) == 1:
+            where = f"{self.row_name} {rows[0]}: column {column!r} is empty"
+        else:
+            where = f"column {column!r} is empty in {described_rows(self.row_name, rows)}"
+        also = "".join(f" (and column {other!r} in {described_rows(self.row_name, more)})" for other, more in others)
+        return UserInputError(
+            f"{self.path}: {where}{also}; expected {self.expected_in(column)}, or pass --skip-empty to tag the other "
+            "rows and leave these untagged"
+        )
+
+
+def has_text(value) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def described_rows(row_name: str, rows: pd.Index) -> str:
+    """'row 7' or '1,204 rows (7, 19, 23, 40, 41 and 1,199 more)'."""
+    if len(rows) == 1:
+        return f"{row_name} {rows[0]}"
+    shown = ", ".join(str(row) for row in rows[:5]) + (f" and {len(rows) - 5:,} more" if len(rows) > 5 else "")
+    return f"{len(rows):,} {row_name}s ({shown})"
 
 
 # --- Writing output --------------------------------------------------------------------------------------------------
@@ -592,17 +653,19 @@ def tag_statement_lines(tagger: StanceTagger, text: str, args, writer: RowWriter
 def tag_table(tagger: StanceTagger, table: StatementTable, args, writer: RowWriter, bar) -> None:
     def checked_batches() -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
         for number, batch in enumerate(table.batches(args.batch_size)):
-            table.check_texts(batch)
+            # Rows with an empty statement or target are not sent to the model (with --skip-empty; without it,
+            # run() has refused the table already): they are written with an empty label.
+            statements = batch[table.usable_rows(batch).to_numpy()]
             if number == 0:  # before anything is written; a later batch of numbers may be real, short statements
-                table.check_not_numbers(batch)
-            model_input = pd.DataFrame({TEXT: batch[table.text_column]}, index=batch.index)
+                table.check_not_numbers(statements)
+            model_input = pd.DataFrame({TEXT: statements[table.text_column]}, index=statements.index)
             if tagger.needs_target:
-                targets = args.target if args.target is not None else batch[table.target_column]
-                table.check_targets(batch)
+                targets = args.target if args.target is not None else statements[table.target_column]
                 model_input = tagger.with_targets(model_input, targets)
             yield batch, model_input
 
     for batch, predicted in tagger.predict_batches(checked_batches()):
+        # Aligned on the row numbers: a skipped row keeps its place, with no label or probabilities.
         writer.write(pd.concat([batch, predicted.rename(columns={LABEL: args.label_column})], axis=1))
         bar.update(len(batch))
 
@@ -672,6 +735,7 @@ def run(args: argparse.Namespace) -> int:
         table.choose_columns(tagger, args.text_column, args.target_column)
         check_new_columns(table, tagger, args.label_column)
     check_targets_given(tagger, table, args)
+    skipped = table.rows_to_skip(args.batch_size, args.skip_empty) if table is not None else pd.Index([])
 
     with output_stream(args.output) as stream:
         probabilities = [column for column in tagger.output_columns if column != LABEL]
@@ -687,6 +751,9 @@ def run(args: argparse.Namespace) -> int:
             with progress(len(named or paths), " articles", args.quiet) as bar:
                 if not tag_articles(tagger, named_texts, args, writer, bar):
                     raise UserInputError(f"no quotes found in {describe_inputs(args.inputs)}; nothing to tag")
+    if len(skipped):
+        empty = "an empty statement or target" if table.target_column else "an empty statement"
+        warn(f"{table.path}: {described_rows(table.row_name, skipped)} with {empty} left untagged (no label)")
     if tagger.pooled_targets:
         warn(pooled_targets_note(tagger.pooled_targets))
     if tagger.unseen_targets:

@@ -1,6 +1,7 @@
 """A user's own stance data set: fixed splits, the target end to end, per-target models, the selection metric,
 encodings, and quick runs that never fall back to the shipped corpus."""
 
+import io
 import os
 import subprocess
 import sys
@@ -338,6 +339,28 @@ def test_stance_predict_names_targets_a_model_of_all_targets_never_saw(semeval_s
         "statements' words, not on anything learnt about that target"
     ]
     assert len(pd.read_csv(tmp_path / "out.csv")) == 4  # warned, and tagged all the same
+
+
+def test_stance_predict_names_rows_without_a_target_and_skips_them_when_asked(semeval_splits, tmp_path, capsys):
+    from conftest import stance_predict
+
+    model = saved_model(semeval_splits, tmp_path / "targets.skops")
+    known = semeval_splits["train"]["target"].iloc[0]
+    table = tmp_path / "statements.csv"
+    pd.DataFrame(
+        {"Tweet": ["We must act now.", "This is a disgrace.", "", "Fine."], "Target": [known, " ", known, known]}
+    ).to_csv(table, index=False)
+    code, _, err = stance_predict(capsys, str(table), "--model", str(model))
+    assert code == 2 and err.strip() == (
+        f"error: {table}: row 4: column 'Tweet' is empty (and column 'Target' in row 3); expected a statement, "
+        "or pass --skip-empty to tag the other rows and leave these untagged"
+    )
+    code, out, err = stance_predict(capsys, str(table), "--model", str(model), "--skip-empty", "--format", "csv")
+    assert code == 0 and err.strip() == (
+        f"warning: {table}: 2 rows (3, 4) with an empty statement or target left untagged (no label)"
+    )
+    tagged = pd.read_csv(io.StringIO(out), keep_default_na=False)
+    assert [bool(label) for label in tagged["label"]] == [True, False, False, True]
 
 
 def test_stance_predict_names_targets_the_pooled_model_answered_and_refuses_an_empty_or_doubled_target(

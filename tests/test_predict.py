@@ -307,6 +307,65 @@ def test_a_column_of_numbers_is_refused_as_the_text_column_before_anything_is_wr
     assert len(rows(out)) == len(frame)
 
 
+def with_empty_statements(frame: pd.DataFrame, positions: list[int]) -> pd.DataFrame:
+    """Blank statements in several forms: an empty cell, spaces only, and (in JSON and Parquet) a missing value."""
+    frame = frame.astype({"text": object})
+    for number, position in enumerate(positions):
+        frame.loc[position, "text"] = ["", "   ", None][number % 3]
+    return frame
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_empty_statements_are_named_before_anything_is_tagged(small_model, tmp_path, capsys, suffix):
+    """The whole column is checked first: a blank last row is not found after the batches before it were tagged
+    and written (to standard output they used to be, before the error)."""
+    frame = pd.read_csv(FIXTURE_CSV).drop(columns="label")
+    last = len(frame) - 1
+    path = statements_in(suffix, tmp_path, with_empty_statements(frame, [last, 7, 9, 10, 11, 12, 13]))
+    code, out, err = cli(capsys, str(path), "--model", str(small_model), "--batch-size", "5")
+    row = "line" if suffix == ".jsonl" else "row"
+    first = 2 if suffix == ".csv" else 1  # a CSV's rows as a spreadsheet numbers them, below the header
+    shown = ", ".join(str(position + first) for position in [7, 9, 10, 11, 12])
+    assert_one_line_error(
+        code, err, str(path), f"column 'text' is empty in 7 {row}s ({shown} and 2 more)", "--skip-empty"
+    )
+    assert out == ""
+    path = statements_in(suffix, tmp_path, with_empty_statements(frame, [last]))
+    code, out, err = cli(capsys, str(path), "--model", str(small_model), "--batch-size", "5")
+    assert_one_line_error(code, err, str(path), f"{row} {last + first}: column 'text' is empty; expected a statement")
+    assert out == ""
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_skip_empty_tags_the_other_rows_and_leaves_the_blank_ones_in_place_untagged(
+    small_model, tmp_path, capsys, suffix
+):
+    frame = pd.read_csv(FIXTURE_CSV).drop(columns="label")
+    blank = [0, 6, len(frame) - 1]
+    path = statements_in(suffix, tmp_path, with_empty_statements(frame, blank))
+    code, out, err = cli(capsys, str(path), "--model", str(small_model), "--batch-size", "4", "--skip-empty")
+    assert code == 0, err
+    first = 2 if suffix == ".csv" else 1
+    row = "line" if suffix == ".jsonl" else "row"
+    numbers = ", ".join(str(position + first) for position in blank)
+    assert err.strip() == f"warning: {path}: 3 {row}s ({numbers}) with an empty statement left untagged (no label)"
+    tagged = rows(out)
+    assert list(tagged["id"]) == list(frame["id"])  # every row, in its place
+    assert tagged.loc[blank, ["label", *PROBABILITIES]].isna().all().all()
+    kept = tagged.drop(index=blank)
+    expected = load_model(small_model).tag(list(frame.drop(index=blank)["text"]))
+    assert list(kept["label"]) == list(expected["label"])
+    rounded = expected[PROBABILITIES].round(predict.PROBABILITY_DIGITS)
+    np.testing.assert_array_equal(kept[PROBABILITIES].to_numpy(), rounded.to_numpy())
+
+
+def test_a_statement_that_is_not_text_is_refused_even_with_skip_empty(small_model, tmp_path, capsys):
+    path = tmp_path / "numbers.jsonl"
+    path.write_text('{"text": "We must act."}\n{"text": 5}\n', encoding="utf-8")
+    code, _, err = cli(capsys, str(path), "--model", str(small_model), "--skip-empty")
+    assert_one_line_error(code, err, str(path), "line 2: column 'text' is 5; expected a statement")
+
+
 def test_a_table_that_already_has_a_label_column_asks_for_another_name(small_model, capsys):
     code, out, err = cli(capsys, str(FIXTURE_CSV), "--model", str(small_model))
     assert_one_line_error(code, err, str(FIXTURE_CSV), "'label'", "--label-column")
