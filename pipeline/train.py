@@ -6,6 +6,7 @@ splits hold and logs to MLflow only, so that a quick run never changes what `dvc
 """
 
 import logging
+import time
 from pathlib import Path
 
 import hydra
@@ -103,6 +104,7 @@ def writes_stage_outputs() -> bool:
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 @exit_on_user_error
 def main(cfg: DictConfig) -> float:
+    started_at = time.time()  # the MLflow run opens after the fit; its duration counts from here
     use_prepared_data(cfg, list(HydraConfig.get().overrides.task))
     tracking.ensure_reachable(cfg.mlflow)
     if writes_stage_outputs():  # the evaluate stage will register this model: refuse now, not after the fit
@@ -120,7 +122,7 @@ def main(cfg: DictConfig) -> float:
         scores["accuracy"],
     )
 
-    with tracking.training_run(cfg, cfg.data.path, parent_run_id=sweep.parent_run_id()) as run:
+    with tracking.training_run(cfg, cfg.data.path, sweep.parent_run_id(), started_at) as run:
         tracking.log_config(cfg)
         tracking.log_dataset(train, cfg.data.path, cfg.data.name, context="training")
         tracking.log_dataset(validation, cfg.data.path, cfg.data.name, context="validation")
