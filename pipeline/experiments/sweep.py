@@ -95,7 +95,8 @@ def check_ray_cluster(address: str | None, timeout: float = RAY_CONNECT_TIMEOUT)
         waited = "" if is_refusal(error) else f" within {timeout:g} s"
     raise UserInputError(
         f"Ray cluster at {address} (RAY_ADDRESS) did not accept a connection{waited} ({cause}); start "
-        "it with `ray start --head --port=6379`, or set RAY_ADDRESS to your cluster's head"
+        'it with `ray start --head --node-ip-address=127.0.0.1 --port=6379` (README, "Sweeps on a Ray cluster"), or '
+        "set RAY_ADDRESS to your cluster's head"
     )
 
 
