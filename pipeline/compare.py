@@ -150,6 +150,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--include-parents", action="store_true", help="also rank the parent runs of sweeps (skipped by default)"
     )
     parser.add_argument(
+        "--every-run",
+        action="store_true",
+        help="list every run, also reruns of one configuration on the same data (by default each configuration "
+        "is one row, its best run or the champion, with a count of its runs)",
+    )
+    parser.add_argument(
         "--all-states",
         action="store_true",
         help="also rank runs that are RUNNING, FAILED or KILLED (by default only FINISHED runs)",
@@ -282,6 +288,57 @@ def rank_runs(runs: pd.DataFrame, metric: str, include_parents: bool = False) ->
     return scored.sort_values(f"metrics.{metric}", ascending=False, kind="stable"), left_out
 
 
+# Settings that say where a run logged and wrote, and what the champion gate demanded: the same model and scores
+# whatever their values, so they do not tell two configurations apart.
+NOT_CONFIGURATION = ("params.mlflow.", "params.paths.", "params.champion.", "params.evaluate.")
+# Two runs of one configuration are reruns only on the same data and splits.
+DATA_TAGS = ("tags.data_md5", "tags.splits_md5")
+
+
+def configuration_keys(runs: pd.DataFrame) -> pd.Series:
+    """A key per run that is equal for runs of the same configuration on the same data; a run that logged no
+    settings (one logged by hand) has its own."""
+    settings = sorted(
+        name for name in runs.columns if name.startswith("params.") and not name.startswith(NOT_CONFIGURATION)
+    )
+    if not settings:
+        return runs["run_id"].copy()
+    logged = runs[settings].notna().any(axis=1)
+    keys = (
+        runs[settings + [name for name in DATA_TAGS if name in runs.columns]]
+        .fillna("\x00")
+        .astype(str)
+        .agg("\x1f".join, axis=1)
+    )
+    return keys.where(logged, runs["run_id"])
+
+
+def fold_reruns(
+    ranked: pd.DataFrame, metric: str, champion_run_id: str | None = None
+) -> tuple[pd.DataFrame, pd.Series]:
+    """One run per configuration, in rank order, and how many runs each stands for.
+
+    Same data, config and seed give the same scores, so a configuration trained again (`make run` after a code
+    change that left the model alone, a sweep's job repeated by `make run`) would fill the table with copies.
+    Each configuration is shown by the champion when it is one of its runs, else by its best run, and among runs
+    with the best score by one that was evaluated (a sweep job and `make run` of one configuration: the table
+    should show the test scores).
+    """
+    keys = configuration_keys(ranked)
+    preference = pd.DataFrame(
+        {
+            "champion": ranked["run_id"].eq(champion_run_id),
+            "score": pd.to_numeric(column(ranked, f"metrics.{metric}"), errors="coerce"),
+            "scores logged": sum(column(ranked, f"metrics.{name}").notna() for name in TABLE_METRICS),
+        },
+        index=ranked.index,
+    )
+    # A stable sort: among equal preferences the rank order, newest first, decides.
+    preferred = preference.sort_values(["champion", "score", "scores logged"], ascending=False, kind="stable")
+    shown = ranked.index.isin(keys[preferred.index].drop_duplicates().index)
+    return ranked[shown], keys[shown].map(keys.value_counts())
+
+
 def first_present(*series: pd.Series) -> pd.Series:
     result = series[0]
     for fallback in series[1:]:
@@ -289,8 +346,13 @@ def first_present(*series: pd.Series) -> pd.Series:
     return result
 
 
-def comparison_rows(ranked: pd.DataFrame, metric: str, champion_run_id: str | None = None) -> pd.DataFrame:
-    """The columns a person compares runs by, with plain names; scores stay numbers (NaN when missing)."""
+def comparison_rows(
+    ranked: pd.DataFrame, metric: str, champion_run_id: str | None = None, run_counts: pd.Series | None = None
+) -> pd.DataFrame:
+    """The columns a person compares runs by, with plain names; scores stay numbers (NaN when missing).
+
+    `run_counts`: how many runs of its configuration each row stands for, shown when any stands for more than one.
+    """
     metrics = [metric, *(name for name in TABLE_METRICS if name != metric)]
     names = column(ranked, "tags.mlflow.runName").map(lambda name: shorten(name, MAX_NAME - len(CHAMPION_MARK)))
     rows = pd.DataFrame(
@@ -305,6 +367,8 @@ def comparison_rows(ranked: pd.DataFrame, metric: str, champion_run_id: str | No
     )
     for name in metrics:
         rows[name] = pd.to_numeric(column(ranked, f"metrics.{name}"), errors="coerce")
+    if run_counts is not None and (run_counts > 1).any():
+        rows["runs"] = run_counts
     rows["run id"] = ranked["run_id"].str[:SHORT_ID]
     # Runs made by `dvc exp run` name their experiment: `dvc exp apply <name>` brings its workspace back.
     if column(ranked, "tags.dvc_experiment").notna().any():
@@ -448,19 +512,30 @@ def compare(args: argparse.Namespace) -> str:
             f"no run of experiment {args.experiment!r} has {metric!r}: "
             + "; ".join(left_out_notes(left_out, ranked, metric, args.include_parents))
         )
-    best = ranked.head(args.top)
     champion = champion_run(registered_model)
-    rows = comparison_rows(best, metric, champion[0] if champion else None)
+    champion_id = champion[0] if champion else None
+    configurations, run_counts = (
+        (ranked, None) if getattr(args, "every_run", False) else fold_reruns(ranked, metric, champion_id)
+    )
+    best = configurations.head(args.top)
+    rows = comparison_rows(best, metric, champion_id, None if run_counts is None else run_counts[best.index])
     baseline = baseline_score(best, metric)
     chart = Path(args.chart) if args.chart else default_chart_path(metric, None if is_default else args.experiment)
-    title = f"{args.experiment}: best {len(rows)} of {len(ranked)} runs by {metric}"
+    folded = len(ranked) - len(configurations)
+    of = f"{len(configurations)} configurations ({len(ranked)} runs)" if folded else f"{len(ranked)} runs"
+    title = f"{args.experiment}: best {len(rows)} of {of} by {metric}"
     save_chart(comparison_chart(rows, metric, title, baseline), chart)
 
-    lines = [f"Best {len(rows)} of {len(ranked)} runs in {args.experiment!r} by {metric} (higher is better)", ""]
+    lines = [f"Best {len(rows)} of {of} in {args.experiment!r} by {metric} (higher is better)", ""]
     lines.append(format_table(rows))
     lines.append("")
     if baseline is not None:
         lines.append(f"Majority-class baseline ({baseline_metric(metric)}, test split): {baseline:.3f}")
+    if folded:
+        lines.append(
+            f"{folded} rerun(s) of a configuration shown once, by its best run or the champion; 'runs' counts "
+            "them (--every-run to list each)"
+        )
     lines.extend(left_out_notes(left_out, best, metric, args.include_parents))
     if champion and champion[0] not in set(best["run_id"]):
         lines.append(f"The champion ({champion[1]}, run {champion[0][:SHORT_ID]}) is not among these runs")

@@ -392,3 +392,59 @@ def test_another_data_sets_experiment_is_ranked_by_its_own_metric_splits_and_cha
         assert "Chart: reports/compare_val_macro_f1.png" in prepared
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_reruns_of_one_configuration_are_one_row_with_their_count_and_the_champion_stands_for_them(capsys, tmp_path):
+    """`make run` again, a sweep repeated: the same configuration on the same data scores the same, and would fill
+    the top ten with copies. A configuration is one row, shown by the champion when the champion is one of its runs."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    champion = log_pipeline_run(uri, "logreg", "word", {"val_macro_f1": 0.70})
+    evaluated = {"val_macro_f1": 0.72, "test_macro_f1": 0.69, "test_f_avg": 0.6, "test_accuracy": 0.7}
+    reruns = [log_pipeline_run(uri, "logreg", "word", scores) for scores in ({"val_macro_f1": 0.70}, evaluated)]
+    # The newest run of the best score, but a sweep job's: the evaluated run of that score shows the configuration.
+    reruns.append(log_pipeline_run(uri, "logreg", "word", {"val_macro_f1": 0.72}))
+    stronger = log_pipeline_run(uri, "logreg", "word", {"val_macro_f1": 0.75}, ["model.estimator.C=8"])
+    other = log_pipeline_run(uri, "sgd", "word", {"val_macro_f1": 0.71})
+    try:
+        output = run_compare({"uri": uri}, capsys, chart=tmp_path / "chart.png")
+        assert output.startswith("Best 3 of 3 configurations (6 runs) in ")
+        rows = table_lines(output)
+        assert [row.split()[-1] for row in rows] == [stronger[:8], reruns[1][:8], other[:8]]
+        assert output.splitlines()[2].split()[-3:] == ["runs", "run", "id"]
+        assert [row.split()[-2] for row in rows] == ["1", "4", "1"]
+        assert rows[1].split()[-6:-2] == ["0.720", "0.690", "0.600", "0.700"]
+        assert "3 rerun(s) of a configuration shown once, by its best run or the champion" in output
+        # The champion, an older run of the folded configuration, shows it instead of its best run.
+        client = mlflow.MlflowClient(tracking_uri=uri)
+        client.create_registered_model("stance-classifier")
+        version = client.create_model_version("stance-classifier", f"runs:/{champion}/model", run_id=champion)
+        client.set_registered_model_alias("stance-classifier", "champion", version.version)
+        rows = table_lines(run_compare({"uri": uri}, capsys, chart=tmp_path / "chart.png"))
+        assert [row.split()[-1] for row in rows] == [stronger[:8], other[:8], champion[:8]]
+        assert "(champion)" in rows[2] and rows[2].split()[-2] == "4"
+        every = run_compare({"uri": uri}, capsys, "--every-run", chart=tmp_path / "chart.png")
+        assert every.startswith("Best 6 of 6 runs in ") and "rerun(s)" not in every
+        assert len(table_lines(every)) == 6
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+def test_the_same_settings_on_other_data_are_not_reruns():
+    runs = pd.DataFrame(
+        {
+            "run_id": ["a", "b", "c", "d"],
+            "params.model.name": ["logreg", "logreg", "logreg", None],
+            "params.mlflow.tracking_uri": ["sqlite:///x.db", "sqlite:///y.db", "sqlite:///x.db", None],
+            "tags.data_md5": ["1", "1", "2", None],
+            "tags.splits_md5": ["s", "s", "s", None],
+            "metrics.val_macro_f1": [0.8, 0.8, 0.7, 0.6],
+        }
+    )
+    shown, counts = compare.fold_reruns(runs, "val_macro_f1")
+    assert list(shown["run_id"]) == ["a", "c", "d"]  # b: a's settings and data, logged elsewhere
+    assert list(counts) == [2, 1, 1]
+    # A run that logged no settings (logged by hand) is never taken for another's rerun.
+    shown, _ = compare.fold_reruns(
+        pd.concat([runs, runs.iloc[[3]].assign(run_id="e")], ignore_index=True), "val_macro_f1"
+    )
+    assert list(shown["run_id"]) == ["a", "c", "d", "e"]
