@@ -493,13 +493,6 @@ class StatementTable:
             raise self.empty_cells_error(empty)
         return rows
 
-    def usable_rows(self, batch: pd.DataFrame) -> pd.Series:
-        """True for a row with a statement (and a target, when the target column is read)."""
-        usable = batch[self.text_column].map(has_text)
-        if self.target_column is not None:
-            usable &= batch[self.target_column].map(has_text)
-        return usable
-
     def check_text_values(self, values: pd.Series) -> None:
         wrong = values.map(lambda value: not (isinstance(value, str) or value is None or pd.isna(value)))
         if wrong.any():
@@ -650,12 +643,13 @@ def tag_statement_lines(tagger: StanceTagger, text: str, args, writer: RowWriter
         writer.write(tagger.tag(statements[start : start + args.batch_size], args.target))
 
 
-def tag_table(tagger: StanceTagger, table: StatementTable, args, writer: RowWriter, bar) -> None:
+def tag_table(tagger: StanceTagger, table: StatementTable, args, writer: RowWriter, bar, skipped: pd.Index) -> None:
+    """`skipped`: the rows with an empty statement or target that --skip-empty leaves untagged (found by
+    StatementTable.rows_to_skip before tagging): not sent to the model, written with an empty label."""
+
     def checked_batches() -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
         for number, batch in enumerate(table.batches(args.batch_size)):
-            # Rows with an empty statement or target are not sent to the model (with --skip-empty; without it,
-            # run() has refused the table already): they are written with an empty label.
-            statements = batch[table.usable_rows(batch).to_numpy()]
+            statements = batch[~batch.index.isin(skipped)]
             if number == 0:  # before anything is written; a later batch of numbers may be real, short statements
                 table.check_not_numbers(statements)
             model_input = pd.DataFrame({TEXT: statements[table.text_column]}, index=statements.index)
@@ -742,7 +736,7 @@ def run(args: argparse.Namespace) -> int:
         writer = RowWriter(stream, writer_format, probabilities)
         if table is not None:
             with progress(table.total_rows, " statements", args.quiet) as bar:
-                tag_table(tagger, table, args, writer, bar)
+                tag_table(tagger, table, args, writer, bar, skipped)
         elif stdin_text is not None and args.lines:
             tag_statement_lines(tagger, stdin_text, args, writer)
         else:
