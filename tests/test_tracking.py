@@ -198,21 +198,24 @@ def test_a_training_run_can_start_when_the_stage_began_and_keeps_the_tags_mlflow
 
     cfg = compose_config([f"mlflow.tracking_uri={tracking_uri}"])
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(cfg.mlflow.experiment)
-    with mlflow.start_run(run_name="sweep") as parent:
-        pass
-    began = time.time() - 42.5
-    with tracking.training_run(cfg, str(FIXTURE_CSV), parent.info.run_id, started_at=began) as run:
-        tracking.log_metrics({"val_macro_f1": 0.5})
-    logged = mlflow.get_run(run.info.run_id)
-    assert logged.info.start_time == int(began * 1000)
-    assert logged.info.end_time - logged.info.start_time >= 42_500
-    assert logged.info.status == "FINISHED" and logged.info.run_name == run_name(cfg)
-    tags = logged.data.tags
-    assert tags["mlflow.parentRunId"] == parent.info.run_id and tags["mlflow.runName"] == run_name(cfg)
-    assert {"mlflow.user", "mlflow.source.name", "mlflow.source.type"} <= set(tags)
-    assert tags["model"] == "logreg" and tags["dataset"] == cfg.data.name
-    # Without a start time, the run starts when it is opened, as before.
-    with tracking.training_run(cfg, str(FIXTURE_CSV)) as run:
-        pass
-    assert mlflow.get_run(run.info.run_id).info.start_time >= int(began * 1000) + 42_000
+    try:
+        mlflow.set_experiment(cfg.mlflow.experiment)
+        with mlflow.start_run(run_name="sweep") as parent:
+            pass
+        began = time.time() - 42.5
+        with tracking.training_run(cfg, str(FIXTURE_CSV), parent.info.run_id, started_at=began) as run:
+            tracking.log_metrics({"val_macro_f1": 0.5})
+        logged = mlflow.get_run(run.info.run_id)
+        assert logged.info.start_time == int(began * 1000)
+        assert logged.info.end_time - logged.info.start_time >= 42_500
+        assert logged.info.status == "FINISHED" and logged.info.run_name == run_name(cfg)
+        tags = logged.data.tags
+        assert tags["mlflow.parentRunId"] == parent.info.run_id and tags["mlflow.runName"] == run_name(cfg)
+        assert {"mlflow.user", "mlflow.source.name", "mlflow.source.type"} <= set(tags)
+        assert tags["model"] == "logreg" and tags["dataset"] == cfg.data.name
+        # Without a start time, the run starts when it is opened, as before.
+        with tracking.training_run(cfg, str(FIXTURE_CSV)) as run:
+            pass
+        assert mlflow.get_run(run.info.run_id).info.start_time >= int(began * 1000) + 42_000
+    finally:
+        mlflow.set_tracking_uri(None)
