@@ -453,9 +453,26 @@ def frame_digest(frame: pd.DataFrame) -> str:
     return hashlib.md5(hashed.tobytes() + columns).hexdigest()[:8]
 
 
-def log_metrics(metrics: dict[str, float], prefix: str = "") -> None:
+def log_metrics(metrics: dict[str, float], prefix: str = "", step: int = 0) -> None:
+    """Log metrics to the active run at `step`. MLflow links each one to the run's models logged at that step."""
     named = {f"{prefix}{name}": float(value) for name, value in metrics.items()}
-    _logged({"call": "log_metrics", "metrics": named}, lambda: mlflow.log_metrics(named))
+    _logged({"call": "log_metrics", "metrics": named, "step": step}, lambda: mlflow.log_metrics(named, step=step))
+
+
+def step_after_last(run_id: str) -> int:
+    """A step no metric or model of the run has used yet: 1 + the last one.
+
+    MLflow 3 ties metrics to models by step. Logging a model at step s links to it every metric the run has at step
+    s (those logged before it too), and a metric logged later at step s goes to every model logged at s. A second
+    model of a run (the refit on all labels) logged at this step gets only its own metrics, and leaves the first
+    model's scores to it.
+    """
+    client = mlflow.MlflowClient()
+    run = client.get_run(run_id)
+    steps = [output.step for output in (run.outputs.model_outputs if run.outputs else [])]
+    for key in run.data.metrics:
+        steps.extend(metric.step for metric in client.get_metric_history(run_id, key))
+    return 1 + max(steps, default=0)
 
 
 UNSENT_MODEL_URI = "unsent"
@@ -486,10 +503,13 @@ def logged_model_name(run_name: str | None) -> str:
     return name.replace('"', "").replace("'", "")
 
 
-def log_model(classifier, example: pd.DataFrame, text_column: str, target_column: str | None, suffix: str = "") -> str:
+def log_model(
+    classifier, example: pd.DataFrame, text_column: str, target_column: str | None, suffix: str = "", step: int = 0
+) -> str:
     """Log the classifier as an MLflow model; returns its URI (UNSENT_MODEL_URI when the server has failed).
 
-    `suffix` tells apart a second model of the same run (the refit on all labels)."""
+    `suffix` tells apart a second model of the same run (the refit on all labels), which is logged at a `step` of its
+    own (see step_after_last)."""
     call = {
         "call": "log_model",
         "model": classifier,
@@ -497,13 +517,14 @@ def log_model(classifier, example: pd.DataFrame, text_column: str, target_column
         "text_column": text_column,
         "target_column": target_column,
         "suffix": suffix,
+        "step": step,
     }
-    model_uri = _logged(call, lambda: _send_model(classifier, example, text_column, target_column, suffix))
+    model_uri = _logged(call, lambda: _send_model(classifier, example, text_column, target_column, suffix, step))
     return model_uri or UNSENT_MODEL_URI
 
 
 def _send_model(
-    classifier, example: pd.DataFrame, text_column: str, target_column: str | None, suffix: str = ""
+    classifier, example: pd.DataFrame, text_column: str, target_column: str | None, suffix: str = "", step: int = 0
 ) -> str:
     """Log the classifier in the active run, named after it (the "Logged models" page lists it so)."""
     # MLflow imports skops itself when it saves; imported here first, it does not import torch along with it.
@@ -517,6 +538,7 @@ def _send_model(
         signature=model_signature(text_column, target_column),
         input_example=example,
         pip_requirements=pip_requirements(extra_requirements(classifier)),
+        step=step,
         # No code_paths: the classifier's own steps come from the installed package (`pip install .`), as
         # scikit-learn does. A code/ folder would be put first on sys.path by MLflow's loaders, shadowing it.
     )
@@ -835,7 +857,7 @@ def _replay(call: dict, folder: Path, load_model) -> None:
     if kind == "log_params":
         mlflow.log_params(call["params"])
     elif kind == "log_metrics":
-        mlflow.log_metrics(call["metrics"])
+        mlflow.log_metrics(call["metrics"], step=call.get("step", 0))
     elif kind == "set_tags":
         mlflow.set_tags(call["tags"])
     elif kind == "log_text":
@@ -856,6 +878,7 @@ def _replay(call: dict, folder: Path, load_model) -> None:
             call["text_column"],
             call["target_column"],
             call.get("suffix", ""),
+            call.get("step", 0),
         )
     else:
         raise ValueError(f"unknown logging call {kind!r} in {folder}")

@@ -177,6 +177,21 @@ def test_every_evaluation_scores_the_seed_quotes_for_both_fits(project, client):
     assert "real_text/seed_quotes_predictions.json" in artifacts
 
 
+def test_each_logged_model_lists_its_own_scores_and_not_the_other_fits(client):
+    """MLflow links a run's metrics to its models by step: the refit must not show the held-out fit's test scores
+    (it was fitted on the test split), nor the held-out fit the refit's real-text scores."""
+    version = client.get_model_version("stance-classifier", "1")
+    refit = client.get_logged_model(version.source.removeprefix("models:/"))
+    held_out = client.get_logged_model(version.tags["held_out_model_uri"].removeprefix("models:/"))
+    refit_keys = {metric.key for metric in refit.metrics}
+    held_out_keys = {metric.key for metric in held_out.metrics}
+    assert refit_keys == {f"all_labels_seed_quotes_{name}" for name in ("accuracy", "correct", "macro_f1", "total")}
+    assert {"val_macro_f1", "test_macro_f1", "seed_quotes_correct"} <= held_out_keys
+    assert not any(key.startswith("all_labels_") for key in held_out_keys)
+    run_metrics = first_run(client).data.metrics
+    assert {metric.key: metric.value for metric in refit.metrics} == {key: run_metrics[key] for key in refit_keys}
+
+
 def test_dvc_reports_the_metrics_and_renders_the_plots(project):
     metrics = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
     assert "macro_f1" in json.dumps(metrics)

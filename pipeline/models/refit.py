@@ -4,7 +4,9 @@ The train stage fits on the training split so that the test split can score it. 
 configuration (features, model, seed) fitted on train + validation + test is the better model to serve: the
 learning curve (docs/corpus.md) still climbs, and 30% more labels are worth points. With `refit.all_labels=true`
 (the default) the evaluate stage logs that model in the same MLflow run (its name ends in ` - all labels`), beside
-the held-out fit's test metrics, and registers it instead of the held-out fit. The registered version is tagged so
+the held-out fit's test metrics, and registers it instead of the held-out fit. It is logged at a later step than the
+held-out fit, so that in MLflow each model lists its own scores: the held-out fit its validation, test and
+real-text scores, the refit its real-text scores (`all_labels_*`). The registered version is tagged so
 that nobody mistakes its provenance, and so that the champion gate never scores it on the test split it was fitted on:
 
     refit                     all_labels
@@ -19,6 +21,7 @@ fits with held-out fits (see `held_out_twin`).
 
 import logging
 
+import mlflow
 import pandas as pd
 from omegaconf import DictConfig
 
@@ -70,8 +73,10 @@ def log_deployable_model(cfg: DictConfig, held_out_model_uri: str, held_out_metr
     statements = all_labelled(cfg.paths.processed)
     classifier = fit_classifier(cfg, statements)
     example = model_input_example(cfg, statements)
-    model_uri = tracking.log_model(classifier, example, *input_columns(cfg), suffix=MODEL_SUFFIX)
-    real_text.log_real_text_checks(cfg, classifier, prefix="all_labels_")
+    # At a step of its own, so that the refitted model lists its own scores and not the held-out fit's.
+    step = tracking.step_after_last(mlflow.active_run().info.run_id)
+    model_uri = tracking.log_model(classifier, example, *input_columns(cfg), suffix=MODEL_SUFFIX, step=step)
+    real_text.log_real_text_checks(cfg, classifier, prefix="all_labels_", step=step)
     log.info("refitted on all %d labelled statements: %s", len(statements), model_uri)
     return model_uri, version_tags(held_out_model_uri, held_out_metrics, len(statements))
 

@@ -130,14 +130,15 @@ def flat_metrics(results: dict, prefix: str = "") -> dict[str, float]:
     }
 
 
-def log_real_text_checks(cfg, classifier, prefix: str = "") -> dict[str, float]:
-    """Score every real-text set, log the metrics and per-quote predictions to the active MLflow run; the metrics."""
+def log_real_text_checks(cfg, classifier, prefix: str = "", step: int = 0) -> dict[str, float]:
+    """Score every real-text set, log the metrics (at `step`, that of the model scored) and per-quote predictions to
+    the active MLflow run; the metrics."""
     from pipeline import tracking
 
     results = real_text_checks(cfg, classifier)
     metrics = flat_metrics(results, prefix)
     if metrics:
-        tracking.log_metrics(metrics)
+        tracking.log_metrics(metrics, step=step)
         for name, (_, predictions) in results.items():
             tracking.log_table(predictions, f"real_text/{prefix}{name}_predictions.json")
     return metrics
