@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
@@ -299,6 +300,7 @@ def training_run(cfg: DictConfig, data_path: str, parent_run_id: str | None = No
         tags=tags,
         description=cfg.data.get("description"),
         parent_run_id=parent_run_id,
+        started_at=started_at or time.time(),
     )
     _journal = journal
     run = None
@@ -844,11 +846,12 @@ def upload_unsent_run(run: unsent_runs.UnsentRun, folder: Path, load_model) -> s
             client.set_tag(run.partial_run_id, "superseded_by_upload_of", folder.name)
             client.set_terminated(run.partial_run_id, "FAILED")
     name = unused_run_name(experiment_id, run.run_name)
-    with mlflow.start_run(
-        experiment_id=experiment_id, run_name=name, tags=tags, parent_run_id=run.parent_run_id
-    ) as uploaded:
+    # Started and ended when the training did, not the upload (folders from earlier versions have no times).
+    with start_run(experiment_id, name, tags, run.parent_run_id, run.started_at) as uploaded:
         for call in run.calls:
             _replay(call, folder, load_model)
+    if run.ended_at is not None:
+        client.set_terminated(uploaded.info.run_id, "FINISHED", end_time=int(run.ended_at * 1000))
     return uploaded.info.run_id
 
 

@@ -186,6 +186,7 @@ def test_a_server_killed_after_the_fit_loses_nothing_and_sync_uploads_the_run(pr
             uploaded = runs[runs["tags.uploaded_from"] == folder.name].iloc[0]
             [model_output] = mlflow.MlflowClient().get_run(uploaded["run_id"]).outputs.model_outputs
             model = mlflow.sklearn.load_model(f"models:/{model_output.model_id}")
+            model_metrics = {metric.key for metric in mlflow.get_logged_model(model_output.model_id).metrics}
             partial = runs[runs["run_id"] == record["partial_run_id"]]
         finally:
             mlflow.set_tracking_uri(None)
@@ -193,6 +194,13 @@ def test_a_server_killed_after_the_fit_loses_nothing_and_sync_uploads_the_run(pr
     assert again.returncode == 2 and "already uploaded" in again.stderr
     assert uploaded["params.model.name"] == "logreg" and uploaded["status"] == "FINISHED"
     assert uploaded["metrics.val_macro_f1"] == pytest.approx(calls["log_metrics"]["metrics"]["val_macro_f1"])
+    assert "val_macro_f1" in model_metrics
+    # Its Duration is the training's: it started when the stage began (before the fit, before the server died) and
+    # ended when the run was kept, not when it was uploaded.
+    started, ended = uploaded["start_time"].timestamp(), uploaded["end_time"].timestamp()
+    assert started == pytest.approx(record["started_at"], abs=0.002)
+    assert ended == pytest.approx(record["ended_at"], abs=0.002)
+    assert started < float(killed_at.read_text()) < ended <= ended_at
     # Named as it would have been (numbered, as the UI tells runs apart, beside the half-logged run of that name).
     assert uploaded["tags.mlflow.runName"].startswith(record["run_name"])
     validation = pd.read_parquet(prepared / "processed" / "validation.parquet")

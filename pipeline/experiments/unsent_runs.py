@@ -7,6 +7,7 @@ order) and the files those calls refer to: the model as skops, datasets and tabl
 import json
 import re
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,10 @@ class UnsentRun:
     # The run the server had created before it failed (left unfinished there); sync marks it FAILED.
     partial_run_id: str | None = None
     failure: str | None = None
+    # When the run's work began and when it was kept (seconds since the epoch): the uploaded run's start and end, so
+    # that its Duration is the training's, not the upload's. None in folders kept by earlier versions.
+    started_at: float | None = None
+    ended_at: float | None = None
     # Logging calls in order: {"call": "log_params", ...}; objects are replaced by file names on saving.
     calls: list[dict] = field(default_factory=list)
 
@@ -40,6 +45,8 @@ class UnsentRun:
 def save(run: UnsentRun, root: str | Path) -> Path:
     """Write the run into a new folder under `root`, complete or not at all; returns the folder."""
     Path(root).mkdir(parents=True, exist_ok=True)
+    if run.ended_at is None:
+        run.ended_at = time.time()
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", run.run_name).strip("-")[:60]
     staging = Path(tempfile.mkdtemp(dir=root, prefix=".unsent-"))
     calls = []
