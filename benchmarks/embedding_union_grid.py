@@ -1,6 +1,7 @@
 """Ways of combining TF-IDF n-grams with sentence embeddings, cross-validated on the shipped corpus.
 
     .venv/bin/python benchmarks/embedding_union_grid.py union standardised voting kernel prototypes  # embeddings extra
+    .venv/bin/python benchmarks/embedding_union_grid.py layers
 
 The folds are those of `python -m pipeline.learning_curve` (five, stratified, source articles kept whole) over the
 training and validation splits; the test split and the seed quotes are never read. In each fold the `word_char`
@@ -19,7 +20,10 @@ only. Prints 5-fold macro-F1, mean ± spread:
   approximation (gamma g, rows scaled to unit length) at weight w;
 - prototypes: the union plus twelve cosine similarities, of each statement's embedding to short descriptions of
   the three stances written for this test (`STANCE_PROTOTYPES`; not corpus or seed-quote text), at weight w, with
-  and without the embeddings themselves (logistic regression, C=4).
+  and without the embeddings themselves (logistic regression, C=4);
+- layers: the union (C=4, w=1.0) with the mean-pooled output of the encoder's first 1, 2, ..., 6 layers
+  (SentenceEmbedder's `layers`), on these folds and on four other draws of them, and layer 3 at other weights.
+  Every other block uses the whole encoder (`layers=None`), as these grids were run before `layers` existed.
 """
 
 import itertools
@@ -50,6 +54,10 @@ VOTING_TEXT_C, VOTING_EMBEDDING_C, VOTING_SHARES = (2, 4, 8), (1, 4, 16, 64), (0
 KERNEL_SVM_C, KERNEL_SHARES = (1, 4, 16), (0.2, 0.3, 0.4, 0.5)
 NYSTROEM_GRID = [(1.0, 0.5), (1.0, 1.0), (2.0, 0.5), (2.0, 1.0)]
 # (similarity weight, embedding weight)
+# The encoder's depths (None: all six layers, the sentence embedding) and four more draws of the folds.
+LAYERS = (1, 2, 3, 4, 5, None)
+OTHER_FOLD_SEEDS = (1, 2, 3, 4)
+LAYER_WEIGHTS = (0.5, 0.75, 1.0, 1.25, 1.5)
 PROTOTYPE_GRID = [(0.5, 1.0), (1.0, 1.0), (2.0, 1.0), (4.0, 1.0), (1.0, 0.0), (2.0, 0.0), (4.0, 0.0)]
 STANCE_PROTOTYPES = [
     "I support the military intervention and the airstrikes.",
@@ -214,6 +222,47 @@ def main() -> None:
                 model = logistic_regression(4, cfg.seed).fit(train, fold["y_train"])
                 scores.append(macro_f1(fold["y_test"], model.predict(test)))
             show(f"prototypes s={similarity_weight} w={embedding_weight} C=4", scores)
+
+    if "layers" in sys.argv[1:]:
+        layer_study(cfg, frame, macro_f1, show)
+
+
+def layer_study(cfg, frame: pd.DataFrame, macro_f1, show) -> None:
+    """The union (C=4) with the pooled output of each depth of the encoder, on the usual folds and on four other
+    fold draws (the layer was chosen on the first), and the weight of layer 3's embeddings on the usual folds."""
+    from pipeline.features.embeddings import SentenceEmbedder
+
+    by_depth = {
+        layers: SentenceEmbedder(layers=layers).fit(frame["text"]).transform(frame["text"]) for layers in LAYERS
+    }
+    labels = frame[LABEL].to_numpy()
+    for fold_seed in (cfg.seed, *OTHER_FOLD_SEEDS):
+        folds = list(cross_validation_folds(frame, fold_seed))
+        ngrams = []
+        for train_rows, test_rows in folds:
+            vectorizer = build_features(cfg.features)
+            ngrams.append(
+                (
+                    vectorizer.fit_transform(frame["text"].iloc[train_rows]),
+                    vectorizer.transform(frame["text"].iloc[test_rows]),
+                )
+            )
+        weights = LAYER_WEIGHTS if fold_seed == cfg.seed else (1.0,)
+        for layers, weight in [
+            (None, 0.0),
+            *((depth, 1.0) for depth in LAYERS),
+            *((3, w) for w in weights if w != 1.0),
+        ]:
+            scores = []
+            for (train_rows, test_rows), (train_ngrams, test_ngrams) in zip(folds, ngrams, strict=True):
+                train, test = train_ngrams, test_ngrams
+                if weight:
+                    train = sp.hstack([train, weight * by_depth[layers][train_rows]]).tocsr()
+                    test = sp.hstack([test, weight * by_depth[layers][test_rows]]).tocsr()
+                model = logistic_regression(4, cfg.seed).fit(train, labels[train_rows])
+                scores.append(macro_f1(labels[test_rows], model.predict(test)))
+            what = "word_char alone" if not weight else f"union layers={layers} w={weight}"
+            show(f"folds {fold_seed}: {what}", scores)
 
 
 if __name__ == "__main__":
