@@ -247,7 +247,7 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-_loaded: dict[tuple[str, str], object] = {}
+_loaded: dict[tuple[str, str, int | None], object] = {}
 
 
 def load_sentence_transformer(folder: Path, device: str, layers: int | None = None):
