@@ -22,6 +22,29 @@ class DataValidationError(UserInputError):
     """The labelled statements break one or more rules; the message lists every problem found."""
 
 
+def ignore_interrupts_in_finalizers(hook=None) -> None:
+    """Let Ctrl-C pass silently when it lands in code Python cannot raise from (a weakref callback, a __del__).
+
+    Python prints such an exception as "Exception ignored in ... Traceback ..." and carries on. Ctrl-C during an
+    import can land in importlib's module-lock callback (seen in a sweep stopped by Ctrl-C), and the user would see
+    a traceback above the "interrupted" line that the commands print. Any other exception there is still printed.
+    """
+    previous = hook or sys.unraisablehook
+    if getattr(previous, "ignores_interrupts", False):
+        return
+
+    def unraisable(details) -> None:
+        if not isinstance(details.exc_value, KeyboardInterrupt):
+            previous(details)
+
+    unraisable.ignores_interrupts = True
+    sys.unraisablehook = unraisable
+
+
+# At import: every command (and each of a sweep's worker processes) imports this module before its work starts.
+ignore_interrupts_in_finalizers()
+
+
 def exit_with_user_error(error: Exception | str) -> NoReturn:
     """Print a user error as one line on stderr and exit with USER_ERROR_EXIT_CODE, without a traceback."""
     print(f"error: {error}", file=sys.stderr)
