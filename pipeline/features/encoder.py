@@ -218,11 +218,14 @@ def check_installed(expected: EncoderReference) -> Path:
     return folder
 
 
-def check_layers(folder: Path, layers) -> None:
-    """`layers` is None (the whole encoder) or a whole number from 1 to the encoder's transformer layers."""
+def check_layers(folder: Path, layers, count: int | None = None) -> None:
+    """`layers` is None (the whole encoder) or a whole number from 1 to the encoder's `count` transformer layers
+    (by default as its config.json says; a fit checks them so, before any encoder is loaded)."""
     if layers is None:
         return
-    count = (read_json(folder / "config.json") if (folder / "config.json").is_file() else {}).get("num_hidden_layers")
+    if count is None:
+        config = read_json(folder / "config.json") if (folder / "config.json").is_file() else {}
+        count = config.get("num_hidden_layers")
     upper = f" to {count}" if count else ""
     if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1 or (count and layers > count):
         raise UserInputError(
@@ -281,11 +284,7 @@ def keep_first_layers(model, layers: int, folder: Path) -> None:
             f"encoder {folder}: layers={layers} needs a BERT-style encoder (its layers under encoder.layer); "
             "set layers: null to use the whole encoder"
         )
-    if not 1 <= layers <= len(stack):
-        raise UserInputError(
-            f"encoder {folder}: layers={layers}, expected a number from 1 to {len(stack)} (its transformer layers), "
-            "or null for all of them"
-        )
+    check_layers(folder, layers, len(stack))
     model[0].auto_model.encoder.layer = stack[:layers]
     model[0].auto_model.config.num_hidden_layers = layers
 
