@@ -53,11 +53,11 @@ STANDARDISED_GRID = [(4, 0.05), (4, 0.1)]
 VOTING_TEXT_C, VOTING_EMBEDDING_C, VOTING_SHARES = (2, 4, 8), (1, 4, 16, 64), (0.2, 0.3, 0.4, 0.5, 0.6)
 KERNEL_SVM_C, KERNEL_SHARES = (1, 4, 16), (0.2, 0.3, 0.4, 0.5)
 NYSTROEM_GRID = [(1.0, 0.5), (1.0, 1.0), (2.0, 0.5), (2.0, 1.0)]
-# (similarity weight, embedding weight)
 # The encoder's depths (None: all six layers, the sentence embedding) and four more draws of the folds.
 LAYERS = (1, 2, 3, 4, 5, None)
 OTHER_FOLD_SEEDS = (1, 2, 3, 4)
 LAYER_WEIGHTS = (0.5, 0.75, 1.0, 1.25, 1.5)
+# (similarity weight, embedding weight)
 PROTOTYPE_GRID = [(0.5, 1.0), (1.0, 1.0), (2.0, 1.0), (4.0, 1.0), (1.0, 0.0), (2.0, 0.0), (4.0, 0.0)]
 STANCE_PROTOTYPES = [
     "I support the military intervention and the airstrikes.",

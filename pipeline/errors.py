@@ -22,14 +22,14 @@ class DataValidationError(UserInputError):
     """The labelled statements break one or more rules; the message lists every problem found."""
 
 
-def ignore_interrupts_in_finalizers(hook=None) -> None:
+def ignore_interrupts_in_finalizers() -> None:
     """Let Ctrl-C pass silently when it lands in code Python cannot raise from (a weakref callback, a __del__).
 
     Python prints such an exception as "Exception ignored in ... Traceback ..." and carries on. Ctrl-C during an
     import can land in importlib's module-lock callback (seen in a sweep stopped by Ctrl-C), and the user would see
     a traceback above the "interrupted" line that the commands print. Any other exception there is still printed.
     """
-    previous = hook or sys.unraisablehook
+    previous = sys.unraisablehook
     if getattr(previous, "ignores_interrupts", False):
         return
 
